@@ -6,3 +6,6 @@
 //! clock inside the deterministic simulator (crate `stemedb-faults` / `stemedb-arenas`).
 
 pub mod io;
+pub mod model;
+pub mod storage;
+pub mod wal;

@@ -1,0 +1,1 @@
+//! Signed assertions, votes and evidence (under construction).

@@ -1,0 +1,1 @@
+//! Storage: key codec and KV stores (under construction).

@@ -1,0 +1,1 @@
+//! Reports: plain data, no dependency on the engine.
