@@ -1,0 +1,25 @@
+//! The fault side of StemeDB's deterministic simulator.
+//!
+//! - [`SimDisk`]: a simulated disk implementing `stemedb::io::Vfs`, with durable and live
+//!   contents per file and per directory, that executes an explicit [`FaultPlan`].
+//! - [`FaultPlan`]: every fault of a run as serialisable data (what, where, when), generated per
+//!   seed by a swarm generator ([`FaultPlan::generate`]), so a failing run can be saved, replayed,
+//!   shrunk and fed by a fuzzer.
+//! - [`SimClock`]: virtual wall and monotonic time with skew, drift and jumps.
+//! - [`rng`]: independent seeded streams derived from one root seed.
+
+mod clock;
+mod disk;
+mod latency;
+mod plan;
+pub mod rng;
+mod swarm;
+
+pub use clock::SimClock;
+pub use disk::{CrashReport, DiskStats, SimDisk, SECTOR_BYTES};
+pub use latency::{LatencyDist, LatencyModel};
+pub use plan::{
+    ClockJump, ClockPlan, CrashEvent, CrashMode, CrashSpec, DiskFault, FaultClass, FaultPlan,
+    FileSelector, MisdirectTarget, ScheduledFault,
+};
+pub use swarm::PlanConfig;

@@ -1,0 +1,754 @@
+//! `SimDisk`: the simulated disk, in the manner of redb's crash-simulating backend and ALICE /
+//! LazyFS, extended with media faults.
+//!
+//! Fault model (every fault is either executed from the [`FaultPlan`] at an exact operation count
+//! or injected explicitly by a test; nothing here is random except through seeded streams):
+//! - Writes and truncations are visible at once and durable only after `sync_data`. A crash keeps,
+//!   drops or tears each pending write at sector granularity (prefix kept, suffix kept, or the torn
+//!   sector filled with garbage) and keeps or drops each pending truncation.
+//! - Directory entry operations (create, rename, remove) are durable only after `sync_dir`; a crash
+//!   keeps a prefix of each directory's pending operations, so a file whose data was synced but
+//!   whose entry was not can vanish. Directory creation itself is treated as durable at once
+//!   (the engine creates its directories once, before any data; modelled loss there adds nothing).
+//! - fsync EIO drops the dirty data it covered for good; ENOSPC at a capacity (StorageFull, errno
+//!   28, possibly after a partial write); misdirected writes; latent sector errors; bit rot of
+//!   synced data; transient read EIO; latency per call from a seeded distribution, with stalls.
+//! - A crash invalidates every open handle and lock; calls through old handles fail.
+//!
+//! Not modelled: unlinked-but-open files use no space; rename across directories is refused.
+
+mod crash;
+mod faults;
+mod state;
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::Serialize;
+use stemedb::io::{storage_full_error, OpenMode, Vfs, VfsFile, VfsLock};
+
+use crate::latency::{LatencyModel, OpClass};
+use crate::plan::{CrashSpec, DiskFault, FaultPlan, MisdirectTarget, ScheduledFault};
+use crate::rng::{self, SimRng};
+pub use crash::CrashReport;
+pub use state::SECTOR_BYTES;
+use state::{eio, not_found, split, Dir, DirOp, Ino, Inode, PendingOp};
+
+/// Counters of what the disk did, for tests (e.g. "group commit syncs less than it writes") and
+/// reports.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct DiskStats {
+    pub ops: u64,
+    pub reads: u64,
+    pub writes: u64,
+    pub bytes_written: u64,
+    pub data_syncs: u64,
+    pub dir_syncs: u64,
+    pub fsync_errors: u64,
+    pub read_errors: u64,
+    pub enospc_errors: u64,
+    pub crashes: u64,
+    /// Faults that fired, by class name.
+    pub faults: BTreeMap<String, u64>,
+    /// Simulated time spent in I/O latency, microseconds.
+    pub latency_us_total: u64,
+}
+
+/// A simulated disk. Cloning gives another handle to the same disk (it outlives crashed hosts).
+#[derive(Clone)]
+pub struct SimDisk {
+    inner: Arc<Mutex<DiskState>>,
+}
+
+impl std::fmt::Debug for SimDisk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimDisk").finish_non_exhaustive()
+    }
+}
+
+pub(crate) struct DiskState {
+    dirs: BTreeMap<PathBuf, Dir>,
+    inodes: BTreeMap<Ino, Inode>,
+    next_ino: Ino,
+    /// Bumped at every crash; handles and locks from an older epoch are dead.
+    epoch: u64,
+    power_off_at_op: Option<u64>,
+    powered: bool,
+    capacity_bytes: Option<u64>,
+    armed_fsync_eio: u32,
+    armed_read_eio: u32,
+    armed_misdirect: Vec<MisdirectTarget>,
+    /// Scheduled faults not yet fired, by operation count.
+    schedule: BTreeMap<u64, Vec<DiskFault>>,
+    locks: BTreeMap<PathBuf, u64>,
+    next_lock_token: u64,
+    latency: Option<LatencyModel>,
+    latency_rng: SimRng,
+    /// Drawn latency not yet slept: tokio timers tick in whole milliseconds, so sub-millisecond
+    /// latencies accrue here and are slept once they add up, keeping total simulated time exact.
+    latency_debt_us: u64,
+    fault_rng: SimRng,
+    stats: DiskStats,
+    /// Every call and fault, in order: two runs are the same run iff these digests match.
+    trace: blake3::Hasher,
+    fault_log: Vec<String>,
+}
+
+impl SimDisk {
+    /// A disk with no faults and no latency.
+    pub fn new(seed: u64) -> Self {
+        Self::with_plan(seed, &FaultPlan::none())
+    }
+
+    /// A disk that executes `plan`'s disk faults and latency. Crashes and clock faults in the plan
+    /// are for the world to execute (see [`SimDisk::crash`]).
+    pub fn with_plan(seed: u64, plan: &FaultPlan) -> Self {
+        let mut schedule: BTreeMap<u64, Vec<DiskFault>> = BTreeMap::new();
+        for ScheduledFault { at_op, fault } in &plan.disk {
+            schedule.entry(*at_op).or_default().push(fault.clone());
+        }
+        let mut dirs = BTreeMap::new();
+        dirs.insert(PathBuf::from("/"), Dir::default());
+        dirs.insert(PathBuf::new(), Dir::default());
+        let state = DiskState {
+            dirs,
+            inodes: BTreeMap::new(),
+            next_ino: 1,
+            epoch: 0,
+            power_off_at_op: None,
+            powered: true,
+            capacity_bytes: None,
+            armed_fsync_eio: 0,
+            armed_read_eio: 0,
+            armed_misdirect: Vec::new(),
+            schedule,
+            locks: BTreeMap::new(),
+            next_lock_token: 1,
+            latency: plan.latency,
+            latency_rng: rng::stream(seed, "disk-latency"),
+            latency_debt_us: 0,
+            fault_rng: rng::stream(seed, "disk-faults"),
+            stats: DiskStats::default(),
+            trace: blake3::Hasher::new(),
+            fault_log: Vec::new(),
+        };
+        Self {
+            inner: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, DiskState> {
+        // A panic while holding the lock is a harness bug already reported by that panic; keep
+        // the disk usable so the report can still be written.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Calls made so far (the clock that plan events are keyed by).
+    pub fn ops(&self) -> u64 {
+        self.state().stats.ops
+    }
+
+    pub fn stats(&self) -> DiskStats {
+        self.state().stats.clone()
+    }
+
+    /// Every fault that fired, resolved to where it landed, in order.
+    pub fn fault_log(&self) -> Vec<String> {
+        self.state().fault_log.clone()
+    }
+
+    /// Power fails at call number `op` (0-based, see [`SimDisk::ops`]): that call and every later
+    /// one fail with EIO until [`SimDisk::crash`] restores power.
+    pub fn power_off_at_op(&self, op: u64) {
+        let mut s = self.state();
+        s.power_off_at_op = Some(op);
+        if s.stats.ops >= op {
+            s.powered = false;
+        }
+    }
+
+    /// Whether the power is still on.
+    pub fn is_powered(&self) -> bool {
+        self.state().powered
+    }
+
+    /// Power loss and restart: applies `spec` to everything not yet durable, kills every open
+    /// handle and lock, and restores power.
+    pub fn crash(&self, spec: &CrashSpec) -> CrashReport {
+        self.state().crash(spec)
+    }
+
+    /// Arms a fault now (as if the plan scheduled it at the current operation).
+    pub fn inject(&self, fault: DiskFault) {
+        self.state().fire(fault);
+    }
+
+    /// Sets or lifts an absolute capacity (ENOSPC beyond it).
+    pub fn set_capacity(&self, bytes: Option<u64>) {
+        self.inject(DiskFault::SetCapacity { bytes });
+    }
+
+    /// Flips one bit of synced data; returns false if the file has no durable byte there.
+    pub fn flip_bit(&self, path: &Path, byte: u64, bit: u8) -> bool {
+        self.state().flip_bit_at(path, byte, bit)
+    }
+
+    /// Bytes in use (sum of the live lengths of linked files).
+    pub fn usage_bytes(&self) -> u64 {
+        self.state().usage_bytes()
+    }
+
+    /// What a crash that drops everything pending would leave of `path`.
+    pub fn durable_file(&self, path: &Path) -> Option<Vec<u8>> {
+        let s = self.state();
+        let (dir, name) = split(path).ok()?;
+        let ino = s.dirs.get(&dir)?.durable.get(&name)?;
+        Some(s.inodes.get(ino)?.durable.clone())
+    }
+
+    /// What reads of `path` see now.
+    pub fn live_file(&self, path: &Path) -> Option<Vec<u8>> {
+        let s = self.state();
+        let (dir, name) = split(path).ok()?;
+        let ino = s.dirs.get(&dir)?.live.get(&name)?;
+        Some(s.inodes.get(ino)?.live.clone())
+    }
+
+    /// A canonical serialisation of the durable state (directories, names, contents).
+    pub fn durable_image(&self) -> Vec<u8> {
+        self.state().image(true)
+    }
+
+    /// blake3 of the durable and the live image together, hex.
+    pub fn image_digest(&self) -> String {
+        let s = self.state();
+        let mut h = blake3::Hasher::new();
+        h.update(&s.image(true));
+        h.update(&s.image(false));
+        h.finalize().to_hex().to_string()
+    }
+
+    /// blake3 of every call, its result and every fault so far, hex.
+    pub fn trace_digest(&self) -> String {
+        self.state().trace.finalize().to_hex().to_string()
+    }
+
+    /// Starts a call: counts it, fires due faults, checks power, draws its latency. Returns how
+    /// long to sleep (whole milliseconds), or `None` when the disk has no latency model.
+    fn begin(&self, class: OpClass, epoch: Option<u64>) -> io::Result<Option<Duration>> {
+        let mut s = self.state();
+        let op = s.stats.ops;
+        s.stats.ops += 1;
+        s.fire_due(op);
+        if s.power_off_at_op.is_some_and(|at| op >= at) {
+            s.powered = false;
+        }
+        s.check_live(epoch)?;
+        let Some(model) = s.latency else {
+            return Ok(None);
+        };
+        let drawn_us = model.sample(class, &mut s.latency_rng).as_micros() as u64;
+        s.stats.latency_us_total += drawn_us;
+        s.latency_debt_us += drawn_us;
+        let sleep_ms = s.latency_debt_us / 1_000;
+        s.latency_debt_us %= 1_000;
+        Ok(Some(Duration::from_millis(sleep_ms)))
+    }
+
+    /// Runs one call: begin, take the simulated latency, then act (if still powered and alive).
+    async fn call<T>(
+        &self,
+        class: OpClass,
+        epoch: Option<u64>,
+        act: impl FnOnce(&mut DiskState) -> io::Result<T>,
+    ) -> io::Result<T> {
+        match self.begin(class, epoch)? {
+            Some(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
+            // Still let other tasks run, so interleavings vary with the seed's draws.
+            Some(_) => tokio::task::yield_now().await,
+            None => {}
+        }
+        let mut s = self.state();
+        // Power may have failed, or the disk crashed, while this call was in flight.
+        s.check_live(epoch)?;
+        act(&mut s)
+    }
+}
+
+impl DiskState {
+    fn check_live(&self, epoch: Option<u64>) -> io::Result<()> {
+        if !self.powered {
+            return Err(eio());
+        }
+        if epoch.is_some_and(|e| e != self.epoch) {
+            return Err(io::Error::new(
+                io::ErrorKind::BrokenPipe,
+                "stale handle: the disk crashed after this file was opened",
+            ));
+        }
+        Ok(())
+    }
+
+    fn record(&mut self, parts: &[&[u8]]) {
+        for p in parts {
+            self.trace.update(&(p.len() as u64).to_le_bytes());
+            self.trace.update(p);
+        }
+    }
+
+    fn record_result<T>(&mut self, tag: &str, ino: Ino, a: u64, b: u64, r: &io::Result<T>) {
+        let code = match r {
+            Ok(_) => 0,
+            Err(e) => e.raw_os_error().unwrap_or(-1),
+        };
+        self.record(&[
+            tag.as_bytes(),
+            &ino.to_le_bytes(),
+            &a.to_le_bytes(),
+            &b.to_le_bytes(),
+            &code.to_le_bytes(),
+        ]);
+    }
+
+    fn usage_bytes(&self) -> u64 {
+        let mut linked = std::collections::BTreeSet::new();
+        for dir in self.dirs.values() {
+            linked.extend(dir.live.values().copied());
+        }
+        linked
+            .iter()
+            .filter_map(|ino| self.inodes.get(ino))
+            .map(|i| i.live.len() as u64)
+            .sum()
+    }
+
+    fn inode_mut(&mut self, ino: Ino) -> io::Result<&mut Inode> {
+        self.inodes
+            .get_mut(&ino)
+            .ok_or_else(|| io::Error::new(io::ErrorKind::BrokenPipe, "inode no longer exists"))
+    }
+
+    fn image(&self, durable: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        for (path, dir) in &self.dirs {
+            let entries = if durable { &dir.durable } else { &dir.live };
+            for (name, ino) in entries {
+                let Some(inode) = self.inodes.get(ino) else {
+                    continue;
+                };
+                let data = if durable { &inode.durable } else { &inode.live };
+                let full = path.join(name);
+                let full = full.to_string_lossy();
+                out.extend_from_slice(&(full.len() as u64).to_le_bytes());
+                out.extend_from_slice(full.as_bytes());
+                out.extend_from_slice(&(data.len() as u64).to_le_bytes());
+                out.extend_from_slice(data);
+            }
+        }
+        out
+    }
+
+    /// How many more bytes may be allocated before ENOSPC.
+    fn headroom(&self) -> Option<u64> {
+        self.capacity_bytes
+            .map(|cap| cap.saturating_sub(self.usage_bytes()))
+    }
+
+    /// The shared write path of write_at and append, with capacity and misdirection.
+    fn write(&mut self, ino: Ino, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.stats.writes += 1;
+        let (mut target_ino, mut target_off) = (ino, offset);
+        if !self.armed_misdirect.is_empty() && !data.is_empty() {
+            let target = self.armed_misdirect.remove(0);
+            (target_ino, target_off) = self.misdirect(ino, offset, &target);
+        }
+        let live_len = self.inode_mut(target_ino)?.live.len() as u64;
+        let (writable, full) = match self.headroom() {
+            Some(room) => {
+                // Overwrites inside the file cost nothing; only growth past its end is allocated.
+                let n = (live_len + room)
+                    .saturating_sub(target_off)
+                    .min(data.len() as u64);
+                (n as usize, n < data.len() as u64)
+            }
+            None => (data.len(), false),
+        };
+        let part = &data[..writable];
+        if !part.is_empty() {
+            let inode = self.inode_mut(target_ino)?;
+            state::apply_write(&mut inode.live, target_off, part);
+            inode.pending.push(PendingOp::Write {
+                offset: target_off,
+                data: part.to_vec(),
+            });
+            // A full overwrite of a bad sector remaps it, as a drive does.
+            let (first, last) = state::sectors(target_off, part.len() as u64);
+            let end = target_off + part.len() as u64;
+            inode.bad_sectors.retain(|&sec| {
+                !(sec >= first
+                    && sec <= last
+                    && sec * SECTOR_BYTES >= target_off
+                    && (sec + 1) * SECTOR_BYTES <= end)
+            });
+            self.stats.bytes_written += part.len() as u64;
+        }
+        if full {
+            self.stats.enospc_errors += 1;
+            return Err(storage_full_error());
+        }
+        Ok(())
+    }
+
+    fn set_len(&mut self, ino: Ino, len: u64) -> io::Result<()> {
+        let live_len = self.inode_mut(ino)?.live.len() as u64;
+        if len > live_len && self.headroom().is_some_and(|room| len - live_len > room) {
+            self.stats.enospc_errors += 1;
+            return Err(storage_full_error());
+        }
+        let inode = self.inode_mut(ino)?;
+        inode.live.resize(len as usize, 0);
+        inode.pending.push(PendingOp::SetLen(len));
+        Ok(())
+    }
+
+    fn sync_data(&mut self, ino: Ino) -> io::Result<()> {
+        if self.armed_fsync_eio > 0 {
+            self.armed_fsync_eio -= 1;
+            let inode = self.inode_mut(ino)?;
+            let dropped = std::mem::take(&mut inode.pending);
+            self.stats.fsync_errors += 1;
+            self.log_fault(format!(
+                "fsync_eio: inode {ino}: {} pending ops dropped, never to be durable",
+                dropped.len()
+            ));
+            return Err(eio());
+        }
+        let inode = self.inode_mut(ino)?;
+        for op in std::mem::take(&mut inode.pending) {
+            state::apply_pending(&mut inode.durable, &op);
+        }
+        self.stats.data_syncs += 1;
+        Ok(())
+    }
+
+    fn read(&mut self, ino: Ino, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.stats.reads += 1;
+        if self.armed_read_eio > 0 {
+            self.armed_read_eio -= 1;
+            self.stats.read_errors += 1;
+            self.log_fault(format!("read_eio: inode {ino} at {offset}"));
+            return Err(eio());
+        }
+        let inode = self.inode_mut(ino)?;
+        let len = inode.live.len() as u64;
+        if offset >= len || buf.is_empty() {
+            return Ok(0);
+        }
+        let n = (len - offset).min(buf.len() as u64);
+        let (first, last) = state::sectors(offset, n);
+        if inode.bad_sectors.range(first..=last).next().is_some() {
+            self.stats.read_errors += 1;
+            return Err(eio());
+        }
+        let start = offset as usize;
+        buf[..n as usize].copy_from_slice(&inode.live[start..start + n as usize]);
+        Ok(n as usize)
+    }
+
+    fn lookup(&self, path: &Path) -> io::Result<(PathBuf, String, Option<Ino>)> {
+        let (dir, name) = split(path)?;
+        let entries = self
+            .dirs
+            .get(&dir)
+            .ok_or_else(|| not_found("open", path))?;
+        let ino = entries.live.get(&name).copied();
+        Ok((dir, name, ino))
+    }
+
+    fn open(&mut self, path: &Path, mode: OpenMode) -> io::Result<Ino> {
+        let (dir, name, existing) = self.lookup(path)?;
+        match (existing, mode) {
+            (Some(_), OpenMode::CreateNew) => Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!("open {}: file exists", path.display()),
+            )),
+            (Some(ino), _) => Ok(ino),
+            (None, OpenMode::Read | OpenMode::Write) => Err(not_found("open", path)),
+            (None, OpenMode::Create | OpenMode::CreateNew) => {
+                let ino = self.next_ino;
+                self.next_ino += 1;
+                self.inodes.insert(ino, Inode::default());
+                let d = self.dirs.get_mut(&dir).expect("looked up above");
+                d.live.insert(name.clone(), ino);
+                d.pending.push(DirOp::Link { name, ino });
+                Ok(ino)
+            }
+        }
+    }
+
+    fn remove(&mut self, path: &Path) -> io::Result<()> {
+        let (dir, name, existing) = self.lookup(path)?;
+        if existing.is_none() {
+            return Err(not_found("remove", path));
+        }
+        let d = self.dirs.get_mut(&dir).expect("looked up above");
+        d.live.remove(&name);
+        d.pending.push(DirOp::Unlink { name });
+        Ok(())
+    }
+
+    fn rename(&mut self, from: &Path, to: &Path) -> io::Result<()> {
+        let (dir, from_name, existing) = self.lookup(from)?;
+        let (to_dir, to_name) = split(to)?;
+        let Some(ino) = existing else {
+            return Err(not_found("rename", from));
+        };
+        if to_dir != dir {
+            return Err(io::Error::new(
+                io::ErrorKind::CrossesDevices,
+                "SimDisk renames only within one directory",
+            ));
+        }
+        let d = self.dirs.get_mut(&dir).expect("looked up above");
+        d.live.remove(&from_name);
+        d.live.insert(to_name.clone(), ino);
+        d.pending.push(DirOp::Rename {
+            from: from_name,
+            to: to_name,
+            ino,
+        });
+        Ok(())
+    }
+
+    fn sync_dir(&mut self, path: &Path) -> io::Result<()> {
+        let d = self
+            .dirs
+            .get_mut(path)
+            .ok_or_else(|| not_found("sync_dir", path))?;
+        for op in std::mem::take(&mut d.pending) {
+            state::apply_dir_op(&mut d.durable, &op);
+        }
+        self.stats.dir_syncs += 1;
+        Ok(())
+    }
+
+    fn create_dir_all(&mut self, path: &Path) {
+        for ancestor in path.ancestors() {
+            self.dirs.entry(ancestor.to_path_buf()).or_default();
+        }
+    }
+
+    fn list(&self, path: &Path) -> io::Result<Vec<String>> {
+        let d = self.dirs.get(path).ok_or_else(|| not_found("list", path))?;
+        Ok(d.live.keys().cloned().collect())
+    }
+}
+
+/// An open file on a [`SimDisk`].
+struct SimFile {
+    disk: SimDisk,
+    ino: Ino,
+    epoch: u64,
+    writable: bool,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for SimFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "SimFile({}, ino {})", self.path.display(), self.ino)
+    }
+}
+
+fn read_only(path: &Path) -> io::Error {
+    io::Error::new(
+        io::ErrorKind::PermissionDenied,
+        format!("{}: opened read-only", path.display()),
+    )
+}
+
+#[async_trait]
+impl VfsFile for SimFile {
+    async fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        let (ino, len) = (self.ino, buf.len() as u64);
+        self.disk
+            .call(OpClass::Read, Some(self.epoch), |s| {
+                let r = s.read(ino, offset, buf);
+                s.record_result("read", ino, offset, len, &r);
+                r
+            })
+            .await
+    }
+
+    async fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        if !self.writable {
+            return Err(read_only(&self.path));
+        }
+        let ino = self.ino;
+        self.disk
+            .call(OpClass::Write, Some(self.epoch), |s| {
+                let r = s.write(ino, offset, data);
+                s.record_result("write", ino, offset, data.len() as u64, &r);
+                r
+            })
+            .await
+    }
+
+    async fn append(&self, data: &[u8]) -> io::Result<u64> {
+        if !self.writable {
+            return Err(read_only(&self.path));
+        }
+        let ino = self.ino;
+        self.disk
+            .call(OpClass::Write, Some(self.epoch), |s| {
+                let offset = s.inode_mut(ino)?.live.len() as u64;
+                let r = s.write(ino, offset, data).map(|()| offset);
+                s.record_result("append", ino, offset, data.len() as u64, &r);
+                r
+            })
+            .await
+    }
+
+    async fn sync_data(&self) -> io::Result<()> {
+        let ino = self.ino;
+        self.disk
+            .call(OpClass::Sync, Some(self.epoch), |s| {
+                let r = s.sync_data(ino);
+                s.record_result("sync_data", ino, 0, 0, &r);
+                r
+            })
+            .await
+    }
+
+    async fn set_len(&self, len: u64) -> io::Result<()> {
+        if !self.writable {
+            return Err(read_only(&self.path));
+        }
+        let ino = self.ino;
+        self.disk
+            .call(OpClass::Write, Some(self.epoch), |s| {
+                let r = s.set_len(ino, len);
+                s.record_result("set_len", ino, len, 0, &r);
+                r
+            })
+            .await
+    }
+
+    async fn len(&self) -> io::Result<u64> {
+        let ino = self.ino;
+        self.disk
+            .call(OpClass::Metadata, Some(self.epoch), |s| {
+                Ok(s.inode_mut(ino)?.live.len() as u64)
+            })
+            .await
+    }
+}
+
+/// A lock held on a [`SimDisk`]; a crash releases it (the holder died).
+#[derive(Debug)]
+struct SimLock {
+    disk: SimDisk,
+    path: PathBuf,
+    token: u64,
+}
+
+impl VfsLock for SimLock {}
+
+impl Drop for SimLock {
+    fn drop(&mut self) {
+        let mut s = self.disk.state();
+        if s.locks.get(&self.path) == Some(&self.token) {
+            s.locks.remove(&self.path);
+        }
+    }
+}
+
+fn path_tag(p: &Path) -> Vec<u8> {
+    p.to_string_lossy().as_bytes().to_vec()
+}
+
+#[async_trait]
+impl Vfs for SimDisk {
+    async fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VfsFile>> {
+        let (ino, epoch) = self
+            .call(OpClass::Metadata, None, |s| {
+                let r = s.open(path, mode);
+                s.record(&[b"open", &path_tag(path)]);
+                r.map(|ino| (ino, s.epoch))
+            })
+            .await?;
+        Ok(Box::new(SimFile {
+            disk: self.clone(),
+            ino,
+            epoch,
+            writable: mode.writable(),
+            path: path.to_path_buf(),
+        }))
+    }
+
+    async fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        self.call(OpClass::Metadata, None, |s| {
+            s.create_dir_all(path);
+            s.record(&[b"mkdir", &path_tag(path)]);
+            Ok(())
+        })
+        .await
+    }
+
+    async fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        self.call(OpClass::Sync, None, |s| {
+            let r = s.sync_dir(path);
+            s.record_result("sync_dir", 0, 0, 0, &r);
+            r
+        })
+        .await
+    }
+
+    async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        self.call(OpClass::Metadata, None, |s| {
+            let r = s.rename(from, to);
+            s.record(&[b"rename", &path_tag(from), &path_tag(to)]);
+            r
+        })
+        .await
+    }
+
+    async fn remove(&self, path: &Path) -> io::Result<()> {
+        self.call(OpClass::Metadata, None, |s| {
+            let r = s.remove(path);
+            s.record(&[b"remove", &path_tag(path)]);
+            r
+        })
+        .await
+    }
+
+    async fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        self.call(OpClass::Metadata, None, |s| s.list(dir)).await
+    }
+
+    async fn lock(&self, path: &Path) -> io::Result<Box<dyn VfsLock>> {
+        let token = self
+            .call(OpClass::Metadata, None, |s| {
+                s.open(path, OpenMode::Create)?;
+                if s.locks.contains_key(path) {
+                    return Err(io::Error::new(
+                        io::ErrorKind::WouldBlock,
+                        format!("lock {}: held by another writer", path.display()),
+                    ));
+                }
+                let token = s.next_lock_token;
+                s.next_lock_token += 1;
+                s.locks.insert(path.to_path_buf(), token);
+                Ok(token)
+            })
+            .await?;
+        Ok(Box::new(SimLock {
+            disk: self.clone(),
+            path: path.to_path_buf(),
+            token,
+        }))
+    }
+}
