@@ -1,0 +1,183 @@
+//! The active (last) segment: writing a batch, rotating, and cutting a failed write back.
+//!
+//! Fault model, and the rule each case follows:
+//! - A write may fail part-way (ENOSPC, EIO): the bytes after the last acknowledged record are
+//!   cut back (`set_len` + `sync_data`) before anything else is written, so no garbage is ever left
+//!   between valid records. If the cut-back itself fails, the tail is in an unknown state and the
+//!   WAL fails closed.
+//! - `sync_data` may fail, possibly having dropped the dirty pages: never retried, never assumed
+//!   durable. The WAL fails closed (after a best-effort cut-back of the unacknowledged bytes, so
+//!   the page cache and the disk agree again); reopening recovers from what is really on disk.
+//! - A new segment's directory entry is lost in a crash unless the directory is synced, so
+//!   rotation syncs the directory before the new segment receives its first record. A failed
+//!   directory sync fails the WAL closed.
+//! - A flush may be cancelled mid-way (its future dropped): `dirty` stays set and the next flush
+//!   cuts the tail back first.
+//!
+//! `len` is always the durable, acknowledged length of the active segment.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use super::error::{FailCause, WalError};
+use super::segment::segment_path;
+use crate::io::{is_storage_full, OpenMode, Vfs, VfsFile};
+
+/// How a flush step failed.
+#[derive(Debug)]
+pub enum FlushError {
+    /// The WAL must fail closed.
+    Closed(FailCause),
+    /// This batch failed; the WAL is still consistent and usable.
+    Failed(WalError),
+}
+
+#[derive(Debug)]
+pub struct ActiveLog {
+    vfs: Arc<dyn Vfs>,
+    dir: PathBuf,
+    segment_bytes_max: u64,
+    /// Bases of every live segment, ascending; the last is the active one.
+    bases: Vec<u64>,
+    file: Box<dyn VfsFile>,
+    base: u64,
+    len: u64,
+    /// Bytes past `len` may exist (a flush was cancelled after it started writing).
+    dirty: bool,
+}
+
+impl ActiveLog {
+    pub fn new(
+        vfs: Arc<dyn Vfs>,
+        dir: PathBuf,
+        segment_bytes_max: u64,
+        bases: Vec<u64>,
+        file: Box<dyn VfsFile>,
+        len: u64,
+    ) -> Self {
+        let base = bases.last().copied().unwrap_or(0);
+        Self {
+            vfs,
+            dir,
+            segment_bytes_max,
+            bases,
+            file,
+            base,
+            len,
+            dirty: false,
+        }
+    }
+
+    /// The global offset just past the last acknowledged record.
+    pub fn end_offset(&self) -> u64 {
+        self.base + self.len
+    }
+
+    /// Whether a batch starting with a `first_bytes` record needs a fresh segment, and how many
+    /// bytes the batch may then use.
+    pub fn plan(&self, first_bytes: u64) -> (bool, u64) {
+        let rotate = self.len > 0 && self.len + first_bytes > self.segment_bytes_max;
+        let used = if rotate { 0 } else { self.len };
+        (rotate, self.segment_bytes_max.saturating_sub(used))
+    }
+
+    /// Segments wholly below `offset`, removed from the live list (never the active one).
+    pub fn detach_below(&mut self, offset: u64) -> Vec<u64> {
+        let keep_from = self
+            .bases
+            .windows(2)
+            .take_while(|pair| pair[1] <= offset)
+            .count();
+        self.bases.drain(..keep_from).collect()
+    }
+
+    fn path(&self) -> PathBuf {
+        segment_path(&self.dir, self.base)
+    }
+
+    /// Cuts off anything a cancelled flush may have left past the acknowledged end.
+    pub async fn repair(&mut self) -> Result<(), FailCause> {
+        if self.dirty {
+            self.truncate_back().await?;
+        }
+        Ok(())
+    }
+
+    async fn truncate_back(&mut self) -> Result<(), FailCause> {
+        let result = match self.file.set_len(self.len).await {
+            Ok(()) => self.file.sync_data().await,
+            Err(e) => Err(e),
+        };
+        result.map_err(|e| FailCause::TruncateBack {
+            path: self.path(),
+            source: Arc::new(e),
+        })?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// Starts a new segment at the current end and makes its directory entry durable.
+    pub async fn rotate(&mut self) -> Result<(), FlushError> {
+        let base = self.end_offset();
+        let path = segment_path(&self.dir, base);
+        let failed = |op, e| FlushError::Failed(WalError::io(op, &path, e));
+        let file = self
+            .vfs
+            .open(&path, OpenMode::Create)
+            .await
+            .map_err(|e| failed("open", e))?;
+        // Only a rotation that failed before writing anything can have left this file behind.
+        let existing = file.len().await.map_err(|e| failed("len", e))?;
+        if existing != 0 {
+            return Err(failed(
+                "rotate",
+                std::io::Error::other("a segment that should be new already holds data"),
+            ));
+        }
+        self.vfs.sync_dir(&self.dir).await.map_err(|e| {
+            FlushError::Closed(FailCause::SyncDir {
+                path: self.dir.clone(),
+                source: Arc::new(e),
+            })
+        })?;
+        self.bases.push(base);
+        self.file = file;
+        self.base = base;
+        self.len = 0;
+        self.dirty = false;
+        tracing::debug!(base, "rotated to a new segment");
+        Ok(())
+    }
+
+    /// Writes `bytes` (whole records) after the acknowledged end in one write and one sync.
+    /// Returns the global offset of the first byte.
+    pub async fn write_durably(&mut self, bytes: &[u8]) -> Result<u64, FlushError> {
+        self.dirty = true;
+        if let Err(e) = self.file.write_at(self.len, bytes).await {
+            self.truncate_back().await.map_err(FlushError::Closed)?;
+            let err = if is_storage_full(&e) {
+                WalError::StorageFull {
+                    source: Arc::new(e),
+                }
+            } else {
+                WalError::io("write", self.path(), e)
+            };
+            return Err(FlushError::Failed(err));
+        }
+        if let Err(e) = self.file.sync_data().await {
+            // Failing closed regardless. The cut-back is not a retry: it claims nothing about
+            // the batch, it only stops a reopen without a crash from reading the batch back out
+            // of a page cache that no longer matches the disk (and acknowledging records on
+            // top of bytes that were never durable).
+            let _ = self.truncate_back().await;
+            return Err(FlushError::Closed(FailCause::SyncData {
+                path: self.path(),
+                source: Arc::new(e),
+            }));
+        }
+        let start = self.end_offset();
+        self.len += bytes.len() as u64;
+        self.dirty = false;
+        Ok(start)
+    }
+}

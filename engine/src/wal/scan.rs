@@ -1,0 +1,182 @@
+//! Finding and verifying records in a segment whose bytes may be torn, rotted or missing.
+//!
+//! Fault model: a segment's bytes are untrusted. A header may claim any length, the file may end
+//! mid-record (a torn tail or a write still in progress), a range may be garbage with valid records
+//! after it (bit rot of synced data, or a crash that kept later sectors of a write but not earlier
+//! ones). Every probe checks the claimed length before reading the payload, so no allocation is
+//! larger than one maximal record plus the scan window.
+
+use std::path::Path;
+
+use super::error::{RecordDefect, WalError};
+use super::record::{Header, RECORD_ALIGN_BYTES, RECORD_HEADER_BYTES};
+use crate::io::VfsFile;
+
+/// How much of a segment one read pulls in while scanning (recovery and look-ahead).
+pub const SCAN_WINDOW_BYTES: usize = 256 * 1024;
+
+/// What lies at a position in a segment.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// A whole record whose checksums verify.
+    Valid { framed_bytes: u64 },
+    /// Fewer bytes than a whole record before the end of the file: a torn tail, or a write not yet
+    /// finished.
+    Incomplete,
+    /// Bytes that are not a valid record.
+    Invalid(RecordDefect),
+}
+
+/// A windowed view of one segment, for scanning many positions with few reads.
+pub struct SegmentView<'a> {
+    file: &'a dyn VfsFile,
+    path: &'a Path,
+    /// Bytes of the segment that are present: the file length, capped at `room_bytes`.
+    end: u64,
+    /// How far the segment may extend (the next segment's base), if it is not the last.
+    room_bytes: Option<u64>,
+    window_start: u64,
+    window: Vec<u8>,
+}
+
+impl<'a> SegmentView<'a> {
+    /// `room_bytes` is `None` for the last segment (it may still grow).
+    pub async fn new(
+        file: &'a dyn VfsFile,
+        path: &'a Path,
+        room_bytes: Option<u64>,
+    ) -> Result<SegmentView<'a>, WalError> {
+        let len = file.len().await.map_err(|e| WalError::io("len", path, e))?;
+        Ok(SegmentView {
+            file,
+            path,
+            end: room_bytes.map_or(len, |room| len.min(room)),
+            room_bytes,
+            window_start: 0,
+            window: Vec::new(),
+        })
+    }
+
+    /// The end of the bytes present in this segment (segment-local).
+    pub fn end(&self) -> u64 {
+        self.end
+    }
+
+    /// Up to `want` bytes at segment-local `local`, fewer only at the end of the segment.
+    async fn bytes(&mut self, local: u64, want: usize) -> Result<&[u8], WalError> {
+        let avail = usize::try_from(self.end.saturating_sub(local)).unwrap_or(usize::MAX);
+        let want = want.min(avail);
+        let window_end = self.window_start + self.window.len() as u64;
+        if local < self.window_start || local + want as u64 > window_end {
+            let fill = want.max(SCAN_WINDOW_BYTES).min(avail);
+            self.window.clear();
+            self.window.resize(fill, 0);
+            let got = self
+                .file
+                .read_at(local, &mut self.window)
+                .await
+                .map_err(|e| WalError::io("read", self.path, e))?;
+            self.window.truncate(got);
+            self.window_start = local;
+        }
+        let from = usize::try_from(local - self.window_start).unwrap_or(usize::MAX);
+        let to = (from + want).min(self.window.len());
+        Ok(self.window.get(from..to).unwrap_or(&[]))
+    }
+
+    /// What lies at segment-local `local`.
+    pub async fn probe(&mut self, local: u64) -> Result<Probe, WalError> {
+        let head = self.bytes(local, RECORD_HEADER_BYTES).await?;
+        let Some(header) = Header::decode(head) else {
+            return Ok(Probe::Incomplete);
+        };
+        let room_left = self
+            .room_bytes
+            .map_or(u64::MAX, |room| room.saturating_sub(local));
+        if let Err(defect) = header.check_len(room_left) {
+            return Ok(Probe::Invalid(defect));
+        }
+        let framed = header.framed_bytes();
+        // check_len bounds `framed` by one maximal record, so this cannot overflow usize.
+        let framed_usize = usize::try_from(framed).unwrap_or(usize::MAX);
+        let whole = self.bytes(local, framed_usize).await?;
+        if whole.len() < framed_usize {
+            return Ok(Probe::Incomplete);
+        }
+        let payload = &whole[RECORD_HEADER_BYTES..RECORD_HEADER_BYTES + header.len as usize];
+        Ok(match header.verify(payload) {
+            Ok(()) => Probe::Valid {
+                framed_bytes: framed,
+            },
+            Err(defect) => Probe::Invalid(defect),
+        })
+    }
+
+    /// The first aligned position at or after `from` holding a valid record.
+    pub async fn next_valid(&mut self, from: u64) -> Result<Option<u64>, WalError> {
+        let mut pos = from.div_ceil(RECORD_ALIGN_BYTES) * RECORD_ALIGN_BYTES;
+        while pos + RECORD_HEADER_BYTES as u64 <= self.end {
+            if let Probe::Valid { .. } = self.probe(pos).await? {
+                return Ok(Some(pos));
+            }
+            pos += RECORD_ALIGN_BYTES;
+        }
+        Ok(None)
+    }
+}
+
+/// A record read directly (no window): what a reader does on the fast path.
+#[derive(Debug)]
+pub enum Fetched {
+    Valid { payload: Vec<u8>, framed_bytes: u64 },
+    Incomplete,
+    Invalid(RecordDefect),
+}
+
+/// Reads and verifies the record at segment-local `local`. `room_bytes` as for [`SegmentView`].
+pub async fn fetch_record(
+    file: &dyn VfsFile,
+    path: &Path,
+    local: u64,
+    room_bytes: Option<u64>,
+) -> Result<Fetched, WalError> {
+    let mut head = [0u8; RECORD_HEADER_BYTES];
+    let got = file
+        .read_at(local, &mut head)
+        .await
+        .map_err(|e| WalError::io("read", path, e))?;
+    let room_left = room_bytes.map_or(u64::MAX, |room| room.saturating_sub(local));
+    // Bytes missing inside a segment that has a successor are damage, not a tail.
+    let short = if room_bytes.is_some() {
+        Fetched::Invalid(RecordDefect::Missing)
+    } else {
+        Fetched::Incomplete
+    };
+    if got < RECORD_HEADER_BYTES {
+        return Ok(short);
+    }
+    let Some(header) = Header::decode(&head) else {
+        return Ok(Fetched::Incomplete);
+    };
+    if let Err(defect) = header.check_len(room_left) {
+        return Ok(Fetched::Invalid(defect));
+    }
+    let framed = header.framed_bytes();
+    // Bounded by check_len: at most one maximal record is allocated.
+    let mut body = vec![0u8; (framed as usize) - RECORD_HEADER_BYTES];
+    let got = file
+        .read_at(local + RECORD_HEADER_BYTES as u64, &mut body)
+        .await
+        .map_err(|e| WalError::io("read", path, e))?;
+    if got < body.len() {
+        return Ok(short);
+    }
+    body.truncate(header.len as usize);
+    Ok(match header.verify(&body) {
+        Ok(()) => Fetched::Valid {
+            payload: body,
+            framed_bytes: framed,
+        },
+        Err(defect) => Fetched::Invalid(defect),
+    })
+}
