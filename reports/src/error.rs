@@ -1,0 +1,109 @@
+//! Typed errors for reading, writing and merging reports.
+
+use std::fmt;
+use std::path::PathBuf;
+
+use crate::histogram_codec::{HistogramDecodeError, HistogramEncodeError};
+use crate::schema::SchemaVersion;
+
+/// Why a report could not be read, written or built.
+#[derive(Debug)]
+pub enum ReportError {
+    /// Not JSON, or JSON not shaped like a report.
+    Json(serde_json::Error),
+    /// The document has no `schema_version` field.
+    MissingSchemaVersion,
+    /// `schema_version` is not `"MAJOR.MINOR"`.
+    MalformedSchemaVersion { found: String },
+    /// Written by an incompatible (different major) version of this schema.
+    UnsupportedSchemaVersion {
+        found: SchemaVersion,
+        supported: SchemaVersion,
+    },
+    /// A latency histogram's payload could not be decoded.
+    CorruptHistogram {
+        name: String,
+        source: HistogramDecodeError,
+    },
+    /// A latency histogram could not be encoded.
+    HistogramEncode {
+        name: String,
+        source: HistogramEncodeError,
+    },
+    /// A field parsed but breaks an invariant of the schema.
+    InvalidField { field: &'static str, reason: String },
+    /// Reading or writing a report file failed.
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+}
+
+impl fmt::Display for ReportError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Json(e) => write!(f, "report is not valid report JSON: {e}"),
+            Self::MissingSchemaVersion => write!(f, "report has no schema_version field"),
+            Self::MalformedSchemaVersion { found } => write!(
+                f,
+                "report schema_version {found:?} is not of the form \"MAJOR.MINOR\""
+            ),
+            Self::UnsupportedSchemaVersion { found, supported } => write!(
+                f,
+                "report schema version {found} is not supported (this build reads major version {})",
+                supported.major
+            ),
+            Self::CorruptHistogram { name, source } => {
+                write!(f, "latency histogram {name:?} is corrupt: {source}")
+            }
+            Self::HistogramEncode { name, source } => {
+                write!(f, "latency histogram {name:?} could not be written: {source}")
+            }
+            Self::InvalidField { field, reason } => write!(f, "report field {field}: {reason}"),
+            Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
+        }
+    }
+}
+
+impl std::error::Error for ReportError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Json(e) => Some(e),
+            Self::CorruptHistogram { source, .. } => Some(source),
+            Self::HistogramEncode { source, .. } => Some(source),
+            Self::Io { source, .. } => Some(source),
+            _ => None,
+        }
+    }
+}
+
+/// Why reports could not be merged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MergeError {
+    /// Nothing to merge.
+    NoReports,
+    /// The reports come from different builds, so their numbers are not comparable.
+    Mismatch {
+        field: &'static str,
+        first: String,
+        other: String,
+    },
+}
+
+impl fmt::Display for MergeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::NoReports => write!(f, "no reports to merge"),
+            Self::Mismatch {
+                field,
+                first,
+                other,
+            } => write!(
+                f,
+                "cannot merge reports with different {field}: {first:?} and {other:?}"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for MergeError {}

@@ -1,0 +1,162 @@
+//! The report's JSON form: schema-versioned, fields in a fixed order, wall section optional.
+//!
+//! Serialization goes through a borrowed view rather than `serde_json::Value`, because `Value`'s
+//! key order depends on a cargo feature another crate could switch on, and deterministic output
+//! must not.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::counts::Counts;
+use crate::error::ReportError;
+use crate::fingerprint::Fingerprint;
+use crate::histogram::LatencyHistogram;
+use crate::histogram_codec;
+use crate::outcome::ArenaOutcome;
+use crate::report::Report;
+use crate::schema::{SchemaVersion, SCHEMA_VERSION};
+use crate::seeds::SeedSet;
+use crate::throughput::Throughput;
+use crate::wall::WallClock;
+
+/// Field names shared by the writer and the reader's pre-checks.
+const FIELD_SCHEMA_VERSION: &str = "schema_version";
+const FIELD_LATENCIES: &str = "latencies";
+const FIELD_HDR_PAYLOAD: &str = "hdr_v2_base64";
+
+#[derive(Serialize)]
+struct ReportView<'a> {
+    schema_version: String,
+    run_id: &'a str,
+    tool_version: &'a str,
+    commit: &'a str,
+    build_profile: &'a str,
+    arenas: &'a BTreeSet<String>,
+    seeds: &'a SeedSet,
+    options: &'a BTreeMap<String, String>,
+    outcomes: &'a [ArenaOutcome],
+    throughput: &'a Throughput,
+    latencies: &'a BTreeMap<String, LatencyHistogram>,
+    counts: &'a Counts,
+    fingerprints: &'a [Fingerprint],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wall: Option<&'a WallClock>,
+}
+
+impl Report {
+    fn view(&self, include_wall: bool) -> ReportView<'_> {
+        ReportView {
+            schema_version: SCHEMA_VERSION.to_string(),
+            run_id: &self.run_id,
+            tool_version: &self.tool_version,
+            commit: &self.commit,
+            build_profile: &self.build_profile,
+            arenas: &self.arenas,
+            seeds: &self.seeds,
+            options: &self.options,
+            outcomes: &self.outcomes,
+            throughput: &self.throughput,
+            latencies: &self.latencies,
+            counts: &self.counts,
+            fingerprints: &self.fingerprints,
+            wall: if include_wall {
+                self.wall.as_ref()
+            } else {
+                None
+            },
+        }
+    }
+
+    /// Checks every histogram encodes, so the only serde failure left is reported with its
+    /// histogram's name.
+    fn check_encodable(&self) -> Result<(), ReportError> {
+        for (name, hist) in &self.latencies {
+            hist.to_base64_v2()
+                .map_err(|source| ReportError::HistogramEncode {
+                    name: name.clone(),
+                    source,
+                })?;
+        }
+        Ok(())
+    }
+
+    fn to_json_view(&self, include_wall: bool) -> Result<String, ReportError> {
+        self.check_encodable()?;
+        let mut text =
+            serde_json::to_string_pretty(&self.view(include_wall)).map_err(ReportError::Json)?;
+        text.push('\n');
+        Ok(text)
+    }
+
+    /// The full report as pretty JSON (with the wall section when present), newline-terminated.
+    pub fn to_json_pretty(&self) -> Result<String, ReportError> {
+        self.to_json_view(true)
+    }
+
+    /// The report without its wall section: identical, byte for byte, for identical simulated
+    /// runs. This is what determinism checks compare.
+    pub fn deterministic_json(&self) -> Result<String, ReportError> {
+        self.to_json_view(false)
+    }
+
+    /// Reads a report, refusing unknown major schema versions, corrupt histograms and broken
+    /// invariants with a typed error. Newer minor versions are read, ignoring fields they added.
+    pub fn from_json(text: &str) -> Result<Report, ReportError> {
+        let value: Value = serde_json::from_str(text).map_err(ReportError::Json)?;
+        check_schema_version(&value)?;
+        check_histograms(&value)?;
+        let report = Report::deserialize(&value).map_err(ReportError::Json)?;
+        report.validate()?;
+        Ok(report)
+    }
+}
+
+impl Serialize for Report {
+    /// The same form as [`Report::to_json_pretty`], schema version included.
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        self.view(true).serialize(serializer)
+    }
+}
+
+fn check_schema_version(value: &Value) -> Result<(), ReportError> {
+    let found = match value.get(FIELD_SCHEMA_VERSION) {
+        None => return Err(ReportError::MissingSchemaVersion),
+        Some(Value::String(text)) => {
+            SchemaVersion::parse(text).ok_or_else(|| ReportError::MalformedSchemaVersion {
+                found: text.clone(),
+            })?
+        }
+        Some(other) => {
+            return Err(ReportError::MalformedSchemaVersion {
+                found: other.to_string(),
+            })
+        }
+    };
+    if !found.is_readable() {
+        return Err(ReportError::UnsupportedSchemaVersion {
+            found,
+            supported: SCHEMA_VERSION,
+        });
+    }
+    Ok(())
+}
+
+/// Decodes each histogram payload up front so a corrupt one is reported as
+/// [`ReportError::CorruptHistogram`] with its name, not as a generic JSON error. (Payloads that
+/// are missing or not strings are left to the typed deserialization that follows.)
+fn check_histograms(value: &Value) -> Result<(), ReportError> {
+    let Some(Value::Object(latencies)) = value.get(FIELD_LATENCIES) else {
+        return Ok(());
+    };
+    for (name, entry) in latencies {
+        if let Some(Value::String(payload)) = entry.get(FIELD_HDR_PAYLOAD) {
+            histogram_codec::decode(payload).map_err(|source| ReportError::CorruptHistogram {
+                name: name.clone(),
+                source,
+            })?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,57 @@
+//! Compact plain-text summary for a terminal (no colour, so it survives logs and pipes).
+
+use crate::render::sections;
+use crate::report::Report;
+
+/// Indent of everything under a section heading.
+const INDENT: &str = "  ";
+
+/// The report as aligned plain text: meta, outcome (with failing runs and their reproduce
+/// lines), latency percentiles, throughput, counts, and the wall-clock line if present.
+pub fn render_terminal(report: &Report) -> String {
+    let mut out = String::from("StemeDB simulation report\n");
+    let meta = sections::meta_rows(report);
+    let label_width = meta.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+    for (label, value) in meta {
+        out.push_str(&format!("{INDENT}{label:<label_width$}  {value}\n"));
+    }
+
+    out.push_str(&format!(
+        "\noutcome: {}\n",
+        sections::outcome_headline(report)
+    ));
+    let (failures, hidden) = sections::failures_table(report);
+    if !failures.is_empty() {
+        out.push_str(&failures.to_text(INDENT));
+        for line in sections::shown_reproduce_lines(report) {
+            out.push_str(&format!("{INDENT}reproduce: {line}\n"));
+        }
+        if hidden > 0 {
+            out.push_str(&format!("{INDENT}... and {hidden} more failures\n"));
+        }
+    }
+
+    let latencies = sections::latency_table(report);
+    out.push('\n');
+    if latencies.is_empty() {
+        out.push_str("latency: none recorded\n");
+    } else {
+        out.push_str(&latencies.to_text(""));
+    }
+
+    out.push_str(&format!(
+        "\nthroughput: {}\n",
+        sections::throughput_line(report)
+    ));
+
+    let counts = sections::counts_table(report);
+    if !counts.is_empty() {
+        out.push('\n');
+        out.push_str(&counts.to_text(""));
+    }
+
+    if let Some(line) = sections::wall_line(report) {
+        out.push_str(&format!("\nwall clock (not deterministic): {line}\n"));
+    }
+    out
+}
