@@ -13,12 +13,15 @@ use stemedb_faults::{CrashSpec, FaultPlan, LatencyModel, SimDisk};
 /// Steps a world with no clients until `done` holds, at most this many ticks.
 const STEPS_MAX: u32 = 100_000;
 
+/// What the restarted host read back: (synced file, unsynced file), each `None` if missing.
+type ReadBack = (Option<Vec<u8>>, Option<Vec<u8>>);
+
 #[derive(Default)]
 struct Observed {
     boots: u32,
     first_boot_done: bool,
     slept_us: u64,
-    after_restart: Option<(Option<Vec<u8>>, Option<Vec<u8>>)>,
+    after_restart: Option<ReadBack>,
 }
 
 async fn read(disk: &SimDisk, path: &str) -> Option<Vec<u8>> {
@@ -62,10 +65,11 @@ fn run(seed: u64, crash: CrashSpec) -> (Observed, SimDisk, Duration) {
                 let loose = disk.open(Path::new("/db/unsynced"), OpenMode::CreateNew).await?;
                 loose.append(b"never synced").await?;
                 synced.append(b" and more").await?;
-                let mut o = observed.borrow_mut();
-                o.slept_us = start.elapsed().as_micros() as u64;
-                o.first_boot_done = true;
-                drop(o);
+                {
+                    let mut o = observed.borrow_mut();
+                    o.slept_us = start.elapsed().as_micros() as u64;
+                    o.first_boot_done = true;
+                }
                 // Stay up until crashed.
                 std::future::pending::<()>().await;
             } else {

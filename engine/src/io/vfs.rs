@@ -73,6 +73,10 @@ pub trait Vfs: Send + Sync + fmt::Debug + 'static {
 
 /// An open file.
 #[async_trait]
+#[expect(
+    clippy::len_without_is_empty,
+    reason = "a length is one fallible call; an async is_empty would only wrap it"
+)]
 pub trait VfsFile: Send + Sync + fmt::Debug {
     /// Reads up to `buf.len()` bytes at `offset`; fewer only at end of file.
     async fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize>;
@@ -86,10 +90,6 @@ pub trait VfsFile: Send + Sync + fmt::Debug {
     /// Truncates or extends (with zeros) the file.
     async fn set_len(&self, len: u64) -> io::Result<()>;
     /// The current (not necessarily durable) length.
-    #[expect(
-        clippy::len_without_is_empty,
-        reason = "a length is one fallible call; an async is_empty would only wrap it"
-    )]
     async fn len(&self) -> io::Result<u64>;
 }
 

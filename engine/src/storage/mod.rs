@@ -1,1 +1,10 @@
-//! Storage: key codec and KV stores (under construction).
+//! Storage: the KV seam, its implementations and the key codec.
+
+pub mod keys;
+pub mod kv;
+pub mod sled_kv;
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+pub use kv::{BatchOp, KvError, KvStore, WriteBatch};
+pub use sled_kv::SledKv;

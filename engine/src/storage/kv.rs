@@ -1,0 +1,81 @@
+//! The KV seam: what the ingest worker and the query engine need from a store.
+//!
+//! Contract (what `SimKv` enforces adversarially and `SledKv` provides for real):
+//! - `apply_batch` is atomic: after any crash either every operation of a batch is visible or
+//!   none is. This is what makes ingest exactly-once: a record's value, its index entries, its
+//!   counter updates and the new cursor go in one batch.
+//! - A batch is durable only after a later `flush` returns `Ok`. A crash may revert the store to
+//!   the state after any prefix of the batches applied since the last successful flush (sled
+//!   flushes in the background, so more than the last flush may survive, but never a gap).
+//! - `scan_prefix` returns entries in ascending key order.
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+/// One write in a batch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum BatchOp {
+    Put { key: Vec<u8>, value: Vec<u8> },
+    Delete { key: Vec<u8> },
+}
+
+/// Writes applied atomically, in order (a later op on the same key wins).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WriteBatch {
+    pub ops: Vec<BatchOp>,
+}
+
+impl WriteBatch {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    pub fn put(&mut self, key: impl Into<Vec<u8>>, value: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push(BatchOp::Put {
+            key: key.into(),
+            value: value.into(),
+        });
+        self
+    }
+
+    pub fn delete(&mut self, key: impl Into<Vec<u8>>) -> &mut Self {
+        self.ops.push(BatchOp::Delete { key: key.into() });
+        self
+    }
+
+    pub fn len(&self) -> usize {
+        self.ops.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ops.is_empty()
+    }
+}
+
+/// A KV store failure.
+#[derive(Debug, thiserror::Error)]
+pub enum KvError {
+    #[error("kv i/o error during {op}: {source}")]
+    Io {
+        op: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("kv store is corrupt: {0}")]
+    Corrupt(String),
+    #[error("kv store error during {op}: {message}")]
+    Backend { op: &'static str, message: String },
+}
+
+/// A key-value store.
+#[async_trait]
+pub trait KvStore: Send + Sync + fmt::Debug + 'static {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, KvError>;
+    /// Every entry whose key starts with `prefix`, in ascending key order.
+    async fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, KvError>;
+    /// Applies every op of `batch` atomically.
+    async fn apply_batch(&self, batch: WriteBatch) -> Result<(), KvError>;
+    /// Makes every applied batch durable.
+    async fn flush(&self) -> Result<(), KvError>;
+}
