@@ -10,6 +10,7 @@
 
 mod clock;
 mod disk;
+mod kv;
 mod latency;
 mod plan;
 pub mod rng;
@@ -17,6 +18,7 @@ mod swarm;
 
 pub use clock::SimClock;
 pub use disk::{CrashReport, DiskStats, SimDisk, SECTOR_BYTES};
+pub use kv::{KvCrashReport, KvFault, KvStats, SimKv};
 pub use latency::{LatencyDist, LatencyModel};
 pub use plan::{
     ClockJump, ClockPlan, CrashEvent, CrashMode, CrashSpec, DiskFault, FaultClass, FaultPlan,

@@ -91,6 +91,8 @@ pub(crate) struct DiskState {
     /// Drawn latency not yet slept: tokio timers tick in whole milliseconds, so sub-millisecond
     /// latencies accrue here and are slept once they add up, keeping total simulated time exact.
     latency_debt_us: u64,
+    /// Drawn latency of every sync call, for the fsync latency histogram of reports.
+    sync_latencies_us: Vec<u64>,
     fault_rng: SimRng,
     stats: DiskStats,
     /// Every call and fault, in order: two runs are the same run iff these digests match.
@@ -131,6 +133,7 @@ impl SimDisk {
             latency: plan.latency,
             latency_rng: rng::stream(seed, "disk-latency"),
             latency_debt_us: 0,
+            sync_latencies_us: Vec::new(),
             fault_rng: rng::stream(seed, "disk-faults"),
             stats: DiskStats::default(),
             trace: blake3::Hasher::new(),
@@ -154,6 +157,11 @@ impl SimDisk {
 
     pub fn stats(&self) -> DiskStats {
         self.state().stats.clone()
+    }
+
+    /// Takes the simulated latency of every sync call so far (microseconds).
+    pub fn take_sync_latencies_us(&self) -> Vec<u64> {
+        std::mem::take(&mut self.state().sync_latencies_us)
     }
 
     /// Every fault that fired, resolved to where it landed, in order.
@@ -185,6 +193,21 @@ impl SimDisk {
     /// Arms a fault now (as if the plan scheduled it at the current operation).
     pub fn inject(&self, fault: DiskFault) {
         self.state().fire(fault);
+    }
+
+    /// Faults stop: drops every scheduled and armed fault, lifts the capacity and remaps latent
+    /// sectors. What faults already did to the data stays (for the liveness phase of a run).
+    pub fn heal(&self) {
+        let mut s = self.state();
+        s.schedule.clear();
+        s.armed_fsync_eio = 0;
+        s.armed_read_eio = 0;
+        s.armed_misdirect.clear();
+        s.capacity_bytes = None;
+        for inode in s.inodes.values_mut() {
+            inode.bad_sectors.clear();
+        }
+        s.record(&[b"heal"]);
     }
 
     /// Sets or lifts an absolute capacity (ENOSPC beyond it).
@@ -253,6 +276,9 @@ impl SimDisk {
         };
         let drawn_us = model.sample(class, &mut s.latency_rng).as_micros() as u64;
         s.stats.latency_us_total += drawn_us;
+        if class == OpClass::Sync {
+            s.sync_latencies_us.push(drawn_us);
+        }
         s.latency_debt_us += drawn_us;
         let sleep_ms = s.latency_debt_us / 1_000;
         s.latency_debt_us %= 1_000;

@@ -1,0 +1,351 @@
+//! `SimKv`: the simulated KV store, implementing `stemedb::storage::KvStore` with sled's
+//! durability contract enforced adversarially.
+//!
+//! State: the live map (what reads see), the durable snapshot (what the last successful `flush`
+//! made durable) and the batches applied since then, in order. A crash reverts the store to the
+//! durable snapshot plus a PREFIX of those batches: sled's log is written in order and its
+//! background flusher may have persisted more than the last explicit flush, but recovery never
+//! leaves a gap and never part of a batch. The kept batches are then durable (they are on disk).
+//!
+//! Faults (explicit, for tests): [`KvFault`] makes the next call of a kind fail with
+//! `KvError::Io` (EIO). A failed `apply_batch` applies nothing. A failed `flush` makes nothing
+//! newly durable, but the un-flushed batches stay pending, so a later successful `flush` makes
+//! them durable and a crash may still keep a prefix of them. That differs on purpose from
+//! `SimDisk`'s fsync EIO, where the dirty pages are dropped for good: sled owns its log and
+//! rewrites it from memory on the next flush, so a failed fsync does not lose its buffered writes.
+//!
+//! Latency: with a [`LatencyModel`], every call takes virtual time drawn from the
+//! `kv-latency` stream, using the same millisecond debt as `SimDisk` (tokio timers tick in whole
+//! milliseconds, so sub-millisecond draws accrue and are slept once they add up).
+//!
+//! A `SimKv` outlives a crashed host: clone it into the host, crash it, and reopen the engine
+//! over the same handle.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rand::Rng;
+use serde::{Deserialize, Serialize};
+use stemedb::storage::{BatchOp, KvError, KvStore, WriteBatch};
+
+use crate::latency::{LatencyModel, OpClass};
+use crate::plan::{CrashMode, CrashSpec, FaultPlan};
+use crate::rng::{self, SimRng};
+
+/// A fault `SimKv` can be told to inject into its next call of one kind.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KvFault {
+    /// The next `apply_batch` fails with EIO and applies nothing.
+    ApplyEio,
+    /// The next `flush` fails with EIO and makes nothing newly durable (the batches stay pending).
+    FlushEio,
+    /// The next `get` fails with EIO (transient: a retry succeeds).
+    GetEio,
+    /// The next `scan_prefix` fails with EIO (transient: a retry succeeds).
+    ScanEio,
+}
+
+impl KvFault {
+    pub fn name(self) -> &'static str {
+        match self {
+            KvFault::ApplyEio => "apply_eio",
+            KvFault::FlushEio => "flush_eio",
+            KvFault::GetEio => "get_eio",
+            KvFault::ScanEio => "scan_eio",
+        }
+    }
+}
+
+/// Counters of what the store did, for tests and reports. Calls are counted whether or not they
+/// failed; `errors` counts the injected failures.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KvStats {
+    pub gets: u64,
+    pub scans: u64,
+    pub batches: u64,
+    pub batch_ops: u64,
+    pub flushes: u64,
+    pub crashes: u64,
+    pub errors: u64,
+    /// Simulated time spent in KV latency, microseconds.
+    pub latency_us_total: u64,
+}
+
+/// What one crash did.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct KvCrashReport {
+    /// Batches applied since the last successful flush that survived.
+    pub batches_kept: u64,
+    /// Batches applied since the last successful flush that were lost.
+    pub batches_lost: u64,
+}
+
+/// A simulated KV store. Cloning gives another handle to the same store.
+#[derive(Clone)]
+pub struct SimKv {
+    inner: Arc<Mutex<KvState>>,
+}
+
+impl std::fmt::Debug for SimKv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SimKv").finish_non_exhaustive()
+    }
+}
+
+struct KvState {
+    live: BTreeMap<Vec<u8>, Vec<u8>>,
+    durable: BTreeMap<Vec<u8>, Vec<u8>>,
+    /// Batches applied since the last successful flush, oldest first.
+    pending: Vec<WriteBatch>,
+    /// Injected faults not yet fired, by kind: how many of the next calls fail.
+    armed: BTreeMap<KvFault, u32>,
+    latency: Option<LatencyModel>,
+    latency_rng: SimRng,
+    /// Drawn latency not yet slept, microseconds (see the module docs).
+    latency_debt_us: u64,
+    stats: KvStats,
+}
+
+impl SimKv {
+    /// A store with no latency.
+    pub fn new(seed: u64) -> Self {
+        Self::with_plan(seed, &FaultPlan::none())
+    }
+
+    /// A store that takes `plan.latency` per call (the rest of the plan is the disk's and the
+    /// world's to execute).
+    pub fn with_plan(seed: u64, plan: &FaultPlan) -> Self {
+        let state = KvState {
+            live: BTreeMap::new(),
+            durable: BTreeMap::new(),
+            pending: Vec::new(),
+            armed: BTreeMap::new(),
+            latency: plan.latency,
+            latency_rng: rng::stream(seed, "kv-latency"),
+            latency_debt_us: 0,
+            stats: KvStats::default(),
+        };
+        Self {
+            inner: Arc::new(Mutex::new(state)),
+        }
+    }
+
+    fn state(&self) -> MutexGuard<'_, KvState> {
+        // A panic while holding the lock is a harness bug already reported by that panic; keep
+        // the store usable so the report can still be written.
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Arms `fault`: the next call of its kind fails. Arming twice fails the next two.
+    pub fn inject_error(&self, fault: KvFault) {
+        *self.state().armed.entry(fault).or_insert(0) += 1;
+    }
+
+    /// Power loss and restart: reverts to the durable snapshot plus a prefix of the batches
+    /// applied since the last successful flush, chosen by `spec`: `KeepAll` keeps every one,
+    /// `DropAll` none, `Random` a prefix length drawn uniformly from `rng::from_seed(spec.seed)`
+    /// (its write percentages do not apply: a batch is never torn). Armed faults stay armed.
+    pub fn crash(&self, spec: &CrashSpec) -> KvCrashReport {
+        self.state().crash(spec)
+    }
+
+    pub fn stats(&self) -> KvStats {
+        self.state().stats.clone()
+    }
+
+    /// Batches applied since the last successful flush (what a crash may lose).
+    pub fn pending_batches(&self) -> usize {
+        self.state().pending.len()
+    }
+
+    /// What a crash that drops everything pending would leave.
+    pub fn durable_snapshot(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        self.state().durable.clone()
+    }
+
+    /// What reads see now.
+    pub fn live_snapshot(&self) -> BTreeMap<Vec<u8>, Vec<u8>> {
+        self.state().live.clone()
+    }
+
+    /// blake3 of the live state (length-prefixed keys and values, in key order), hex.
+    pub fn digest(&self) -> String {
+        let s = self.state();
+        let mut h = blake3::Hasher::new();
+        for (k, v) in &s.live {
+            h.update(&(k.len() as u64).to_le_bytes());
+            h.update(k);
+            h.update(&(v.len() as u64).to_le_bytes());
+            h.update(v);
+        }
+        h.finalize().to_hex().to_string()
+    }
+
+    /// Starts a call: counts it and draws its latency. Returns how long to sleep (whole
+    /// milliseconds), or `None` when the store has no latency model.
+    fn begin(&self, class: OpClass, count: impl FnOnce(&mut KvStats)) -> Option<Duration> {
+        let mut s = self.state();
+        count(&mut s.stats);
+        let model = s.latency?;
+        let drawn_us = model.sample(class, &mut s.latency_rng).as_micros() as u64;
+        s.stats.latency_us_total += drawn_us;
+        s.latency_debt_us += drawn_us;
+        let sleep_ms = s.latency_debt_us / 1_000;
+        s.latency_debt_us %= 1_000;
+        Some(Duration::from_millis(sleep_ms))
+    }
+
+    /// Runs one call: begin, take the simulated latency, fail if a fault of `fault`'s kind is
+    /// armed, else act. The act runs under the lock, so every call is atomic.
+    async fn call<T>(
+        &self,
+        class: OpClass,
+        count: impl FnOnce(&mut KvStats),
+        fault: KvFault,
+        op: &'static str,
+        act: impl FnOnce(&mut KvState) -> T,
+    ) -> Result<T, KvError> {
+        match self.begin(class, count) {
+            Some(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
+            // Still let other tasks run, so interleavings vary with the seed's draws.
+            Some(_) => tokio::task::yield_now().await,
+            None => {}
+        }
+        let mut s = self.state();
+        if s.take_armed(fault) {
+            s.stats.errors += 1;
+            return Err(KvError::Io {
+                op,
+                source: std::io::Error::from_raw_os_error(EIO_ERRNO),
+            });
+        }
+        Ok(act(&mut s))
+    }
+}
+
+/// Linux errno for an I/O error.
+const EIO_ERRNO: i32 = 5;
+
+impl KvState {
+    fn take_armed(&mut self, fault: KvFault) -> bool {
+        match self.armed.get_mut(&fault) {
+            Some(n) if *n > 0 => {
+                *n -= 1;
+                if *n == 0 {
+                    self.armed.remove(&fault);
+                }
+                true
+            }
+            _ => false,
+        }
+    }
+
+    fn crash(&mut self, spec: &CrashSpec) -> KvCrashReport {
+        let pending = std::mem::take(&mut self.pending);
+        let kept = match spec.mode {
+            CrashMode::KeepAll => pending.len(),
+            CrashMode::DropAll => 0,
+            CrashMode::Random { .. } => rng::from_seed(spec.seed).random_range(0..=pending.len()),
+        };
+        for batch in &pending[..kept] {
+            apply(&mut self.durable, batch);
+        }
+        self.live = self.durable.clone();
+        self.stats.crashes += 1;
+        KvCrashReport {
+            batches_kept: kept as u64,
+            batches_lost: (pending.len() - kept) as u64,
+        }
+    }
+}
+
+/// Applies `batch`'s ops in order (a later op on the same key wins).
+fn apply(map: &mut BTreeMap<Vec<u8>, Vec<u8>>, batch: &WriteBatch) {
+    for op in &batch.ops {
+        match op {
+            BatchOp::Put { key, value } => {
+                map.insert(key.clone(), value.clone());
+            }
+            BatchOp::Delete { key } => {
+                map.remove(key);
+            }
+        }
+    }
+}
+
+#[async_trait]
+impl KvStore for SimKv {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
+        self.call(
+            OpClass::Read,
+            |st| st.gets += 1,
+            KvFault::GetEio,
+            "get",
+            |s| s.live.get(key).cloned(),
+        )
+        .await
+    }
+
+    async fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, KvError> {
+        self.call(
+            OpClass::Read,
+            |st| st.scans += 1,
+            KvFault::ScanEio,
+            "scan_prefix",
+            |s| {
+                // Every key with the prefix sorts at or after it and the run is contiguous, so scan
+                // from the prefix and stop at the first key without it (no upper-bound arithmetic
+                // to get wrong for prefixes ending in 0xff).
+                s.live
+                    .range(prefix.to_vec()..)
+                    .take_while(|(k, _)| k.starts_with(prefix))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            },
+        )
+        .await
+    }
+
+    async fn apply_batch(&self, batch: WriteBatch) -> Result<(), KvError> {
+        let ops = batch.len() as u64;
+        let count = move |st: &mut KvStats| {
+            st.batches += 1;
+            st.batch_ops += ops;
+        };
+        self.call(
+            OpClass::Write,
+            count,
+            KvFault::ApplyEio,
+            "apply_batch",
+            |s| {
+                apply(&mut s.live, &batch);
+                // An empty batch changes nothing; keeping it out of `pending` keeps crash reports
+                // about real writes.
+                if !batch.is_empty() {
+                    s.pending.push(batch);
+                }
+            },
+        )
+        .await
+    }
+
+    async fn flush(&self) -> Result<(), KvError> {
+        self.call(
+            OpClass::Sync,
+            |st| st.flushes += 1,
+            KvFault::FlushEio,
+            "flush",
+            |s| {
+                // Replaying the pending batches costs what they wrote, not the whole store (as a
+                // clone of `live` would); the result equals `live`.
+                for batch in std::mem::take(&mut s.pending) {
+                    apply(&mut s.durable, &batch);
+                }
+            },
+        )
+        .await
+    }
+}
