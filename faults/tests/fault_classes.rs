@@ -392,3 +392,48 @@ async fn a_pending_truncation_is_kept_or_dropped_whole() {
     }
     assert_eq!(seen.len(), 2);
 }
+
+#[tokio::test]
+async fn an_observer_reads_without_counting_faulting_or_writing() {
+    let disk = disk_with_dir(1).await;
+    durable_file(&disk, "a", b"abc").await;
+    let ops = disk.ops();
+    disk.inject(DiskFault::ReadEio);
+    let observer = disk.observer();
+    let f = observer.open(&p("a"), OpenMode::Read).await.unwrap();
+    assert_eq!(read_to_end(f.as_ref()).await.unwrap(), b"abc", "no fault hits the observer");
+    assert_eq!(disk.ops(), ops, "observer calls are not counted");
+    assert!(observer.open(&p("b"), OpenMode::Create).await.is_err());
+    assert!(observer.remove(&p("a")).await.is_err());
+    let real = disk.open(&p("a"), OpenMode::Read).await.unwrap();
+    let mut buf = [0u8; 3];
+    assert!(real.read_at(0, &mut buf).await.is_err(), "the armed fault still waits for the engine");
+}
+
+#[tokio::test]
+async fn heal_stops_every_fault_but_keeps_what_they_did() {
+    let plan = FaultPlan {
+        disk: vec![ScheduledFault {
+            at_op: 100,
+            fault: DiskFault::FsyncEio,
+        }],
+        ..FaultPlan::none()
+    };
+    let disk = SimDisk::with_plan(1, &plan);
+    disk.create_dir_all(Path::new("/d")).await.unwrap();
+    let f = durable_file(&disk, "a", &vec![1u8; 2048]).await;
+    assert!(disk.flip_bit(&p("a"), 0, 0));
+    disk.inject(DiskFault::LatentSectorError {
+        file: FileSelector::Path(p("a")),
+        sector: 1,
+    });
+    disk.inject(DiskFault::FillUp { headroom_bytes: 0 });
+    disk.heal();
+    for _ in 0..200 {
+        f.append(b"x").await.expect("no ENOSPC after heal");
+        f.sync_data().await.expect("no scheduled fsync EIO after heal");
+    }
+    let mut buf = vec![0u8; 2048];
+    f.read_at(0, &mut buf).await.expect("latent sectors remapped");
+    assert_eq!(buf[0], 0, "the rot that already happened stays");
+}

@@ -62,6 +62,8 @@ pub struct DiskStats {
 #[derive(Clone)]
 pub struct SimDisk {
     inner: Arc<Mutex<DiskState>>,
+    /// An observer handle (see [`SimDisk::observer`]).
+    observer: bool,
 }
 
 impl std::fmt::Debug for SimDisk {
@@ -141,6 +143,17 @@ impl SimDisk {
         };
         Self {
             inner: Arc::new(Mutex::new(state)),
+            observer: false,
+        }
+    }
+
+    /// A read-only view for oracles: its calls are not counted, fire no faults, take no time
+    /// and work without power, so checking the disk never changes the run being checked.
+    /// Writes through it fail.
+    pub fn observer(&self) -> SimDisk {
+        SimDisk {
+            inner: self.inner.clone(),
+            observer: true,
         }
     }
 
@@ -292,6 +305,15 @@ impl SimDisk {
         epoch: Option<u64>,
         act: impl FnOnce(&mut DiskState) -> io::Result<T>,
     ) -> io::Result<T> {
+        if self.observer {
+            if matches!(class, OpClass::Write | OpClass::Sync) {
+                return Err(io::Error::new(
+                    io::ErrorKind::PermissionDenied,
+                    "an observer view of the simulated disk cannot write",
+                ));
+            }
+            return act(&mut self.state());
+        }
         match self.begin(class, epoch)? {
             Some(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
             // Still let other tasks run, so interleavings vary with the seed's draws.
@@ -461,9 +483,11 @@ impl DiskState {
         Ok(())
     }
 
-    fn read(&mut self, ino: Ino, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        self.stats.reads += 1;
-        if self.armed_read_eio > 0 {
+    fn read(&mut self, ino: Ino, offset: u64, buf: &mut [u8], observer: bool) -> io::Result<usize> {
+        if !observer {
+            self.stats.reads += 1;
+        }
+        if self.armed_read_eio > 0 && !observer {
             self.armed_read_eio -= 1;
             self.stats.read_errors += 1;
             self.log_fault(format!("read_eio: inode {ino} at {offset}"));
@@ -476,7 +500,7 @@ impl DiskState {
         }
         let n = (len - offset).min(buf.len() as u64);
         let (first, last) = state::sectors(offset, n);
-        if inode.bad_sectors.range(first..=last).next().is_some() {
+        if !observer && inode.bad_sectors.range(first..=last).next().is_some() {
             self.stats.read_errors += 1;
             return Err(eio());
         }
@@ -599,11 +623,13 @@ fn read_only(path: &Path) -> io::Error {
 #[async_trait]
 impl VfsFile for SimFile {
     async fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        let (ino, len) = (self.ino, buf.len() as u64);
+        let (ino, len, observer) = (self.ino, buf.len() as u64, self.disk.observer);
         self.disk
             .call(OpClass::Read, Some(self.epoch), |s| {
-                let r = s.read(ino, offset, buf);
-                s.record_result("read", ino, offset, len, &r);
+                let r = s.read(ino, offset, buf, observer);
+                if !observer {
+                    s.record_result("read", ino, offset, len, &r);
+                }
                 r
             })
             .await
@@ -692,6 +718,16 @@ impl Drop for SimLock {
     }
 }
 
+fn observer_refuses(disk: &SimDisk) -> io::Result<()> {
+    if disk.observer {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "an observer view of the simulated disk cannot change it",
+        ));
+    }
+    Ok(())
+}
+
 fn path_tag(p: &Path) -> Vec<u8> {
     p.to_string_lossy().as_bytes().to_vec()
 }
@@ -699,6 +735,9 @@ fn path_tag(p: &Path) -> Vec<u8> {
 #[async_trait]
 impl Vfs for SimDisk {
     async fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VfsFile>> {
+        if mode != OpenMode::Read {
+            observer_refuses(self)?;
+        }
         let (ino, epoch) = self
             .call(OpClass::Metadata, None, |s| {
                 let r = s.open(path, mode);
@@ -716,6 +755,7 @@ impl Vfs for SimDisk {
     }
 
     async fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        observer_refuses(self)?;
         self.call(OpClass::Metadata, None, |s| {
             s.create_dir_all(path);
             s.record(&[b"mkdir", &path_tag(path)]);
@@ -734,6 +774,7 @@ impl Vfs for SimDisk {
     }
 
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        observer_refuses(self)?;
         self.call(OpClass::Metadata, None, |s| {
             let r = s.rename(from, to);
             s.record(&[b"rename", &path_tag(from), &path_tag(to)]);
@@ -743,6 +784,7 @@ impl Vfs for SimDisk {
     }
 
     async fn remove(&self, path: &Path) -> io::Result<()> {
+        observer_refuses(self)?;
         self.call(OpClass::Metadata, None, |s| {
             let r = s.remove(path);
             s.record(&[b"remove", &path_tag(path)]);
@@ -756,6 +798,7 @@ impl Vfs for SimDisk {
     }
 
     async fn lock(&self, path: &Path) -> io::Result<Box<dyn VfsLock>> {
+        observer_refuses(self)?;
         let token = self
             .call(OpClass::Metadata, None, |s| {
                 s.open(path, OpenMode::Create)?;
