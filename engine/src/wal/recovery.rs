@@ -74,7 +74,17 @@ pub async fn recover(
     start: Option<u64>,
 ) -> Result<(ActiveLog, RecoveryReport), WalError> {
     let bases = list_segments(vfs.as_ref(), dir).await?;
-    let mut quarantined = quarantine::load(vfs.as_ref(), dir).await?;
+    // The list is derivable from the log: if the medium damaged the list itself, forget it and
+    // rescan the whole log, which finds every damaged range again. Refusing to open would turn
+    // one flipped bit in metadata into a database that never starts again.
+    let (mut quarantined, rebuild) = match quarantine::load(vfs.as_ref(), dir).await {
+        Ok(ranges) => (ranges, false),
+        Err(WalError::QuarantineCorrupt { path, reason }) => {
+            tracing::warn!(path = %path.display(), reason, "quarantine list is damaged; rebuilding it from a full scan");
+            (Vec::new(), true)
+        }
+        Err(e) => return Err(e),
+    };
     let mut report = RecoveryReport::default();
     let Some(&first_base) = bases.first() else {
         if let Some(checkpoint) = start.filter(|&c| c > 0) {
@@ -86,7 +96,11 @@ pub async fn recover(
         report.quarantined = quarantined;
         return Ok((active, report));
     };
-    let mut pos = start.unwrap_or(0).max(first_base);
+    let mut pos = if rebuild {
+        first_base
+    } else {
+        start.unwrap_or(0).max(first_base)
+    };
     report.scanned_from = pos;
     let first_index = locate(&bases, pos).unwrap_or(0);
     let last_index = bases.len() - 1;
@@ -172,7 +186,7 @@ pub async fn recover(
         }
     }
 
-    if !report.quarantined_new.is_empty() {
+    if rebuild || !report.quarantined_new.is_empty() {
         // Ranges below the first segment refer to bytes that no longer exist.
         quarantined.retain(|r| r.end > first_base);
         quarantine::store(vfs.as_ref(), dir, &quarantined).await?;
