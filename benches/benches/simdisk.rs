@@ -24,7 +24,9 @@ fn bench(c: &mut Criterion) {
     let disk = SimDisk::new(1);
     let file = rt.block_on(async {
         disk.create_dir_all(Path::new("/bench")).await.unwrap();
-        disk.open(Path::new("/bench/f"), OpenMode::Create).await.unwrap()
+        disk.open(Path::new("/bench/f"), OpenMode::Create)
+            .await
+            .unwrap()
     });
     let mut slot = 0usize;
     group.bench_function("simdisk_write_sync", |b| {
@@ -32,7 +34,9 @@ fn bench(c: &mut Criterion) {
             slot = (slot + 1) % SLOTS;
             let (file, block) = (&file, &block);
             async move {
-                file.write_at((slot * BLOCK_BYTES) as u64, block).await.unwrap();
+                file.write_at((slot * BLOCK_BYTES) as u64, block)
+                    .await
+                    .unwrap();
                 file.sync_data().await.unwrap();
             }
         })

@@ -5,7 +5,13 @@
 //! runs on the real file system and system clock in production and on a simulated disk and virtual
 //! clock inside the deterministic simulator (crate `stemedb-faults` / `stemedb-arenas`).
 
+pub mod engine;
+pub mod ingest;
 pub mod io;
+pub mod lens;
 pub mod model;
+pub mod query;
 pub mod storage;
 pub mod wal;
+
+pub use engine::{Engine, EngineError, EngineOptions};

@@ -11,7 +11,10 @@ pub struct RealClock {
 }
 
 impl RealClock {
-    #[expect(clippy::disallowed_methods, reason = "RealClock is the sanctioned real-time seam")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "RealClock is the sanctioned real-time seam"
+    )]
     pub fn new() -> Self {
         Self {
             origin: Instant::now(),
@@ -26,7 +29,10 @@ impl Default for RealClock {
 }
 
 impl Clock for RealClock {
-    #[expect(clippy::disallowed_methods, reason = "RealClock is the sanctioned real-time seam")]
+    #[expect(
+        clippy::disallowed_methods,
+        reason = "RealClock is the sanctioned real-time seam"
+    )]
     fn wall_ms(&self) -> u64 {
         // A clock set before 1970 reads as the epoch rather than panicking.
         SystemTime::now()

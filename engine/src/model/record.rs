@@ -144,7 +144,7 @@ where
 {
     let invalid = |e: rancor::Error| DecodeError::InvalidArchive {
         kind,
-        reason: e.to_string(),
+        reason: deterministic_reason(&e.to_string()),
     };
     // The WAL normally hands us an aligned payload; copy only when it does not.
     let value = if body.as_ptr().addr().is_multiple_of(ARCHIVE_ALIGN_BYTES) {
@@ -236,4 +236,25 @@ impl Record {
             RecordKind::Evidence => Record::Evidence(unarchive(kind, body)?),
         })
     }
+}
+
+/// bytecheck's messages name raw memory addresses ("ptr 0x00007f..."), which differ run to run
+/// (ASLR); the reason is stored in the quarantine, so it must be a function of the bytes alone.
+fn deterministic_reason(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("0x") {
+        out.push_str(&rest[..at]);
+        let digits = rest[at + 2..]
+            .find(|c: char| !c.is_ascii_hexdigit())
+            .unwrap_or(rest.len() - at - 2);
+        if digits == 0 {
+            out.push_str("0x");
+        } else {
+            out.push_str("<address>");
+        }
+        rest = &rest[at + 2 + digits..];
+    }
+    out.push_str(rest);
+    out
 }

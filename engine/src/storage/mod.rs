@@ -1,10 +1,10 @@
 //! Storage: the KV seam, its implementations and the key codec.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod keys;
 pub mod kv;
 pub mod sled_kv;
-#[cfg(feature = "conformance")]
-pub mod conformance;
 
 pub use kv::{BatchOp, KvError, KvStore, WriteBatch};
 pub use sled_kv::SledKv;

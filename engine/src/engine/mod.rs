@@ -1,0 +1,191 @@
+//! The `Engine` facade: one WAL writer, one KV store, one clock, and the ingest worker between
+//! them.
+//!
+//! Write path: `submit` validates (every rule, including the future-timestamp rule against the
+//! engine's `Clock`), encodes and appends to the WAL; it returns the record's offset once the
+//! record is durable. Ingest applies it to the KV asynchronously; `wait_ingested` awaits that.
+//!
+//! Fault model: a crash (the process, or the turmoil host, dropping the runtime) takes the worker
+//! task with it; `open` over the same disk and KV recovers the WAL from the KV's durable cursor and
+//! resumes ingest there. Nothing here keeps state that the WAL and the KV do not.
+
+mod error;
+mod options;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+pub use error::EngineError;
+pub use options::EngineOptions;
+
+use crate::ingest::{read_cursor, IngestHandle, IngestStats};
+use crate::io::{Clock, Vfs};
+use crate::model::{Limits, Record};
+use crate::storage::KvStore;
+use crate::wal::{RecoveryReport, Wal, WalReader};
+
+/// A running StemeDB engine. Share it (`Arc`) between submitting tasks.
+///
+/// Dropping it releases the WAL at once and aborts the ingest worker at its next await point (as
+/// a crash would), so the same directory can be reopened right away; `shutdown` stops the worker
+/// cleanly and flushes the KV.
+#[derive(Debug)]
+pub struct Engine {
+    vfs: Arc<dyn Vfs>,
+    kv: Arc<dyn KvStore>,
+    clock: Arc<dyn Clock>,
+    dir: PathBuf,
+    wal: Arc<Wal>,
+    limits: Limits,
+    ingest: IngestHandle,
+}
+
+impl Engine {
+    /// Opens the WAL under `dir` (locking it and running recovery from the KV's durable ingest
+    /// cursor), then spawns the ingest worker with `tokio::spawn` on the current runtime.
+    #[tracing::instrument(skip(vfs, kv, clock, options), fields(dir = %dir.display(), cursor = tracing::field::Empty))]
+    pub async fn open(
+        vfs: Arc<dyn Vfs>,
+        kv: Arc<dyn KvStore>,
+        clock: Arc<dyn Clock>,
+        dir: &Path,
+        options: EngineOptions,
+    ) -> Result<Engine, EngineError> {
+        let cursor = read_cursor(kv.as_ref()).await?;
+        tracing::Span::current().record("cursor", cursor);
+        let mut wal_options = options.wal.clone();
+        // Recovery need not re-check what the KV already holds: ingest never reads below it.
+        wal_options.recovery_start_offset = (cursor > 0).then_some(cursor);
+        let wal = Arc::new(Wal::open(Arc::clone(&vfs), dir, wal_options).await?);
+        let reader = WalReader::open(Arc::clone(&vfs), dir)
+            .await?
+            .bounded_by(wal.subscribe());
+        let ingest = IngestHandle::spawn(Arc::clone(&kv), &wal, reader, cursor, options.ingest());
+        Ok(Engine {
+            vfs,
+            kv,
+            clock,
+            dir: dir.to_owned(),
+            wal,
+            limits: options.limits,
+            ingest,
+        })
+    }
+
+    /// What WAL recovery found when this engine opened.
+    pub fn recovery_report(&self) -> &RecoveryReport {
+        self.wal.recovery_report()
+    }
+
+    /// Validates `record` (every rule, the timestamp against `clock.wall_ms()`), appends it to
+    /// the WAL and returns its offset once it is durable. An invalid record returns its typed
+    /// error and nothing is written.
+    #[tracing::instrument(skip_all, fields(kind = ?record.kind(), payload_len = tracing::field::Empty, offset = tracing::field::Empty))]
+    pub async fn submit(&self, record: &Record) -> Result<u64, EngineError> {
+        record.validate(self.clock.wall_ms(), &self.limits)?;
+        let payload = record.encode()?;
+        let span = tracing::Span::current();
+        span.record("payload_len", payload.len());
+        let offset = self.wal.append(&payload).await?;
+        span.record("offset", offset);
+        Ok(offset)
+    }
+
+    /// Appends `payload` unvalidated and returns its offset once durable. For tools, and for
+    /// testing that ingest quarantines hostile records.
+    #[tracing::instrument(skip_all, fields(payload_len = payload.len(), offset = tracing::field::Empty))]
+    pub async fn submit_raw(&self, payload: &[u8]) -> Result<u64, EngineError> {
+        let offset = self.wal.append(payload).await?;
+        tracing::Span::current().record("offset", offset);
+        Ok(offset)
+    }
+
+    /// The offset just past the last acknowledged (durable) record.
+    pub fn durable_end(&self) -> u64 {
+        self.wal.durable_end()
+    }
+
+    /// The next WAL offset to ingest, as committed in the KV.
+    pub fn ingest_cursor(&self) -> u64 {
+        self.ingest.cursor()
+    }
+
+    /// Waits until the record at `offset` is applied or quarantined (the cursor is past it).
+    /// Returns `Stopped` if the worker ends first. Unbounded: wrap it in a timeout to bound it.
+    #[tracing::instrument(skip(self))]
+    pub async fn wait_ingested(&self, offset: u64) -> Result<(), EngineError> {
+        self.wait_cursor(|cursor| cursor > offset).await
+    }
+
+    /// Waits until ingest has caught up with the durable end as of this call, and returns it.
+    #[tracing::instrument(skip(self), fields(offset = tracing::field::Empty))]
+    pub async fn wait_caught_up(&self) -> Result<u64, EngineError> {
+        let end = self.durable_end();
+        tracing::Span::current().record("offset", end);
+        self.wait_cursor(|cursor| cursor >= end).await?;
+        Ok(end)
+    }
+
+    /// A condition wait on the committed cursor (no polling).
+    async fn wait_cursor(&self, done: impl Fn(u64) -> bool) -> Result<(), EngineError> {
+        let mut cursor = self.ingest.subscribe_cursor();
+        let reached = cursor.wait_for(|&c| done(c)).await.is_ok();
+        if reached {
+            Ok(())
+        } else {
+            Err(EngineError::Stopped)
+        }
+    }
+
+    /// The ingest worker's counters.
+    pub fn ingest_stats(&self) -> IngestStats {
+        self.ingest.stats()
+    }
+
+    /// Whether the ingest worker is still running.
+    pub fn ingest_running(&self) -> bool {
+        !self.ingest.is_finished()
+    }
+
+    pub fn kv(&self) -> &Arc<dyn KvStore> {
+        &self.kv
+    }
+
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// The WAL writer (for its durable end subscription and failure state).
+    pub fn wal(&self) -> &Arc<Wal> {
+        &self.wal
+    }
+
+    /// The validation bounds in force.
+    pub fn limits(&self) -> &Limits {
+        &self.limits
+    }
+
+    /// A new reader of this engine's WAL, bound to the durable end (it returns acknowledged
+    /// records only). For oracles.
+    #[tracing::instrument(skip(self))]
+    pub async fn wal_reader(&self) -> Result<WalReader, EngineError> {
+        Ok(WalReader::open(Arc::clone(&self.vfs), &self.dir)
+            .await?
+            .bounded_by(self.wal.subscribe()))
+    }
+
+    /// Stops the ingest worker after the batch in flight, then flushes the KV. Returns the
+    /// worker's error if it had failed.
+    #[tracing::instrument(skip(self))]
+    pub async fn shutdown(self) -> Result<(), EngineError> {
+        let Engine {
+            kv, ingest, wal, ..
+        } = self;
+        let stopped = ingest.stop().await;
+        // The worker is gone: release the WAL (and its lock) before the last flush.
+        drop(wal);
+        kv.flush().await?;
+        stopped?;
+        Ok(())
+    }
+}

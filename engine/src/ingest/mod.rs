@@ -1,0 +1,34 @@
+//! Ingest: a worker that tails the WAL from the durable cursor and applies each record to the KV
+//! store exactly once.
+//!
+//! - `validate.rs`: what ingest accepts (every rule but the clock one) and why it rejects.
+//! - `apply.rs`: one record -> the KV writes that apply it (value, index entries, counters).
+//! - `worker.rs`: the loop: read, plan, commit with the cursor in ONE batch, flush, truncate.
+//! - `handle.rs`: spawning the worker, its cursor, stats and stop signal.
+//!
+//! Stored formats (the query engine reads exactly these):
+//! - `H:` assertion key -> the WAL payload (`Record::encode()` of the assertion);
+//! - `S:` / `SP:` index keys -> empty;
+//! - `V:` vote key -> the WAL payload of the first vote by that voter on that assertion;
+//! - `VC:` -> `u64` big-endian count of distinct voters; `VW:` -> `WeightSum::to_be_bytes()`;
+//! - `E:` evidence key -> the WAL payload of the evidence;
+//! - `Q:` WAL offset -> UTF-8 reason ([`Rejection`] rendered);
+//! - `INGEST_CURSOR_KEY` -> `u64` big-endian offset of the next record to ingest.
+
+mod apply;
+mod backoff;
+mod error;
+mod handle;
+mod options;
+mod stats;
+mod validate;
+mod worker;
+
+pub use apply::{read_counters, read_cursor};
+pub use error::IngestError;
+pub use handle::{IngestHandle, IngestStopError};
+pub use options::{
+    IngestOptions, BACKOFF_MAX_DEFAULT, BACKOFF_MIN_DEFAULT, FLUSH_EVERY_RECORDS_DEFAULT,
+};
+pub use stats::IngestStats;
+pub use validate::{decode_for_ingest, ingest_now_wall_ms, Rejection};

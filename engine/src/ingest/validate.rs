@@ -1,0 +1,47 @@
+//! What ingest accepts, and why it sets anything else aside.
+//!
+//! Ingest must be a deterministic function of the log: replaying the same log into an empty store
+//! must give the same store, on any node, at any time. So ingest applies every validation rule
+//! except the clock one. A timestamp's distance from "now" depends on when a record is read, and
+//! a record accepted at submit could be rejected on a replay years later (or on a node whose clock
+//! is skewed), so the future-timestamp rule is enforced only at submit, against the engine's
+//! `Clock`, before the record is logged.
+
+use crate::model::{DecodeError, Hash32, Limits, Record, ValidationError};
+use crate::wal::RecordDefect;
+
+/// Why ingest set a record, or a range of log bytes, aside. Rendered as text into the `Q:`
+/// quarantine family, keyed by the WAL offset where it starts.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum Rejection {
+    /// The payload is not a record this build can read.
+    #[error("undecodable record: {0}")]
+    Decode(#[from] DecodeError),
+    /// The record decodes but breaks a validation rule (bounds, signatures).
+    #[error("invalid record: {0}")]
+    Invalid(#[from] ValidationError),
+    /// The bytes where a record must be are damaged (found by the reader, below the durable end).
+    #[error("damaged WAL bytes [{start}, {end}): {defect}")]
+    DamagedLog {
+        start: u64,
+        end: u64,
+        defect: RecordDefect,
+    },
+    /// WAL recovery quarantined this range (damage found at open); the reader skipped it.
+    #[error("WAL bytes [{start}, {end}) were quarantined by WAL recovery")]
+    QuarantinedByWal { start: u64, end: u64 },
+}
+
+/// The wall time handed to `validate` at ingest: as late as possible without overflowing the
+/// skew addition, so that no timestamp counts as "in the future" (see the module docs).
+pub fn ingest_now_wall_ms(limits: &Limits) -> u64 {
+    u64::MAX - limits.future_skew_ms_max
+}
+
+/// Decodes and validates a WAL payload with every rule but the clock one. Pure: the same bytes
+/// and limits always give the same answer.
+pub fn decode_for_ingest(payload: &[u8], limits: &Limits) -> Result<(Record, Hash32), Rejection> {
+    let record = Record::decode(payload)?;
+    let hash = record.validate(ingest_now_wall_ms(limits), limits)?;
+    Ok((record, hash))
+}

@@ -1,0 +1,286 @@
+//! The ingest loop: tail the WAL from the cursor, apply each record as one atomic batch, flush,
+//! truncate the WAL below what the KV holds durably.
+//!
+//! Fault model, and the rule that answers each case:
+//! - crash at any point (process or power): the record's writes and the cursor that moves past it
+//!   commit in ONE `apply_batch` (`commit`), so after a crash the store holds a prefix of the log
+//!   applied exactly once and the cursor says where that prefix ends; ingest resumes there;
+//! - a record not yet durable in the WAL: the reader is bound to the writer's durable end, so the
+//!   cursor never passes bytes a crash could take away;
+//! - a KV crash reverting to its last flush: the WAL is truncated only below a cursor that a
+//!   successful `flush` made durable, so the records the KV lost are still in the log;
+//! - a bad record (undecodable, invalid) or damaged log bytes: a dead letter in `Q:` with the
+//!   reason, committed with the cursor advance; the worker never stops on input;
+//! - a failed WAL read or KV call: retried with exponential back-off, counted and logged; a read
+//!   error is never taken for the end of the log and never moves the cursor;
+//! - end of log: await the durable end's growth (no polling).
+
+use std::future::Future;
+use std::sync::{Arc, Weak};
+
+use tokio::sync::watch;
+
+use super::apply::{plan_record, Outcome, Planned};
+use super::backoff::Backoff;
+use super::error::IngestError;
+use super::options::IngestOptions;
+use super::stats::{Counter, StatsCell};
+use super::validate::Rejection;
+use crate::storage::keys::INGEST_CURSOR_KEY;
+use crate::storage::{KvError, KvStore, WriteBatch};
+use crate::wal::{DurableEnd, ReadOutcome, Wal, WalError, WalReader, WalRecord};
+
+/// Everything the worker task owns.
+pub(crate) struct Worker {
+    pub(crate) kv: Arc<dyn KvStore>,
+    /// Weak: the engine owns the writer, so dropping the engine releases the WAL (and its lock)
+    /// at once, even before this task is torn down; the durable-end subscription then closes and
+    /// the worker ends.
+    pub(crate) wal: Weak<Wal>,
+    /// Bound to `durable`: never returns a record at or past the durable end.
+    pub(crate) reader: WalReader,
+    pub(crate) durable: DurableEnd,
+    pub(crate) options: IngestOptions,
+    pub(crate) stats: Arc<StatsCell>,
+    /// The next offset to ingest, as committed in the KV (the watch publishes it).
+    pub(crate) cursor: u64,
+    pub(crate) cursor_tx: watch::Sender<u64>,
+    /// The cursor the last successful flush made durable; the WAL may be cut below it.
+    pub(crate) flushed_cursor: u64,
+    /// Batches committed since the last successful flush.
+    pub(crate) unflushed: u64,
+    pub(crate) stop: watch::Receiver<bool>,
+}
+
+/// Why a wait ended.
+enum Waited<T> {
+    Done(T),
+    Stopped,
+}
+
+/// Runs `fut` unless a stop is requested first (or the engine is gone).
+async fn unless_stopped<F: Future>(stop: &mut watch::Receiver<bool>, fut: F) -> Waited<F::Output> {
+    tokio::select! {
+        biased;
+        _ = stop.wait_for(|&stop| stop) => Waited::Stopped,
+        out = fut => Waited::Done(out),
+    }
+}
+
+impl Worker {
+    /// The loop. Returns `Ok` when stopped, `Err` on a state it cannot make progress from.
+    pub(crate) async fn run(mut self) -> Result<(), IngestError> {
+        let mut backoff = Backoff::new(self.options.backoff_min, self.options.backoff_max);
+        tracing::info!(cursor = self.cursor, "ingest worker started");
+        while !self.stop_requested() {
+            // Taken before the read: if the log grows during the read, the wait below returns at
+            // once instead of missing the wake-up.
+            let seen_end = self.durable.get();
+            let step = match self.reader.read_at(self.cursor).await {
+                Ok(ReadOutcome::Record(record)) => self.ingest(record).await,
+                Ok(ReadOutcome::EndOfLog) if self.unflushed > 0 => self.flush().await,
+                Ok(ReadOutcome::EndOfLog) => self.wait_for_log(seen_end).await,
+                Err(err) => self.read_failed(err).await?,
+            };
+            let step = match step {
+                Step::Committed => {
+                    self.unflushed += 1;
+                    if self.unflushed >= self.options.flush_every_records.max(1) {
+                        self.flush().await
+                    } else {
+                        Step::Progress
+                    }
+                }
+                other => other,
+            };
+            match step {
+                Step::Committed | Step::Progress | Step::Flushed => backoff.reset(),
+                Step::Failed => self.back_off(&mut backoff).await,
+                Step::Stopped => break,
+                Step::Fatal(err) => return Err(err),
+            }
+        }
+        if self.unflushed > 0 {
+            // Best effort: what is not flushed is re-ingested after a crash, exactly once.
+            let _ = self.flush().await;
+        }
+        tracing::info!(cursor = self.cursor, "ingest worker stopped");
+        Ok(())
+    }
+
+    fn stop_requested(&self) -> bool {
+        *self.stop.borrow() || self.stop.has_changed().is_err()
+    }
+
+    async fn back_off(&mut self, backoff: &mut Backoff) {
+        self.stats.bump(Counter::Retry);
+        let delay = backoff.next_delay();
+        // A stop during the wait ends it early; the loop condition then sees the stop.
+        let _ = unless_stopped(&mut self.stop, tokio::time::sleep(delay)).await;
+    }
+
+    /// Caught up: wait until the durable end moves past what was seen before the read.
+    async fn wait_for_log(&mut self, seen_end: u64) -> Step {
+        let beyond = seen_end.max(self.cursor);
+        match unless_stopped(&mut self.stop, self.durable.wait_beyond(beyond)).await {
+            Waited::Done(Some(_)) => Step::Progress,
+            // The writer is gone: nothing more will be logged.
+            Waited::Done(None) | Waited::Stopped => Step::Stopped,
+        }
+    }
+
+    /// Plans and commits one record.
+    #[tracing::instrument(skip_all, fields(offset = record.offset, payload_len = record.payload.len()))]
+    async fn ingest(&mut self, record: WalRecord) -> Step {
+        let mut planned = match plan_record(self.kv.as_ref(), &record, &self.options.limits).await {
+            Ok(planned) => planned,
+            Err(err) => return self.kv_failed("plan", err),
+        };
+        let mut skipped_range = None;
+        let from = self.cursor;
+        if record.offset > from {
+            // The reader skipped a range that WAL recovery quarantined: leave a dead letter for
+            // it too, so the KV's quarantine lists every byte range ingest did not apply.
+            let skipped = Planned::quarantine(
+                from,
+                Rejection::QuarantinedByWal {
+                    start: from,
+                    end: record.offset,
+                },
+            );
+            planned.batch.ops.extend(skipped.batch.ops);
+            skipped_range = Some(skipped.outcome);
+        }
+        let outcome = planned.outcome;
+        match self.commit(planned.batch, record.next_offset).await {
+            Ok(()) => {
+                if let Some(skipped) = &skipped_range {
+                    self.count(skipped, from);
+                }
+                self.count(&outcome, record.offset);
+                Step::Committed
+            }
+            Err(err) => self.kv_failed("apply_batch", err),
+        }
+    }
+
+    fn count(&self, outcome: &Outcome, offset: u64) {
+        let counter = match outcome {
+            Outcome::Applied => Counter::Applied,
+            Outcome::Duplicate => Counter::Duplicate,
+            Outcome::VoteIgnoredRepeat => Counter::VoteIgnoredRepeat,
+            Outcome::Quarantined(reason) => {
+                tracing::warn!(offset, %reason, "record quarantined");
+                Counter::Quarantined
+            }
+        };
+        self.stats.bump(counter);
+    }
+
+    /// Commits a record's writes and the cursor past it as ONE atomic batch. This is the whole
+    /// of exactly-once: were the cursor committed apart from the data, a crash between the two
+    /// would either skip the record (cursor first) or apply it twice (data first).
+    async fn commit(&mut self, mut batch: WriteBatch, next_cursor: u64) -> Result<(), KvError> {
+        batch.put(INGEST_CURSOR_KEY, next_cursor.to_be_bytes().to_vec());
+        self.kv.apply_batch(batch).await?;
+        self.cursor = next_cursor;
+        self.cursor_tx.send_replace(next_cursor);
+        Ok(())
+    }
+
+    fn kv_failed(&self, op: &'static str, err: KvError) -> Step {
+        self.stats.bump(Counter::KvError);
+        if let KvError::Corrupt(detail) = &err {
+            tracing::error!(op, %detail, "KV store corrupt: ingest stops");
+            return Step::Fatal(IngestError::KvCorrupt {
+                detail: detail.clone(),
+            });
+        }
+        tracing::warn!(op, error = %err, cursor = self.cursor, "KV call failed; will retry");
+        Step::Failed
+    }
+
+    /// Decides what a failed read means. `Err` only for a state no retry can fix.
+    async fn read_failed(&mut self, err: WalError) -> Result<Step, IngestError> {
+        match err {
+            WalError::Corrupt {
+                offset,
+                defect,
+                next_valid: Some(next_valid),
+            } => {
+                // Damaged bytes below the durable end, followed by a valid record. Never skip past
+                // the durable end: past it lie bytes a crash could still take away.
+                let end = next_valid.min(self.durable.get());
+                if end <= offset {
+                    // Cannot happen (the reader reports damage only below the durable end, which
+                    // never shrinks); refuse to move the cursor anywhere but forward.
+                    return Ok(Step::Failed);
+                }
+                let reason = Rejection::DamagedLog {
+                    start: offset,
+                    end,
+                    defect,
+                };
+                tracing::error!(%reason, "damaged WAL range quarantined by ingest");
+                let planned = Planned::quarantine(offset, reason);
+                let outcome = planned.outcome;
+                Ok(match self.commit(planned.batch, end).await {
+                    Ok(()) => {
+                        self.count(&outcome, offset);
+                        Step::Committed
+                    }
+                    Err(err) => self.kv_failed("apply_batch", err),
+                })
+            }
+            WalError::Corrupt { offset, defect, .. } => {
+                // Nowhere known to resume: wait; a reopen's recovery will quarantine the range.
+                tracing::error!(offset, %defect, "damaged WAL bytes with no valid record after them; retrying");
+                Ok(Step::Failed)
+            }
+            err @ WalError::Truncated { .. } => Err(IngestError::LogTruncated {
+                cursor: self.cursor,
+                source: err,
+            }),
+            err => {
+                self.stats.bump(Counter::IoError);
+                tracing::warn!(cursor = self.cursor, error = %err, "WAL read failed; will retry");
+                Ok(Step::Failed)
+            }
+        }
+    }
+
+    /// Makes every committed batch durable, then lets the WAL drop what lies wholly below.
+    async fn flush(&mut self) -> Step {
+        if let Err(err) = self.kv.flush().await {
+            return self.kv_failed("flush", err);
+        }
+        self.stats.bump(Counter::Flush);
+        self.unflushed = 0;
+        // Only now is `cursor` durable in the KV: a crash can no longer revert below it.
+        self.flushed_cursor = self.cursor;
+        if let Some(wal) = self.wal.upgrade().filter(|_| self.options.truncate_wal) {
+            match wal.truncate_below(self.flushed_cursor).await {
+                Ok(removed) => self.stats.add_segments_truncated(removed as u64),
+                // Harmless: the segments stay until the next flush tries again.
+                Err(err) => tracing::warn!(error = %err, "WAL truncation failed"),
+            }
+        }
+        Step::Flushed
+    }
+}
+
+/// What one step of the loop did.
+enum Step {
+    /// A batch (record or dead letter) was committed.
+    Committed,
+    /// The KV was flushed.
+    Flushed,
+    /// Made progress that needs no flush (woke up to new log, or committed below the flush
+    /// threshold).
+    Progress,
+    /// Something failed; back off and try again.
+    Failed,
+    /// A stop was requested, or the writer is gone.
+    Stopped,
+    Fatal(IngestError),
+}

@@ -1,0 +1,320 @@
+//! `QueryEngine`: answers queries from the store or a fresh-enough view, and audits each one.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::OnceCell;
+use tracing::field::Empty;
+
+use super::audit::AuditRecord;
+use super::load::load_candidates;
+use super::view::{Lookup, View, Views};
+use super::{Query, QueryError, QueryResult, QueryStats};
+use crate::io::Clock;
+use crate::lens::{explain_pair, Candidate, Rule};
+use crate::storage::keys::{self, Key, KeyError, KeyFamily};
+use crate::storage::{KvStore, WriteBatch};
+
+/// Answers [`Query`]s over a KV store written by the ingest worker.
+///
+/// One engine per store: the audit sequence is allocated in memory (continuing after the last
+/// stored record when the engine starts), so two engines on one store would reuse numbers.
+#[derive(Debug)]
+pub struct QueryEngine {
+    kv: Arc<dyn KvStore>,
+    clock: Arc<dyn Clock>,
+    views: Views,
+    /// The next audit sequence number, found lazily by the first query.
+    audit_next: OnceCell<AtomicU64>,
+    stats: Counters,
+}
+
+#[derive(Debug, Default)]
+struct Counters {
+    queries: AtomicU64,
+    view_hits: AtomicU64,
+    stale_views: AtomicU64,
+    future_dated_views: AtomicU64,
+    slow_paths: AtomicU64,
+    audit_failures: AtomicU64,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+/// Where a query's candidates came from, for the explanation.
+enum Source {
+    View { materialized_at: u64, age_ms: u64 },
+    Store { why: &'static str },
+}
+
+/// A successful answer, before its audit sequence number is known.
+struct Answer {
+    winner: Option<Candidate>,
+    candidates: Vec<Candidate>,
+    rule: Rule,
+    explanation: String,
+    used_view: bool,
+}
+
+impl QueryEngine {
+    /// An engine over `kv`, reading time from `clock`. Does no I/O until the first query.
+    pub fn new(kv: Arc<dyn KvStore>, clock: Arc<dyn Clock>) -> QueryEngine {
+        QueryEngine {
+            kv,
+            clock,
+            views: Views::default(),
+            audit_next: OnceCell::new(),
+            stats: Counters::default(),
+        }
+    }
+
+    /// Answers `q` and writes exactly one audit record for it.
+    ///
+    /// A failed query is audited too (with its error) when the store still accepts the write;
+    /// the original error is returned either way. A successful answer is returned only once its
+    /// audit record is applied: an unaudited answer fails with the audit write's error.
+    #[tracing::instrument(skip_all, fields(
+        subject_len = q.subject.len(),
+        predicate_len = q.predicate.as_ref().map(String::len),
+        lens = %q.lens,
+        candidates = Empty,
+        used_view = Empty,
+        audit_seq = Empty,
+    ))]
+    pub async fn query(&self, q: &Query) -> Result<QueryResult, QueryError> {
+        let now_ms = self.clock.wall_ms();
+        bump(&self.stats.queries);
+        let outcome = self.answer(q, now_ms).await;
+        let mut record = AuditRecord {
+            wall_ms: now_ms,
+            subject: q.subject.clone(),
+            predicate: q.predicate.clone(),
+            lens: q.lens,
+            lifecycles: q.lifecycles,
+            max_stale_ms: q.max_stale.map(saturating_ms),
+            used_view: false,
+            rule: None,
+            candidates: 0,
+            winner: None,
+            error: None,
+        };
+        match &outcome {
+            Ok(a) => {
+                record.used_view = a.used_view;
+                record.rule = Some(a.rule);
+                record.candidates = u64::try_from(a.candidates.len()).unwrap_or(u64::MAX);
+                record.winner = a.winner.as_ref().map(|w| w.hash);
+            }
+            Err(e) => record.error = Some(e.to_string()),
+        }
+        let audit_seq = match self.write_audit(&record).await {
+            Ok(seq) => seq,
+            Err(audit_err) => {
+                bump(&self.stats.audit_failures);
+                tracing::warn!(error = %audit_err, "query audit record not written");
+                return Err(outcome.err().unwrap_or(audit_err));
+            }
+        };
+        let answer = outcome?;
+        let span = tracing::Span::current();
+        span.record("candidates", answer.candidates.len());
+        span.record("used_view", answer.used_view);
+        span.record("audit_seq", audit_seq);
+        Ok(QueryResult {
+            winner: answer.winner,
+            candidates: answer.candidates,
+            rule: answer.rule,
+            explanation: answer.explanation,
+            used_view: answer.used_view,
+            audit_seq,
+        })
+    }
+
+    /// Reads `subject`+`predicate` from the store and installs it as a view now; returns the
+    /// view's `materialized_at`. Not a query: no audit record. (Slow-path queries with a
+    /// predicate also refresh their view.)
+    #[tracing::instrument(skip_all, fields(subject_len = subject.len(), predicate_len = predicate.len(), candidates = Empty))]
+    pub async fn materialize(&self, subject: &str, predicate: &str) -> Result<u64, QueryError> {
+        let now_ms = self.clock.wall_ms();
+        let candidates = self.read_store(subject, Some(predicate), now_ms).await?;
+        tracing::Span::current().record("candidates", candidates.len());
+        Ok(now_ms)
+    }
+
+    /// `materialized_at` of the view of `subject`+`predicate`, if one is held.
+    pub fn view_materialized_at(&self, subject: &str, predicate: &str) -> Option<u64> {
+        self.views.materialized_at(subject, predicate)
+    }
+
+    /// How queries have been answered so far.
+    pub fn stats(&self) -> QueryStats {
+        let get = |c: &AtomicU64| c.load(Ordering::Relaxed);
+        let s = &self.stats;
+        QueryStats {
+            queries: get(&s.queries),
+            view_hits: get(&s.view_hits),
+            stale_views: get(&s.stale_views),
+            future_dated_views: get(&s.future_dated_views),
+            slow_paths: get(&s.slow_paths),
+            audit_failures: get(&s.audit_failures),
+        }
+    }
+
+    /// Every stored audit record with its sequence number, in sequence order.
+    #[tracing::instrument(skip_all, fields(records = Empty))]
+    pub async fn audit_records(&self) -> Result<Vec<(u64, AuditRecord)>, QueryError> {
+        let entries = self.kv.scan_prefix(KeyFamily::Audit.tag()).await?;
+        tracing::Span::current().record("records", entries.len());
+        entries
+            .iter()
+            .map(|(key, value)| {
+                let seq = audit_seq_of(key)?;
+                AuditRecord::decode(value)
+                    .map(|record| (seq, record))
+                    .map_err(|source| QueryError::CorruptAuditRecord { seq, source })
+            })
+            .collect()
+    }
+
+    async fn answer(&self, q: &Query, now_ms: u64) -> Result<Answer, QueryError> {
+        let (all, source) = self.candidates(q, now_ms).await?;
+        let lens = q.lens.lens();
+        // Rank references and clone once, in order: candidates are large (strings, signatures).
+        let mut matched: Vec<&Candidate> = all
+            .iter()
+            .filter(|c| q.lifecycles.contains(c.assertion.lifecycle))
+            .collect();
+        matched.sort_by(|a, b| lens.compare(b, a).0);
+        let (first, second) = (matched.first().copied(), matched.get(1).copied());
+        let rule = match (first, second) {
+            (None, _) => Rule::NoCandidates,
+            (Some(_), None) => Rule::OnlyCandidate,
+            (Some(w), Some(r)) => lens.compare(w, r).1,
+        };
+        let used_view = matches!(source, Source::View { .. });
+        let source = match source {
+            Source::View {
+                materialized_at,
+                age_ms,
+            } => format!(
+                "answered from a view materialised at {materialized_at} ms ({age_ms} ms old)"
+            ),
+            Source::Store { why } => format!("read from the store ({why})"),
+        };
+        let why = explain_pair(q.lens, rule, first, second, matched.len());
+        let explanation = format!("{why}; {source}");
+        let candidates: Vec<Candidate> = matched.into_iter().cloned().collect();
+        Ok(Answer {
+            winner: candidates.first().cloned(),
+            candidates,
+            rule,
+            explanation,
+            used_view,
+        })
+    }
+
+    /// Every candidate of the query (any lifecycle): from a fresh view when allowed, else read.
+    async fn candidates(
+        &self,
+        q: &Query,
+        now_ms: u64,
+    ) -> Result<(Arc<Vec<Candidate>>, Source), QueryError> {
+        let why = match (q.predicate.as_deref(), q.max_stale) {
+            (None, _) => "subject-only queries have no views",
+            (Some(_), None) => "the query accepts no view",
+            (Some(p), Some(max_stale)) => match self.views.lookup(&q.subject, p, now_ms, max_stale)
+            {
+                Lookup::Fresh(view) => {
+                    bump(&self.stats.view_hits);
+                    let source = Source::View {
+                        materialized_at: view.materialized_at,
+                        age_ms: now_ms.saturating_sub(view.materialized_at),
+                    };
+                    return Ok((view.candidates, source));
+                }
+                Lookup::Stale => {
+                    bump(&self.stats.stale_views);
+                    "the view is older than max_stale"
+                }
+                Lookup::FutureDated => {
+                    bump(&self.stats.future_dated_views);
+                    tracing::warn!(now_ms, "view dated in the future of the clock: not used");
+                    "the view is dated in the future of the clock, so its age is unknown"
+                }
+                Lookup::Missing => "no view is materialised yet",
+            },
+        };
+        let candidates = self
+            .read_store(&q.subject, q.predicate.as_deref(), now_ms)
+            .await?;
+        Ok((candidates, Source::Store { why }))
+    }
+
+    /// The slow path: reads the store and, for a subject+predicate, installs the result as the
+    /// view stamped `now_ms` (taken by the caller before this read started).
+    async fn read_store(
+        &self,
+        subject: &str,
+        predicate: Option<&str>,
+        now_ms: u64,
+    ) -> Result<Arc<Vec<Candidate>>, QueryError> {
+        bump(&self.stats.slow_paths);
+        let generation = self.views.start_read();
+        let candidates = Arc::new(load_candidates(&*self.kv, subject, predicate).await?);
+        if let Some(p) = predicate {
+            let view = View {
+                materialized_at: now_ms,
+                generation,
+                candidates: Arc::clone(&candidates),
+            };
+            self.views.install(subject, p, view);
+        }
+        Ok(candidates)
+    }
+
+    /// Allocates the next audit sequence number and applies `record` under it.
+    async fn write_audit(&self, record: &AuditRecord) -> Result<u64, QueryError> {
+        let next = self
+            .audit_next
+            .get_or_try_init(|| async {
+                // Keys sort by big-endian sequence number, so the last one is the highest.
+                let entries = self.kv.scan_prefix(KeyFamily::Audit.tag()).await?;
+                let next = match entries.last() {
+                    None => 0,
+                    Some((key, _)) => audit_seq_of(key)?
+                        .checked_add(1)
+                        .ok_or(QueryError::AuditSeqExhausted)?,
+                };
+                Ok::<_, QueryError>(AtomicU64::new(next))
+            })
+            .await?;
+        let seq = next
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| s.checked_add(1))
+            .map_err(|_| QueryError::AuditSeqExhausted)?;
+        let mut batch = WriteBatch::new();
+        batch.put(keys::audit_key(seq), record.encode());
+        self.kv.apply_batch(batch).await?;
+        Ok(seq)
+    }
+}
+
+/// The sequence number of an `A:` key.
+fn audit_seq_of(key: &[u8]) -> Result<u64, QueryError> {
+    let corrupt = |source| QueryError::CorruptAuditKey {
+        key_len: key.len(),
+        source,
+    };
+    match Key::decode(key) {
+        Ok(Key::Audit { seq }) => Ok(seq),
+        Ok(_) => Err(corrupt(KeyError::UnknownFamily)),
+        Err(e) => Err(corrupt(e)),
+    }
+}
+
+/// A duration in whole milliseconds, saturating at `u64::MAX`.
+fn saturating_ms(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX)
+}
