@@ -30,6 +30,8 @@ struct State {
     source: Source,
     plan: ClockPlan,
     base_wall_ms: u64,
+    /// The largest monotonic value handed out: a re-anchor never goes below it.
+    last_read: Duration,
 }
 
 /// A virtual clock. Clones share the same time.
@@ -61,6 +63,7 @@ impl SimClock {
                 source,
                 plan,
                 base_wall_ms: SIM_EPOCH_WALL_MS,
+                last_read: Duration::ZERO,
             })),
         }
     }
@@ -79,13 +82,16 @@ impl SimClock {
     }
 
     /// Re-anchors on the current runtime (a host restarted on a fresh runtime), continuing from
-    /// `at` (the simulation's elapsed time), never going backwards.
+    /// `at` (the simulation's elapsed time), never below a value already handed out.
+    ///
+    /// Instants of different runtimes are never compared: each paused runtime's clock starts
+    /// from a different real instant, so mixing them would leak wall time into the simulation.
     pub fn follow_runtime_from(&self, at: Duration) {
         let mut s = self.state();
-        let now = s.monotonic();
+        let at = at.max(s.last_read);
         s.source = Source::Runtime {
             anchor: tokio::time::Instant::now(),
-            at: at.max(now),
+            at,
         };
     }
 
@@ -93,7 +99,9 @@ impl SimClock {
     pub fn jump(&self, delta_ms: i64) {
         let mut s = self.state();
         let at_ms = s.monotonic().as_millis() as u64;
-        s.plan.jumps.push(crate::plan::ClockJump { at_ms, delta_ms });
+        s.plan
+            .jumps
+            .push(crate::plan::ClockJump { at_ms, delta_ms });
     }
 }
 
@@ -105,8 +113,8 @@ impl State {
         }
     }
 
-    fn wall_ms(&self) -> u64 {
-        let mono_ms = self.monotonic().as_millis() as i64;
+    fn wall_ms_at(&self, mono: Duration) -> u64 {
+        let mono_ms = mono.as_millis() as i64;
         let drift_ms = mono_ms.saturating_mul(self.plan.drift_ppm) / 1_000_000;
         let jumps_ms: i64 = self
             .plan
@@ -122,11 +130,17 @@ impl State {
 
 impl Clock for SimClock {
     fn wall_ms(&self) -> u64 {
-        self.state().wall_ms()
+        let mut s = self.state();
+        let now = s.monotonic().max(s.last_read);
+        s.last_read = now;
+        s.wall_ms_at(now)
     }
 
     fn monotonic(&self) -> Duration {
-        self.state().monotonic()
+        let mut s = self.state();
+        let now = s.monotonic().max(s.last_read);
+        s.last_read = now;
+        now
     }
 }
 
@@ -149,11 +163,18 @@ mod tests {
         assert_eq!(clock.wall_ms(), SIM_EPOCH_WALL_MS - 500);
         clock.advance(Duration::from_millis(1_000));
         assert_eq!(clock.monotonic(), Duration::from_millis(1_000));
-        assert_eq!(clock.wall_ms(), SIM_EPOCH_WALL_MS + 1_000 + 1 - 500, "1000 ppm drift");
+        assert_eq!(
+            clock.wall_ms(),
+            SIM_EPOCH_WALL_MS + 1_000 + 1 - 500,
+            "1000 ppm drift"
+        );
         clock.advance(Duration::from_millis(1_000));
         let after_jump = clock.wall_ms();
         assert_eq!(after_jump, SIM_EPOCH_WALL_MS + 2_000 + 2 - 500 - 10_000);
-        assert!(after_jump < SIM_EPOCH_WALL_MS, "wall time went backwards; monotonic did not");
+        assert!(
+            after_jump < SIM_EPOCH_WALL_MS,
+            "wall time went backwards; monotonic did not"
+        );
         assert_eq!(clock.monotonic(), Duration::from_millis(2_000));
     }
 
@@ -163,6 +184,9 @@ mod tests {
         tokio::time::sleep(Duration::from_secs(3600)).await;
         assert_eq!(clock.monotonic(), Duration::from_secs(3600));
         clock.follow_runtime_from(Duration::from_secs(10));
-        assert!(clock.monotonic() >= Duration::from_secs(3600), "re-anchoring never goes back");
+        assert!(
+            clock.monotonic() >= Duration::from_secs(3600),
+            "re-anchoring never goes back"
+        );
     }
 }

@@ -17,7 +17,7 @@ pub mod rng;
 mod swarm;
 
 pub use clock::SimClock;
-pub use disk::{CrashReport, DiskStats, SimDisk, SECTOR_BYTES};
+pub use disk::{CrashReport, DiskStats, MediaDamage, SimDisk, SECTOR_BYTES};
 pub use kv::{KvCrashReport, KvFault, KvStats, SimKv};
 pub use latency::{LatencyDist, LatencyModel};
 pub use plan::{

@@ -97,7 +97,11 @@ pub enum DiskFault {
     /// sector, which remaps it, as drives do).
     LatentSectorError { file: FileSelector, sector: u64 },
     /// One bit flips in synced data (byte taken modulo the file's durable length for `Nth`).
-    BitRot { file: FileSelector, byte: u64, bit: u8 },
+    BitRot {
+        file: FileSelector,
+        byte: u64,
+        bit: u8,
+    },
     /// The device becomes full `headroom_bytes` above the current usage: writes past that fail
     /// with StorageFull (errno 28), possibly after writing a prefix.
     FillUp { headroom_bytes: u64 },

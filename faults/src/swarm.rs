@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::latency::LatencyModel;
 use crate::plan::{
-    ClockJump, CrashEvent, CrashMode, CrashSpec, DiskFault, FaultClass, FaultPlan,
-    FileSelector, MisdirectTarget, ScheduledFault,
+    ClockJump, CrashEvent, CrashMode, CrashSpec, DiskFault, FaultClass, FaultPlan, FileSelector,
+    MisdirectTarget, ScheduledFault,
 };
 use crate::rng;
 
@@ -82,8 +82,9 @@ impl FaultPlan {
             let at = |r: &mut rng::SimRng| r.random_range(0..horizon);
             match class {
                 FaultClass::Crash => {
-                    let n = class_rng
-                        .random_range(config.crashes_min..=config.crashes_max.max(config.crashes_min));
+                    let n = class_rng.random_range(
+                        config.crashes_min..=config.crashes_max.max(config.crashes_min),
+                    );
                     for _ in 0..n {
                         let keep_pct = class_rng.random_range(0..=100u8);
                         let torn_pct = class_rng.random_range(0..=100 - keep_pct);
@@ -98,7 +99,8 @@ impl FaultPlan {
                 }
                 FaultClass::SlowIo => plan.latency = Some(LatencyModel::ssd()),
                 FaultClass::ClockSkew => {
-                    plan.clock.skew_ms = class_rng.random_range(-CLOCK_SKEW_MS_MAX..=CLOCK_SKEW_MS_MAX)
+                    plan.clock.skew_ms =
+                        class_rng.random_range(-CLOCK_SKEW_MS_MAX..=CLOCK_SKEW_MS_MAX)
                 }
                 FaultClass::ClockDrift => {
                     plan.clock.drift_ppm =
@@ -108,7 +110,8 @@ impl FaultPlan {
                     for _ in 0..events {
                         plan.clock.jumps.push(ClockJump {
                             at_ms: class_rng.random_range(0..config.duration_ms.max(1)),
-                            delta_ms: class_rng.random_range(-CLOCK_JUMP_MS_MAX..=CLOCK_JUMP_MS_MAX),
+                            delta_ms: class_rng
+                                .random_range(-CLOCK_JUMP_MS_MAX..=CLOCK_JUMP_MS_MAX),
                         });
                     }
                 }

@@ -25,6 +25,12 @@ async fn sim_disk_with_latency_passes_the_conformance_suite() {
         "the latency model must have charged simulated time"
     );
     // Simulated time advanced by exactly the drawn latency, less the sub-millisecond remainder.
-    let (slept_us, drawn_us) = (start.elapsed().as_micros() as u64, disk.stats().latency_us_total);
-    assert!(slept_us <= drawn_us && slept_us + 1_000 > drawn_us, "{slept_us} vs {drawn_us}");
+    let (slept_us, drawn_us) = (
+        start.elapsed().as_micros() as u64,
+        disk.stats().latency_us_total,
+    );
+    assert!(
+        slept_us <= drawn_us && slept_us + 1_000 > drawn_us,
+        "{slept_us} vs {drawn_us}"
+    );
 }

@@ -79,13 +79,20 @@ fn run(seed: u64) -> (String, stemedb_faults::DiskStats) {
     let crashes = std::cell::RefCell::new(plan.crashes.clone());
     rt.block_on(async {
         for id in 0..WRITERS {
-            disk.create_dir_all(Path::new(&format!("/w{id}"))).await.unwrap();
+            disk.create_dir_all(Path::new(&format!("/w{id}")))
+                .await
+                .unwrap();
         }
         let writers = (0..WRITERS).map(|id| writer(disk.clone(), id, seed, &crashes));
         futures_join_all(writers).await;
     });
     assert!(disk.stats().ops > 200, "the workload did real work");
-    let fp = format!("{} {} {}", plan.digest(), disk.image_digest(), disk.trace_digest());
+    let fp = format!(
+        "{} {} {}",
+        plan.digest(),
+        disk.image_digest(),
+        disk.trace_digest()
+    );
     (fp, disk.stats())
 }
 
@@ -113,14 +120,26 @@ fn child_prints_fingerprint() {
 
 fn fingerprint_in_child(seed: u64) -> String {
     let out = Command::new(std::env::current_exe().unwrap())
-        .args(["child_prints_fingerprint", "--exact", "--nocapture", "--test-threads=1"])
+        .args([
+            "child_prints_fingerprint",
+            "--exact",
+            "--nocapture",
+            "--test-threads=1",
+        ])
         .env(SEED_ENV, seed.to_string())
         .output()
         .unwrap();
-    assert!(out.status.success(), "child failed: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "child failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .find_map(|l| l.split_once("FINGERPRINT ").map(|(_, fp)| fp.trim().to_owned()))
+        .find_map(|l| {
+            l.split_once("FINGERPRINT ")
+                .map(|(_, fp)| fp.trim().to_owned())
+        })
         .expect("the child printed a fingerprint")
 }
 
@@ -133,19 +152,32 @@ fn same_seed_same_plan_and_image_in_two_processes() {
         let (here, stats) = run(seed);
         assert_eq!(a, here, "seed {seed}: this process disagrees");
         // The comparison means something only if faults really struck.
-        assert!(stats.crashes > 0, "seed {seed}: no crash happened: {stats:?}");
-        assert!(stats.faults.len() >= 4, "seed {seed}: few fault classes fired: {stats:?}");
+        assert!(
+            stats.crashes > 0,
+            "seed {seed}: no crash happened: {stats:?}"
+        );
+        assert!(
+            stats.faults.len() >= 4,
+            "seed {seed}: few fault classes fired: {stats:?}"
+        );
         seen.push(a);
     }
     seen.sort();
     seen.dedup();
-    assert_eq!(seen.len(), 3, "different seeds give different plans and images");
+    assert_eq!(
+        seen.len(),
+        3,
+        "different seeds give different plans and images"
+    );
 }
 
 #[test]
 fn a_different_seed_gives_a_different_plan() {
     let config = plan_config();
-    assert_eq!(FaultPlan::generate(5, &config), FaultPlan::generate(5, &config));
+    assert_eq!(
+        FaultPlan::generate(5, &config),
+        FaultPlan::generate(5, &config)
+    );
     for seed in 0..50u64 {
         assert_ne!(
             FaultPlan::generate(seed, &config).digest(),
@@ -153,7 +185,11 @@ fn a_different_seed_gives_a_different_plan() {
         );
     }
     let plan = FaultPlan::generate(5, &config);
-    assert_eq!(FaultPlan::from_json(&plan.to_json()).unwrap(), plan, "plans round-trip");
+    assert_eq!(
+        FaultPlan::from_json(&plan.to_json()).unwrap(),
+        plan,
+        "plans round-trip"
+    );
 }
 
 #[test]
@@ -165,7 +201,10 @@ fn swarm_switches_classes_per_seed() {
         for (i, class) in FaultClass::ALL.iter().enumerate() {
             on_counts[i] += u32::from(plan.classes.contains(class));
         }
-        assert!(plan.disk.windows(2).all(|w| w[0].at_op <= w[1].at_op), "sorted");
+        assert!(
+            plan.disk.windows(2).all(|w| w[0].at_op <= w[1].at_op),
+            "sorted"
+        );
         assert!(plan.disk.iter().all(|f| f.at_op <= config.op_horizon));
     }
     for (class, n) in FaultClass::ALL.iter().zip(on_counts) {
@@ -175,5 +214,9 @@ fn swarm_switches_classes_per_seed() {
         allowed: vec![],
         ..PlanConfig::default()
     };
-    assert_eq!(FaultPlan::generate(3, &none).classes, vec![], "a disallowed class never appears");
+    assert_eq!(
+        FaultPlan::generate(3, &none).classes,
+        vec![],
+        "a disallowed class never appears"
+    );
 }

@@ -51,8 +51,14 @@ async fn synced_data_survives_every_crash() {
         let g = disk.open(&p("b"), OpenMode::Create).await.unwrap();
         g.write_at(0, &[0x22; 900]).await.unwrap();
         disk.crash(&CrashSpec::random(seed));
-        let after = contents(&disk, "a").await.expect("a synced file never vanishes");
-        assert_eq!(&after[..1500], &synced[..], "seed {seed}: synced bytes changed");
+        let after = contents(&disk, "a")
+            .await
+            .expect("a synced file never vanishes");
+        assert_eq!(
+            &after[..1500],
+            &synced[..],
+            "seed {seed}: synced bytes changed"
+        );
     }
 }
 
@@ -105,9 +111,16 @@ async fn a_created_file_without_dir_sync_can_vanish() {
         let disk = disk_with_dir(seed).await;
         durable_file(&disk, "new", b"x").await;
         disk.crash(&CrashSpec::random(seed));
-        assert_eq!(contents(&disk, "new").await.as_deref(), Some(&b"x"[..]), "seed {seed}");
+        assert_eq!(
+            contents(&disk, "new").await.as_deref(),
+            Some(&b"x"[..]),
+            "seed {seed}"
+        );
     }
-    assert!(vanished > 0 && survived > 0, "vanished {vanished}, survived {survived}");
+    assert!(
+        vanished > 0 && survived > 0,
+        "vanished {vanished}, survived {survived}"
+    );
 }
 
 #[tokio::test]
@@ -121,10 +134,18 @@ async fn pending_directory_operations_survive_as_a_prefix() {
         }
         disk.crash(&CrashSpec::random(seed));
         let listed = disk.list(Path::new("/d")).await.unwrap();
-        assert_eq!(listed, names[..listed.len()], "seed {seed}: not a prefix: {listed:?}");
+        assert_eq!(
+            listed,
+            names[..listed.len()],
+            "seed {seed}: not a prefix: {listed:?}"
+        );
         seen.insert(listed.len());
     }
-    assert_eq!(seen.len(), names.len() + 1, "every prefix length occurs: {seen:?}");
+    assert_eq!(
+        seen.len(),
+        names.len() + 1,
+        "every prefix length occurs: {seen:?}"
+    );
 }
 
 #[tokio::test]
@@ -138,8 +159,13 @@ async fn an_unsynced_rename_leaves_old_or_new_never_neither_nor_a_mix() {
         tmp.sync_data().await.unwrap();
         disk.rename(&p("tmp"), &p("current")).await.unwrap();
         disk.crash(&CrashSpec::random(seed));
-        let got = contents(&disk, "current").await.expect("the target never vanishes");
-        assert!(got == b"old contents" || got == b"new contents", "seed {seed}: {got:?}");
+        let got = contents(&disk, "current")
+            .await
+            .expect("the target never vanishes");
+        assert!(
+            got == b"old contents" || got == b"new contents",
+            "seed {seed}: {got:?}"
+        );
         outcomes.insert(got);
     }
     assert_eq!(outcomes.len(), 2, "both outcomes occur");
@@ -164,7 +190,11 @@ async fn a_torn_write_shows_only_the_three_sector_outcomes() {
             },
         });
         let got = contents(&disk, "a").await.unwrap();
-        assert_eq!(got.len(), old.len(), "an in-place overwrite never changes the length");
+        assert_eq!(
+            got.len(),
+            old.len(),
+            "an in-place overwrite never changes the length"
+        );
         let shape = (1..sectors).find_map(|k| {
             let b = k * sector;
             if got[..b] == new[..b] && got[b..] == old[b..] {
@@ -186,7 +216,10 @@ async fn a_torn_write_shows_only_the_three_sector_outcomes() {
         assert_ne!(got, new, "seed {seed}: a torn write is never whole");
         assert_ne!(got, old, "seed {seed}: a torn write always lands in part");
     }
-    assert!(prefix > 0 && suffix > 0 && garbage > 0, "{prefix} {suffix} {garbage}");
+    assert!(
+        prefix > 0 && suffix > 0 && garbage > 0,
+        "{prefix} {suffix} {garbage}"
+    );
 }
 
 #[tokio::test]
@@ -195,15 +228,24 @@ async fn enospc_is_storage_full_and_keeps_durable_data() {
     let durable = vec![7u8; 1000];
     let f = durable_file(&disk, "a", &durable).await;
     let spare = durable_file(&disk, "spare", &[1u8; 600]).await;
-    disk.inject(DiskFault::FillUp { headroom_bytes: 100 });
+    disk.inject(DiskFault::FillUp {
+        headroom_bytes: 100,
+    });
     let err = f.append(&[9u8; 300]).await.unwrap_err();
     assert_eq!(err.kind(), ErrorKind::StorageFull);
     assert_eq!(err.raw_os_error(), Some(ENOSPC_ERRNO));
     let len = f.len().await.unwrap();
-    assert!((1000..=1100).contains(&len), "at most the headroom was written: {len}");
+    assert!(
+        (1000..=1100).contains(&len),
+        "at most the headroom was written: {len}"
+    );
     assert_eq!(disk.stats().enospc_errors, 1);
     let grow = f.set_len(5000).await.unwrap_err();
-    assert_eq!(grow.kind(), ErrorKind::StorageFull, "growth by set_len is refused too");
+    assert_eq!(
+        grow.kind(),
+        ErrorKind::StorageFull,
+        "growth by set_len is refused too"
+    );
     // Writes inside the file still work: they allocate nothing.
     f.write_at(0, &[8u8; 10]).await.unwrap();
     f.write_at(0, &durable[..10]).await.unwrap();
@@ -214,10 +256,16 @@ async fn enospc_is_storage_full_and_keeps_durable_data() {
     disk.remove(&p("spare")).await.unwrap();
     f.append(&[9u8; 300]).await.expect("space was freed");
     disk.crash(&CrashSpec::drop_all());
-    assert_eq!(contents(&disk, "a").await.unwrap(), durable, "durable data intact");
+    assert_eq!(
+        contents(&disk, "a").await.unwrap(),
+        durable,
+        "durable data intact"
+    );
     disk.set_capacity(None);
     let f = disk.open(&p("a"), OpenMode::Write).await.unwrap();
-    f.append(&vec![0u8; 1 << 20]).await.expect("capacity lifted");
+    f.append(&vec![0u8; 1 << 20])
+        .await
+        .expect("capacity lifted");
 }
 
 #[tokio::test]
@@ -230,7 +278,10 @@ async fn fsync_eio_drops_the_dirty_data_for_good() {
     assert_eq!(err.raw_os_error(), Some(EIO), "fsync reports EIO");
     let mut buf = [0u8; 4];
     f.read_at(0, &mut buf).await.unwrap();
-    assert_eq!(&buf, b"new!", "the page cache still shows the write, as Linux does");
+    assert_eq!(
+        &buf, b"new!",
+        "the page cache still shows the write, as Linux does"
+    );
     f.sync_data().await.expect("a later sync succeeds");
     f.append(b"+more").await.unwrap();
     f.sync_data().await.unwrap();
@@ -245,8 +296,12 @@ async fn a_misdirected_write_lands_elsewhere_and_leaves_its_target_untouched() {
     let disk = disk_with_dir(1).await;
     let f = durable_file(&disk, "a", &[0u8; 4096]).await;
     let other = durable_file(&disk, "b", &[0u8; 4096]).await;
-    disk.inject(DiskFault::MisdirectedWrite(MisdirectTarget::Shift { sectors: 2 }));
-    f.write_at(0, b"payload").await.expect("a misdirected write reports success");
+    disk.inject(DiskFault::MisdirectedWrite(MisdirectTarget::Shift {
+        sectors: 2,
+    }));
+    f.write_at(0, b"payload")
+        .await
+        .expect("a misdirected write reports success");
     let mut buf = [0u8; 7];
     f.read_at(0, &mut buf).await.unwrap();
     assert_eq!(buf, [0u8; 7], "the aimed-at bytes are unchanged");
@@ -278,17 +333,30 @@ async fn a_latent_sector_error_fails_reads_of_that_sector_until_rewritten() {
         sector: 2,
     });
     let mut buf = vec![0u8; s];
-    f.read_at(SECTOR_BYTES, &mut buf).await.expect("sector 1 is fine");
+    f.read_at(SECTOR_BYTES, &mut buf)
+        .await
+        .expect("sector 1 is fine");
     for _ in 0..3 {
-        let err = f.read_at(2 * SECTOR_BYTES + 10, &mut buf[..4]).await.unwrap_err();
+        let err = f
+            .read_at(2 * SECTOR_BYTES + 10, &mut buf[..4])
+            .await
+            .unwrap_err();
         assert_eq!(err.raw_os_error(), Some(EIO), "sector 2 fails, every time");
     }
     let mut all = vec![0u8; 4 * s];
-    assert!(f.read_at(0, &mut all).await.is_err(), "a read spanning it fails");
+    assert!(
+        f.read_at(0, &mut all).await.is_err(),
+        "a read spanning it fails"
+    );
     f.write_at(2 * SECTOR_BYTES + 1, &[4u8; 8]).await.unwrap();
-    assert!(f.read_at(2 * SECTOR_BYTES, &mut buf).await.is_err(), "a partial write does not remap");
+    assert!(
+        f.read_at(2 * SECTOR_BYTES, &mut buf).await.is_err(),
+        "a partial write does not remap"
+    );
     f.write_at(2 * SECTOR_BYTES, &vec![5u8; s]).await.unwrap();
-    f.read_at(2 * SECTOR_BYTES, &mut buf).await.expect("a full rewrite remaps the sector");
+    f.read_at(2 * SECTOR_BYTES, &mut buf)
+        .await
+        .expect("a full rewrite remaps the sector");
     assert_eq!(buf, vec![5u8; s]);
 }
 
@@ -307,8 +375,15 @@ async fn bit_rot_flips_exactly_one_bit_of_synced_data() {
     assert_eq!(flipped, 1, "exactly one bit differs");
     assert_eq!(after[1234], data[1234] ^ 0b1000);
     disk.crash(&CrashSpec::keep_all());
-    assert_eq!(contents(&disk, "a").await.unwrap(), after, "rot is on the medium: it persists");
-    assert!(!disk.flip_bit(&p("a"), 99_999, 0), "no durable byte there: nothing flips");
+    assert_eq!(
+        contents(&disk, "a").await.unwrap(),
+        after,
+        "rot is on the medium: it persists"
+    );
+    assert!(
+        !disk.flip_bit(&p("a"), 99_999, 0),
+        "no durable byte there: nothing flips"
+    );
     assert!(!disk.flip_bit(&p("missing"), 0, 0));
 }
 
@@ -318,8 +393,15 @@ async fn a_read_eio_is_transient() {
     let f = durable_file(&disk, "a", b"abc").await;
     disk.inject(DiskFault::ReadEio);
     let mut buf = [0u8; 3];
-    assert_eq!(f.read_at(0, &mut buf).await.unwrap_err().raw_os_error(), Some(EIO));
-    assert_eq!(f.read_at(0, &mut buf).await.unwrap(), 3, "the retry succeeds");
+    assert_eq!(
+        f.read_at(0, &mut buf).await.unwrap_err().raw_os_error(),
+        Some(EIO)
+    );
+    assert_eq!(
+        f.read_at(0, &mut buf).await.unwrap(),
+        3,
+        "the retry succeeds"
+    );
     assert_eq!(&buf, b"abc");
 }
 
@@ -350,7 +432,9 @@ async fn power_off_fails_every_later_call_and_a_crash_revives_the_disk() {
     let disk = disk_with_dir(1).await;
     let f = durable_file(&disk, "a", b"kept").await;
     disk.power_off_at_op(disk.ops() + 1);
-    f.append(b"+1").await.expect("the call before the power cut");
+    f.append(b"+1")
+        .await
+        .expect("the call before the power cut");
     assert!(f.append(b"+2").await.is_err());
     assert!(disk.list(Path::new("/d")).await.is_err());
     assert!(!disk.is_powered());
@@ -359,7 +443,11 @@ async fn power_off_fails_every_later_call_and_a_crash_revives_the_disk() {
     disk.crash(&CrashSpec::drop_all());
     assert!(disk.is_powered());
     let err = f.append(b"zombie").await.unwrap_err();
-    assert_eq!(err.kind(), ErrorKind::BrokenPipe, "handles from before the crash are dead");
+    assert_eq!(
+        err.kind(),
+        ErrorKind::BrokenPipe,
+        "handles from before the crash are dead"
+    );
     assert_eq!(contents(&disk, "a").await.unwrap(), b"kept");
 }
 
@@ -368,7 +456,10 @@ async fn a_crash_releases_locks_and_a_stale_guard_cannot_release_a_new_one() {
     let disk = disk_with_dir(1).await;
     let old = disk.lock(&p("LOCK")).await.unwrap();
     disk.crash(&CrashSpec::keep_all());
-    let new = disk.lock(&p("LOCK")).await.expect("the crashed holder's lock is gone");
+    let new = disk
+        .lock(&p("LOCK"))
+        .await
+        .expect("the crashed holder's lock is gone");
     drop(old);
     assert_eq!(
         disk.lock(&p("LOCK")).await.unwrap_err().kind(),
@@ -387,7 +478,10 @@ async fn a_pending_truncation_is_kept_or_dropped_whole() {
         f.set_len(4).await.unwrap();
         disk.crash(&CrashSpec::random(seed));
         let got = contents(&disk, "a").await.unwrap();
-        assert!(got == b"0123" || got == b"0123456789", "seed {seed}: {got:?}");
+        assert!(
+            got == b"0123" || got == b"0123456789",
+            "seed {seed}: {got:?}"
+        );
         seen.insert(got);
     }
     assert_eq!(seen.len(), 2);
@@ -401,13 +495,20 @@ async fn an_observer_reads_without_counting_faulting_or_writing() {
     disk.inject(DiskFault::ReadEio);
     let observer = disk.observer();
     let f = observer.open(&p("a"), OpenMode::Read).await.unwrap();
-    assert_eq!(read_to_end(f.as_ref()).await.unwrap(), b"abc", "no fault hits the observer");
+    assert_eq!(
+        read_to_end(f.as_ref()).await.unwrap(),
+        b"abc",
+        "no fault hits the observer"
+    );
     assert_eq!(disk.ops(), ops, "observer calls are not counted");
     assert!(observer.open(&p("b"), OpenMode::Create).await.is_err());
     assert!(observer.remove(&p("a")).await.is_err());
     let real = disk.open(&p("a"), OpenMode::Read).await.unwrap();
     let mut buf = [0u8; 3];
-    assert!(real.read_at(0, &mut buf).await.is_err(), "the armed fault still waits for the engine");
+    assert!(
+        real.read_at(0, &mut buf).await.is_err(),
+        "the armed fault still waits for the engine"
+    );
 }
 
 #[tokio::test]
@@ -431,9 +532,13 @@ async fn heal_stops_every_fault_but_keeps_what_they_did() {
     disk.heal();
     for _ in 0..200 {
         f.append(b"x").await.expect("no ENOSPC after heal");
-        f.sync_data().await.expect("no scheduled fsync EIO after heal");
+        f.sync_data()
+            .await
+            .expect("no scheduled fsync EIO after heal");
     }
     let mut buf = vec![0u8; 2048];
-    f.read_at(0, &mut buf).await.expect("latent sectors remapped");
+    f.read_at(0, &mut buf)
+        .await
+        .expect("latent sectors remapped");
     assert_eq!(buf[0], 0, "the rot that already happened stays");
 }

@@ -58,11 +58,15 @@ fn run(seed: u64, crash: CrashSpec) -> (Observed, SimDisk, Duration) {
             if observed.borrow().boots == 1 {
                 let start = tokio::time::Instant::now();
                 disk.create_dir_all(Path::new("/db")).await?;
-                let synced = disk.open(Path::new("/db/synced"), OpenMode::CreateNew).await?;
+                let synced = disk
+                    .open(Path::new("/db/synced"), OpenMode::CreateNew)
+                    .await?;
                 synced.append(b"acknowledged").await?;
                 synced.sync_data().await?;
                 disk.sync_dir(Path::new("/db")).await?;
-                let loose = disk.open(Path::new("/db/unsynced"), OpenMode::CreateNew).await?;
+                let loose = disk
+                    .open(Path::new("/db/unsynced"), OpenMode::CreateNew)
+                    .await?;
                 loose.append(b"never synced").await?;
                 synced.append(b" and more").await?;
                 {
@@ -84,10 +88,15 @@ fn run(seed: u64, crash: CrashSpec) -> (Observed, SimDisk, Duration) {
     sim.crash("db");
     disk.crash(&crash);
     sim.bounce("db");
-    step_until(&mut sim, "restart", || observed.borrow().after_restart.is_some());
+    step_until(&mut sim, "restart", || {
+        observed.borrow().after_restart.is_some()
+    });
     let elapsed = sim.elapsed();
     drop(sim);
-    let observed = Rc::try_unwrap(observed).ok().expect("sim dropped").into_inner();
+    let observed = Rc::try_unwrap(observed)
+        .ok()
+        .expect("sim dropped")
+        .into_inner();
     (observed, disk, elapsed)
 }
 
@@ -96,8 +105,15 @@ fn crash_and_bounce_keep_what_was_durable() {
     let (observed, disk, elapsed) = run(7, CrashSpec::drop_all());
     assert_eq!(observed.boots, 2, "bounce re-ran the host's start-up");
     let (synced, unsynced) = observed.after_restart.unwrap();
-    assert_eq!(synced.as_deref(), Some(&b"acknowledged"[..]), "synced data survives exactly");
-    assert_eq!(unsynced, None, "a file whose entry was never synced is gone");
+    assert_eq!(
+        synced.as_deref(),
+        Some(&b"acknowledged"[..]),
+        "synced data survives exactly"
+    );
+    assert_eq!(
+        unsynced, None,
+        "a file whose entry was never synced is gone"
+    );
     // The disk's latency was virtual time on the host's runtime, not wall time.
     let drawn_us = disk.stats().latency_us_total;
     assert!(observed.slept_us > 0 && observed.slept_us <= drawn_us);

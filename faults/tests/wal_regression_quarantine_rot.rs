@@ -18,7 +18,9 @@ use stemedb_faults::{CrashSpec, SimDisk};
 const DIR: &str = "/wal";
 
 async fn readable(vfs: &Arc<dyn Vfs>) -> Vec<Vec<u8>> {
-    let mut reader = WalReader::open(Arc::clone(vfs), Path::new(DIR)).await.unwrap();
+    let mut reader = WalReader::open(Arc::clone(vfs), Path::new(DIR))
+        .await
+        .unwrap();
     let mut offset = reader.first_offset().await.unwrap();
     let mut out = Vec::new();
     while let ReadOutcome::Record(r) = reader.read_at(offset).await.unwrap() {
@@ -33,7 +35,9 @@ async fn a_damaged_quarantine_list_is_rebuilt_not_fatal() {
     let disk = SimDisk::new(3);
     let vfs: Arc<dyn Vfs> = Arc::new(disk.clone());
     let payloads: Vec<Vec<u8>> = (0..8u8).map(|i| vec![i + 1; 100]).collect();
-    let wal = Wal::open(vfs.clone(), Path::new(DIR), WalOptions::default()).await.unwrap();
+    let wal = Wal::open(vfs.clone(), Path::new(DIR), WalOptions::default())
+        .await
+        .unwrap();
     let mut offsets = Vec::new();
     for p in &payloads {
         offsets.push(wal.append(p).await.unwrap());
@@ -42,7 +46,9 @@ async fn a_damaged_quarantine_list_is_rebuilt_not_fatal() {
     // Rot inside record 3's payload: recovery must quarantine it and keep 4..8.
     let segment = Path::new(DIR).join(stemedb::wal::segment_name(0));
     assert!(disk.flip_bit(&segment, offsets[3] + 60, 2));
-    let wal = Wal::open(vfs.clone(), Path::new(DIR), WalOptions::default()).await.unwrap();
+    let wal = Wal::open(vfs.clone(), Path::new(DIR), WalOptions::default())
+        .await
+        .unwrap();
     let first_ranges = wal.recovery_report().quarantined.clone();
     assert_eq!(first_ranges.len(), 1, "one damaged range");
     drop(wal);
@@ -52,14 +58,27 @@ async fn a_damaged_quarantine_list_is_rebuilt_not_fatal() {
     let wal = Wal::open(vfs.clone(), Path::new(DIR), WalOptions::default())
         .await
         .expect("a damaged quarantine list must not stop the WAL from opening");
-    assert_eq!(wal.recovery_report().quarantined, first_ranges, "the rebuild finds the same damage");
+    assert_eq!(
+        wal.recovery_report().quarantined,
+        first_ranges,
+        "the rebuild finds the same damage"
+    );
     drop(wal);
     let mut want = payloads.clone();
     want.remove(3);
-    assert_eq!(readable(&vfs).await, want, "every undamaged record is readable, in order");
+    assert_eq!(
+        readable(&vfs).await,
+        want,
+        "every undamaged record is readable, in order"
+    );
     // The rebuilt list is durable: even a crash that drops everything pending keeps it.
     disk.crash(&CrashSpec::drop_all());
-    let wal = Wal::open(vfs.clone(), Path::new(DIR), WalOptions::default()).await.unwrap();
+    let wal = Wal::open(vfs.clone(), Path::new(DIR), WalOptions::default())
+        .await
+        .unwrap();
     assert_eq!(wal.recovery_report().quarantined, first_ranges);
-    assert!(wal.recovery_report().quarantined_new.is_empty(), "nothing new on a clean reopen");
+    assert!(
+        wal.recovery_report().quarantined_new.is_empty(),
+        "nothing new on a clean reopen"
+    );
 }

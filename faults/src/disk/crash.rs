@@ -57,7 +57,14 @@ impl DiskState {
                             }
                             WriteFate::Drop => report.writes_dropped += 1,
                             WriteFate::Tear(boundary, tear) => {
-                                tear_write(&mut inode.durable, offset, data, boundary, tear, &mut rng);
+                                tear_write(
+                                    &mut inode.durable,
+                                    offset,
+                                    data,
+                                    boundary,
+                                    tear,
+                                    &mut rng,
+                                );
                                 report.writes_torn += 1;
                             }
                         }

@@ -62,6 +62,12 @@ impl DiskState {
                         .expect("selected")
                         .bad_sectors
                         .insert(sector);
+                    self.note_damage(
+                        ino,
+                        sector * SECTOR_BYTES,
+                        SECTOR_BYTES,
+                        "latent_sector_error",
+                    );
                     self.log_fault(format!("latent_sector_error: {name} sector {sector}"));
                 }
                 None => self.log_fault("latent_sector_error: no file to hit".into()),
@@ -74,6 +80,7 @@ impl DiskState {
                         FileSelector::Nth(_) => byte % len.max(1),
                     };
                     if self.flip(ino, byte, bit) {
+                        self.note_damage(ino, byte, 1, "bit_rot");
                         self.log_fault(format!("bit_rot: {name} byte {byte} bit {}", bit % 8));
                     } else {
                         self.log_fault(format!("bit_rot: {name} has no durable byte {byte}"));
@@ -143,13 +150,19 @@ impl DiskState {
         if !self.flip(ino, byte, bit) {
             return false;
         }
+        self.note_damage(ino, byte, 1, "bit_rot");
         self.count_fault(&DiskFault::BitRot { file, byte, bit });
         self.log_fault(format!("bit_rot: {name} byte {byte} bit {}", bit % 8));
         true
     }
 
     /// Where a misdirected write lands: (inode, offset).
-    pub(super) fn misdirect(&mut self, ino: Ino, offset: u64, target: &MisdirectTarget) -> (Ino, u64) {
+    pub(super) fn misdirect(
+        &mut self,
+        ino: Ino,
+        offset: u64,
+        target: &MisdirectTarget,
+    ) -> (Ino, u64) {
         let (to_ino, to_off) = match target {
             MisdirectTarget::Shift { sectors } => {
                 let shift = sectors.saturating_mul(SECTOR_BYTES as i64);

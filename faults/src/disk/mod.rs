@@ -58,6 +58,16 @@ pub struct DiskStats {
     pub latency_us_total: u64,
 }
 
+/// Bytes a media fault damaged: a misdirected write's aimed-at range (never written) and landed
+/// range (overwritten), rotted bytes, bad sectors. Oracles excuse exactly these, nothing more.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct MediaDamage {
+    pub path: PathBuf,
+    pub start: u64,
+    pub len: u64,
+    pub cause: &'static str,
+}
+
 /// A simulated disk. Cloning gives another handle to the same disk (it outlives crashed hosts).
 #[derive(Clone)]
 pub struct SimDisk {
@@ -100,6 +110,7 @@ pub(crate) struct DiskState {
     /// Every call and fault, in order: two runs are the same run iff these digests match.
     trace: blake3::Hasher,
     fault_log: Vec<String>,
+    damage: Vec<MediaDamage>,
 }
 
 impl SimDisk {
@@ -140,6 +151,7 @@ impl SimDisk {
             stats: DiskStats::default(),
             trace: blake3::Hasher::new(),
             fault_log: Vec::new(),
+            damage: Vec::new(),
         };
         Self {
             inner: Arc::new(Mutex::new(state)),
@@ -170,6 +182,11 @@ impl SimDisk {
 
     pub fn stats(&self) -> DiskStats {
         self.state().stats.clone()
+    }
+
+    /// Every byte range media faults damaged so far.
+    pub fn media_damage(&self) -> Vec<MediaDamage> {
+        self.state().damage.clone()
     }
 
     /// Takes the simulated latency of every sync call so far (microseconds).
@@ -362,6 +379,28 @@ impl DiskState {
         ]);
     }
 
+    /// Records damage to an inode's bytes under every name that links it.
+    pub(crate) fn note_damage(&mut self, ino: Ino, start: u64, len: u64, cause: &'static str) {
+        let paths: Vec<PathBuf> = self
+            .dirs
+            .iter()
+            .flat_map(|(dir, d)| {
+                d.live
+                    .iter()
+                    .filter(move |(_, i)| **i == ino)
+                    .map(move |(name, _)| dir.join(name))
+            })
+            .collect();
+        for path in paths {
+            self.damage.push(MediaDamage {
+                path,
+                start,
+                len,
+                cause,
+            });
+        }
+    }
+
     fn usage_bytes(&self) -> u64 {
         let mut linked = std::collections::BTreeSet::new();
         for dir in self.dirs.values() {
@@ -413,6 +452,9 @@ impl DiskState {
         if !self.armed_misdirect.is_empty() && !data.is_empty() {
             let target = self.armed_misdirect.remove(0);
             (target_ino, target_off) = self.misdirect(ino, offset, &target);
+            let len = data.len() as u64;
+            self.note_damage(ino, offset, len, "misdirected_write_aimed");
+            self.note_damage(target_ino, target_off, len, "misdirected_write_landed");
         }
         let live_len = self.inode_mut(target_ino)?.live.len() as u64;
         let (writable, full) = match self.headroom() {
@@ -511,10 +553,7 @@ impl DiskState {
 
     fn lookup(&self, path: &Path) -> io::Result<(PathBuf, String, Option<Ino>)> {
         let (dir, name) = split(path)?;
-        let entries = self
-            .dirs
-            .get(&dir)
-            .ok_or_else(|| not_found("open", path))?;
+        let entries = self.dirs.get(&dir).ok_or_else(|| not_found("open", path))?;
         let ino = entries.live.get(&name).copied();
         Ok((dir, name, ino))
     }
