@@ -1,1 +1,18 @@
-//! The simulator (under construction).
+//! StemeDB's deterministic simulator.
+//!
+//! A run ([`sim::run_seed`]) is a pure function of a [`config::RunConfig`]: the engine runs as a
+//! turmoil host over a simulated disk, KV store and clock; the arena's workload runs as tasks
+//! inside it; crashes and restarts come from the seed's fault plan; reference models
+//! ([`oracle`]) and invariants ([`check`]) judge every step; a fault-free liveness phase ends it.
+
+pub mod check;
+pub mod cli;
+pub mod config;
+pub mod host;
+pub mod metrics;
+pub mod oracle;
+pub mod outcome;
+pub mod scenario;
+pub mod sim;
+pub mod workload;
+pub mod world;

@@ -1,0 +1,480 @@
+//! The invariants, checked where they must hold:
+//! - after every recovery: the log oracle's durability checks (no acknowledged record lost,
+//!   nothing invented, duplicated or changed);
+//! - during the run: every query's answer equals the reference lens over the ingested set at
+//!   some moment while the query ran (or, for a materialised view, at some earlier moment);
+//! - once faults stop: new writes succeed, ingest drains to the durable end, and the KV equals
+//!   a replay of the durable log; invalid records, and only those (or media-damaged ones), are
+//!   quarantined; every query left an audit record; trolls lost every contested topic.
+
+use std::collections::BTreeSet;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use stemedb::io::Clock;
+use stemedb::lens::LensKind;
+use stemedb::model::{Agent, Assertion, Hash32, Record};
+use stemedb::query::{Query, QueryEngine};
+use stemedb::storage::keys::{self, Key};
+use stemedb::wal::{ReadOutcome, WalReader};
+use stemedb::Engine;
+use stemedb_reports::names;
+
+use crate::config::ArenaKind;
+use crate::oracle::ingest::{self, hex};
+use crate::oracle::lens::LensModel;
+use crate::outcome::Failure;
+use crate::sim::{Env, Phase};
+use crate::workload::QuerySpec;
+
+/// Fresh writes the liveness phase makes: each must be acknowledged and ingested.
+const LIVENESS_WRITES: u64 = 3;
+/// Agent index of the liveness phase's writer (distinct from every workload agent).
+const LIVENESS_AGENT: u64 = 50_000;
+
+/// A query as it was answered, to be checked against the reference lens at the end.
+#[derive(Clone, Debug)]
+pub struct QueryCheck {
+    pub spec: QuerySpec,
+    pub before: u64,
+    pub after: u64,
+    pub winner: Option<Hash32>,
+    pub candidates: BTreeSet<Hash32>,
+    pub used_view: bool,
+}
+
+/// The disk's media damage, as global log ranges (damage outside WAL segments is ignored here:
+/// the KV and the quarantine list are checked by their own means).
+fn refresh_damage(env: &Env) {
+    let dir = env.data_dir();
+    let ranges: Vec<(u64, u64)> = env
+        .disk
+        .media_damage()
+        .iter()
+        .filter(|d| d.path.parent() == Some(dir))
+        .filter_map(|d| {
+            let name = d.path.file_name()?.to_str()?;
+            let base = stemedb::wal::parse_segment_name(name)?;
+            Some((base + d.start, base + d.start + d.len))
+        })
+        .collect();
+    let mut s = env.shared.borrow_mut();
+    if s.trace && s.oracle.damage != ranges {
+        eprintln!("media damage (global log ranges): {ranges:?}");
+        for line in env.disk.fault_log() {
+            eprintln!("  disk fault: {line}");
+        }
+    }
+    s.oracle.damage = ranges;
+}
+
+/// Reads the whole log through an observer view of the disk (uncounted, fault-free).
+async fn scan_log(env: &Env) -> Result<(Vec<(u64, Vec<u8>)>, u64), Failure> {
+    let observer: Arc<dyn stemedb::io::Vfs> = Arc::new(env.disk.observer());
+    let mut reader = WalReader::open(observer, env.data_dir())
+        .await
+        .map_err(|e| Failure::Harness(format!("the oracle cannot open the log: {e}")))?;
+    let first = reader
+        .first_offset()
+        .await
+        .map_err(|e| Failure::Harness(format!("the oracle cannot find the log's start: {e}")))?;
+    let mut records = Vec::new();
+    let mut offset = first;
+    loop {
+        match reader.read_at(offset).await {
+            Ok(ReadOutcome::Record(r)) => {
+                offset = r.next_offset;
+                records.push((r.offset, r.payload));
+            }
+            Ok(ReadOutcome::EndOfLog) => break,
+            Err(stemedb::wal::WalError::Corrupt {
+                offset: at,
+                next_valid,
+                defect,
+            }) => {
+                // Damaged bytes the WAL's recovery did not scan (it starts at the ingest cursor)
+                // are excused only where media damage struck; skip to the next record the WAL
+                // found, else the next one the oracle knows.
+                let s = env.shared.borrow();
+                let next =
+                    next_valid.or_else(|| s.oracle.known().range(at + 1..).next().map(|(o, _)| *o));
+                // The damaged record's own frame may reach past `next` (a misdirected frame can
+                // land inside it and look valid).
+                let own_end = s
+                    .oracle
+                    .known()
+                    .get(&at)
+                    .map_or(at + 1, |p| at + crate::oracle::log::frame_bytes(p.len()));
+                let end = next.map_or(own_end, |n| n.max(own_end));
+                // Or `at` lies inside a known record whose frame was damaged (a misplaced frame
+                // ended in the middle of it).
+                let containing_damaged =
+                    s.oracle
+                        .known()
+                        .range(..=at)
+                        .next_back()
+                        .is_some_and(|(o, p)| {
+                            let o_end = o + crate::oracle::log::frame_bytes(p.len());
+                            at < o_end && s.oracle.damaged(*o, o_end)
+                        });
+                if !s.oracle.damaged(at, end) && !containing_damaged {
+                    return Err(Failure::Safety(format!(
+                        "after recovery the log is unreadable at offset {at} ({defect:?}, next valid {next_valid:?}), and no media fault touched it"
+                    )));
+                }
+                drop(s);
+                let now = env.clock.monotonic();
+                env.shared.borrow_mut().event(
+                    now,
+                    &format!("oracle skips media damage at {at}: {defect:?}"),
+                );
+                match next {
+                    Some(n) => offset = n,
+                    None => break,
+                }
+            }
+            Err(e) => {
+                return Err(Failure::Safety(format!(
+                    "after recovery the log is unreadable at offset {offset}: {e}"
+                )))
+            }
+        }
+    }
+    Ok((records, first))
+}
+
+pub async fn after_recovery(env: &Env, _engine: &Engine) -> Result<(), Failure> {
+    refresh_damage(env);
+    let (scan, first) = scan_log(env).await?;
+    let mut s = env.shared.borrow_mut();
+    s.oracle.check_recovered(&scan, first)?;
+    s.metrics.check(scan.len() as u64 + 1);
+    Ok(())
+}
+
+fn query_of(spec: &QuerySpec) -> Query {
+    Query {
+        subject: spec.subject.clone(),
+        predicate: spec.predicate.clone(),
+        lens: if spec.consensus {
+            LensKind::VoteAwareConsensus
+        } else {
+            LensKind::Recency
+        },
+        lifecycles: Default::default(),
+        max_stale: spec.max_stale_ms.map(Duration::from_millis),
+    }
+}
+
+pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: QuerySpec) {
+    let before = engine.ingest_cursor();
+    let started = env.clock.monotonic();
+    let result = queries.query(&query_of(&spec)).await;
+    let now = env.clock.monotonic();
+    let after = engine.ingest_cursor();
+    let mut s = env.shared.borrow_mut();
+    match result {
+        Ok(r) => {
+            s.metrics.op("query");
+            s.metrics
+                .record(names::LATENCY_QUERY, (now - started).as_micros() as u64);
+            let winner = r.winner.as_ref().map(|c| c.hash);
+            s.event(
+                now,
+                &format!("query {spec:?} -> {winner:?} view {}", r.used_view),
+            );
+            s.queries.push(QueryCheck {
+                spec,
+                before,
+                after,
+                winner,
+                candidates: r.candidates.iter().map(|c| c.hash).collect(),
+                used_view: r.used_view,
+            });
+        }
+        Err(e) => {
+            s.event(now, &format!("query failed: {e}"));
+            s.metrics.op("query_failed");
+            let tolerated = s.phase == Phase::Faults && s.config.arena == ArenaKind::Chaos;
+            if !tolerated {
+                s.fail(Failure::Safety(format!(
+                    "a query failed without any fault: {e}"
+                )));
+            }
+        }
+    }
+}
+
+/// The liveness phase: progress, drain, then every end-state invariant.
+pub async fn converge(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
+    let seed = env.shared.borrow().config.seed;
+    let agent = Agent::derived(seed, LIVENESS_AGENT);
+    let mut last = None;
+    for i in 0..LIVENESS_WRITES {
+        let boots = env.shared.borrow().boots;
+        let mut a = Assertion::new(
+            format!("liveness-{boots}-{i}"),
+            "written_after".to_owned(),
+            "faults stopped".to_owned(),
+            1.0,
+            env.clock.wall_ms(),
+        );
+        agent.sign_assertion(&mut a);
+        let record = Record::Assertion(a);
+        let payload = record
+            .encode()
+            .map_err(|e| Failure::Harness(format!("cannot encode: {e}")))?;
+        env.shared.borrow_mut().oracle.submitting(&payload);
+        let offset = engine.submit(&record).await.map_err(|e| {
+            Failure::Liveness(format!(
+                "after faults stopped a fresh write still fails: {e}"
+            ))
+        })?;
+        env.shared.borrow_mut().oracle.acked(offset, &payload)?;
+        last = Some(offset);
+    }
+    if let Some(last) = last {
+        engine.wait_ingested(last).await.map_err(|e| {
+            Failure::Liveness(format!(
+                "ingest never reached offset {last} after faults stopped: {e}"
+            ))
+        })?;
+    }
+    let (cursor, durable) = (engine.ingest_cursor(), engine.durable_end());
+    if cursor != durable {
+        return Err(Failure::Liveness(format!(
+            "ingest lag did not drain: cursor {cursor}, durable end {durable}"
+        )));
+    }
+    check_kv(env, durable)?;
+    check_queries(env)?;
+    if env.shared.borrow().config.arena == ArenaKind::Voting {
+        check_topics(env, engine).await?;
+    }
+    check_audit(env)?;
+    Ok(())
+}
+
+/// Decides, for each entry the medium may have destroyed, whether the engine applied it: its
+/// primary entry holds exactly its bytes.
+fn not_applied_uncertain(
+    entries: &[crate::oracle::log::Entry],
+    actual: &ingest::KvImage,
+) -> BTreeSet<usize> {
+    let mut skip = BTreeSet::new();
+    for (index, entry) in entries.iter().enumerate().filter(|(_, e)| e.uncertain) {
+        let payload = &entry.payload;
+        let applied = match ingest::accept(payload) {
+            Some(Record::Assertion(a)) => {
+                actual.get(&keys::assertion_key(&a.identity_hash())) == Some(payload)
+            }
+            Some(Record::Vote(v)) => {
+                actual.get(&keys::vote_key(&v.assertion_hash, &v.voter)) == Some(payload)
+            }
+            Some(Record::Evidence(e)) => {
+                actual.get(&keys::evidence_key(&e.assertion_hash, &e.identity_hash()))
+                    == Some(payload)
+            }
+            // An invalid record was "applied" if it was dead-lettered at its offset.
+            None => actual.contains_key(&keys::quarantine_key(entry.offset)),
+        };
+        if !applied {
+            skip.insert(index);
+        }
+    }
+    skip
+}
+
+fn check_kv(env: &Env, durable: u64) -> Result<(), Failure> {
+    refresh_damage(env);
+    let actual = env.kv.live_snapshot();
+    let entries = env.shared.borrow().oracle.entries();
+    let skip = not_applied_uncertain(&entries, &actual);
+    let mut s = env.shared.borrow_mut();
+    let replay = ingest::replay(&entries, &skip);
+    let actual_data = ingest::data_image(&actual).map_err(Failure::Safety)?;
+    if let Some((key, diff)) = ingest::first_difference(&replay.kv, &actual_data) {
+        // Name the log records behind the key, so the failure points at the offsets to look at.
+        let sources: Vec<String> = entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| ingest::keys_of(&e.payload).contains(&key))
+            .map(|(i, e)| {
+                let state = if e.uncertain { "damaged" } else { "intact" };
+                let applied = if skip.contains(&i) {
+                    ", judged not applied"
+                } else {
+                    ""
+                };
+                format!("offset {} ({state}{applied})", e.offset)
+            })
+            .collect();
+        return Err(Failure::Safety(format!(
+            "after catch-up the KV differs from a replay of the durable log ({} records): {diff}; written by {}",
+            entries.len(),
+            if sources.is_empty() { "no record".to_owned() } else { sources.join(", ") }
+        )));
+    }
+    let quarantined = ingest::quarantined_offsets(&actual);
+    if let Some(o) = replay.quarantined.difference(&quarantined).next() {
+        return Err(Failure::Safety(format!(
+            "the invalid record at offset {o} was never quarantined"
+        )));
+    }
+    // A dead letter is wrong when it names a known, undamaged, valid record: that record should
+    // have been applied. Dead letters for unreadable bytes (a crash tore an unacknowledged batch
+    // and kept its suffix; media damage) start where no known record does; any known record
+    // inside such a range was already judged by the recovery check.
+    let excused = |q: u64| match s.oracle.known().get(&q) {
+        None => true,
+        Some(p) => {
+            s.oracle.uncertain().contains(&q)
+                || s.oracle
+                    .damaged(q, q + crate::oracle::log::frame_bytes(p.len()))
+        }
+    };
+    if let Some(o) = quarantined
+        .difference(&replay.quarantined)
+        .find(|&&q| !excused(q))
+    {
+        let reason = actual
+            .get(&keys::quarantine_key(*o))
+            .map(|v| String::from_utf8_lossy(v).into_owned())
+            .unwrap_or_default();
+        return Err(Failure::Safety(format!(
+            "the valid record at offset {o} was quarantined ({reason}), and no media fault touched it"
+        )));
+    }
+    match actual.get(keys::INGEST_CURSOR_KEY) {
+        Some(v) if ingest::be_u64(v) == durable => {}
+        other => {
+            return Err(Failure::Safety(format!(
+                "the stored ingest cursor is {:?}, not the durable end {durable}",
+                other.map(|v| hex(v))
+            )))
+        }
+    }
+    let checks = actual_data.len() as u64 + replay.quarantined.len() as u64;
+    s.metrics.check(checks);
+    Ok(())
+}
+
+fn check_queries(env: &Env) -> Result<(), Failure> {
+    let s = env.shared.borrow();
+    let uncertain_offsets: Vec<u64> = s
+        .oracle
+        .entries()
+        .iter()
+        .filter(|e| e.uncertain)
+        .map(|e| e.offset)
+        .collect();
+    let accepted = s
+        .oracle
+        .entries()
+        .into_iter()
+        .filter(|e| !e.uncertain)
+        .filter_map(|e| ingest::accept(&e.payload).map(|r| (e.offset, r)));
+    let model = LensModel::new(accepted);
+    let offsets: Vec<u64> = s.oracle.known().keys().copied().collect();
+    for q in &s.queries {
+        // Media damage below the query's horizon makes its ingested set unknowable.
+        if uncertain_offsets.iter().any(|&o| o < q.after) {
+            continue;
+        }
+        // The ingested set changes only at record boundaries: try each cursor position the query
+        // could have seen (all earlier ones too when a view answered it).
+        let lowest = if q.used_view { 0 } else { q.before };
+        let mut positions = vec![lowest];
+        positions.extend(
+            offsets
+                .iter()
+                .filter(|&&o| o >= lowest && o < q.after)
+                .map(|o| o + 1),
+        );
+        let matched = positions.iter().any(|&upto| {
+            let answer = model.answer(&q.spec, upto);
+            answer.winner == q.winner && answer.candidates == q.candidates
+        });
+        if !matched {
+            let expected = model.answer(&q.spec, q.after);
+            return Err(Failure::Safety(format!(
+                "query {:?} (cursor {}..{}, view {}) answered {:?} with {} candidates; the reference lens gives {:?} with {} candidates over the ingested set",
+                q.spec,
+                q.before,
+                q.after,
+                q.used_view,
+                q.winner,
+                q.candidates.len(),
+                expected.winner,
+                expected.candidates.len()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Voting: trolls whose counted weight is below the honest side's never win a topic. (The
+/// counted weights were already checked against the replay of the log.)
+async fn check_topics(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
+    let topics = env.shared.borrow().workload.topics.clone();
+    let queries = QueryEngine::new(engine.kv().clone(), env.clock_arc());
+    let kv = env.kv.live_snapshot();
+    let weight = |h: &Hash32| {
+        kv.get(&keys::vote_weight_key(h))
+            .map_or(stemedb::model::WeightSum::ZERO, |v| ingest::be_sum(v))
+    };
+    for topic in topics {
+        if weight(&topic.honest) <= weight(&topic.troll) {
+            // The run ended before the honest side outweighed the trolls: nothing to defend.
+            continue;
+        }
+        let spec = QuerySpec {
+            subject: topic.subject.clone(),
+            predicate: Some(topic.predicate.clone()),
+            consensus: true,
+            max_stale_ms: None,
+        };
+        let r = queries
+            .query(&query_of(&spec))
+            .await
+            .map_err(|e| Failure::Safety(format!("the final consensus query failed: {e}")))?;
+        env.shared.borrow_mut().metrics.op("query");
+        let winner = r.winner.map(|c| c.hash);
+        if winner != Some(topic.honest) {
+            return Err(Failure::Safety(format!(
+                "trolls whose total weight is below the honest side's flipped topic {}: winner {:?}, honest {}",
+                topic.subject, winner, topic.honest
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Every answered query left exactly one audit record (no crash can have reverted the KV
+/// outside chaos).
+fn check_audit(env: &Env) -> Result<(), Failure> {
+    let s = env.shared.borrow();
+    if s.config.arena == ArenaKind::Chaos {
+        return Ok(());
+    }
+    let audits = env
+        .kv
+        .live_snapshot()
+        .keys()
+        .filter(|k| matches!(Key::decode(k), Ok(Key::Audit { .. })))
+        .count() as u64;
+    let answered = s
+        .metrics
+        .counts
+        .operations
+        .get("query")
+        .copied()
+        .unwrap_or(0);
+    if audits != answered {
+        return Err(Failure::Safety(format!(
+            "{answered} queries were answered but {audits} audit records exist"
+        )));
+    }
+    Ok(())
+}

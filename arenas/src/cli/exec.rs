@@ -1,0 +1,456 @@
+//! run, sweep and replay: build the run configs, execute them (in parallel), report, and for
+//! every failure print the line that reproduces it and save an artifact.
+
+use std::cell::RefCell;
+use std::panic::{self, AssertUnwindSafe};
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
+use stemedb_reports::{render_terminal, ArenaOutcome, Report, SeedSet, Throughput, Verdict};
+
+use super::artifact::{Artifact, ARTIFACT_FORMAT};
+use super::{CliError, OutputArgs, ShapeArgs};
+use crate::config::RunConfig;
+use crate::outcome::{exit_code, Failure};
+use crate::scenario::{parse_seeds, Scenario, DEFAULT_SEED};
+use crate::sim::{run_seed, SeedResult};
+
+pub fn commit() -> &'static str {
+    option_env!("STEMEDB_COMMIT").unwrap_or("unknown")
+}
+
+pub fn build_profile() -> &'static str {
+    if cfg!(debug_assertions) {
+        "debug"
+    } else {
+        "release"
+    }
+}
+
+/// Wall time, only ever for the report's separate, non-fingerprinted speed section.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "sim speed is wall-clock by definition; never fingerprinted"
+)]
+fn wall_now() -> Instant {
+    Instant::now()
+}
+
+thread_local! {
+    static PANIC_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
+}
+
+/// Panics anywhere in a run (the engine's tasks included) are recorded per thread, so a run can
+/// report "the engine panicked" as a safety violation instead of dying or hanging.
+fn install_panic_hook() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        panic::set_hook(Box::new(|info| {
+            let at = info
+                .location()
+                .map(|l| format!(" at {}:{}", l.file(), l.line()))
+                .unwrap_or_default();
+            let msg = info
+                .payload()
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| info.payload().downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "non-string panic".to_owned());
+            tracing::error!("panic{at}: {msg}");
+            PANIC_MESSAGE.with(|p| {
+                p.borrow_mut().get_or_insert(format!("{msg}{at}"));
+            });
+        }));
+    });
+}
+
+/// Runs one config, turning any panic into a safety violation.
+pub fn run_guarded(config: &RunConfig) -> SeedResult {
+    install_panic_hook();
+    PANIC_MESSAGE.with(|p| p.borrow_mut().take());
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| run_seed(config)));
+    let panicked = PANIC_MESSAGE.with(|p| p.borrow_mut().take());
+    match outcome {
+        Ok(mut result) => {
+            if let Some(msg) = panicked {
+                result.failure = Some(Failure::Safety(format!("panic during the run: {msg}")));
+            }
+            result
+        }
+        Err(_) => SeedResult {
+            config: config.clone(),
+            plan: config.plan(),
+            failure: Some(Failure::Safety(format!(
+                "panic during the run: {}",
+                panicked.unwrap_or_else(|| "unknown".into())
+            ))),
+            fingerprint: "panicked".into(),
+            metrics: Default::default(),
+            sim_elapsed: Duration::ZERO,
+            crashes: 0,
+        },
+    }
+}
+
+/// Runs `configs` on `jobs` threads; results come back in input order.
+pub fn execute(configs: &[RunConfig], jobs: usize, progress: bool) -> Vec<SeedResult> {
+    let bar = progress.then(|| {
+        let bar = ProgressBar::new(configs.len() as u64);
+        bar.set_style(
+            ProgressStyle::with_template("{elapsed_precise} [{bar:40}] {pos}/{len} seeds {msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        bar
+    });
+    let next = AtomicUsize::new(0);
+    let failures = AtomicUsize::new(0);
+    let results: Mutex<Vec<Option<SeedResult>>> =
+        Mutex::new((0..configs.len()).map(|_| None).collect());
+    std::thread::scope(|scope| {
+        for _ in 0..jobs.clamp(1, configs.len().max(1)) {
+            scope.spawn(|| loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                let Some(config) = configs.get(i) else { break };
+                let result = run_guarded(config);
+                if result.failure.is_some() {
+                    failures.fetch_add(1, Ordering::Relaxed);
+                }
+                if let Some(bar) = &bar {
+                    bar.inc(1);
+                    bar.set_message(format!("{} failing", failures.load(Ordering::Relaxed)));
+                }
+                results.lock().unwrap_or_else(|p| p.into_inner())[i] = Some(result);
+            });
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish();
+    }
+    results
+        .into_inner()
+        .unwrap_or_else(|p| p.into_inner())
+        .into_iter()
+        .flatten()
+        .collect()
+}
+
+fn scenario_of(shape: &ShapeArgs) -> Result<Scenario, CliError> {
+    Ok(match &shape.scenario {
+        Some(path) => Scenario::load(path)?,
+        None => Scenario::default(),
+    })
+}
+
+fn arenas_of(shape: &ShapeArgs, scenario: &Scenario) -> Vec<crate::config::ArenaKind> {
+    if shape.arenas.is_empty() {
+        scenario.arenas()
+    } else {
+        shape.arenas.clone()
+    }
+}
+
+/// The command that reproduces one seed's run exactly.
+pub fn reproduce_line(shape: &ShapeArgs, config: &RunConfig, artifact: Option<&Path>) -> String {
+    let mut line = format!(
+        "cargo run --release --bin stemedb-sim -- replay --arena {} --seed {} --ops {}",
+        config.arena.name(),
+        config.seed,
+        config.ops
+    );
+    if let Some(s) = &shape.scenario {
+        line.push_str(&format!(" --scenario {}", s.display()));
+    }
+    if config.plan.is_some() {
+        if let Some(a) = artifact {
+            line = format!(
+                "cargo run --release --bin stemedb-sim -- replay --artifact {}",
+                a.display()
+            );
+        }
+    }
+    line.push_str(&format!(
+        "   # commit {}, {} build",
+        commit(),
+        build_profile()
+    ));
+    line
+}
+
+fn run_id(results: &[SeedResult]) -> String {
+    let mut h = blake3::Hasher::new();
+    for r in results {
+        h.update(
+            serde_json::to_string(&r.config.options())
+                .unwrap_or_default()
+                .as_bytes(),
+        );
+    }
+    h.finalize().to_hex()[..16].to_owned()
+}
+
+/// Builds the report of `results`, prints what a human or a machine needs, writes files, and
+/// returns the exit code.
+pub fn finish(
+    shape: &ShapeArgs,
+    results: &[SeedResult],
+    wall: Duration,
+    output: &OutputArgs,
+    quiet: bool,
+) -> Result<i32, CliError> {
+    let mut report = Report::new(
+        run_id(results),
+        env!("CARGO_PKG_VERSION"),
+        commit(),
+        build_profile(),
+    );
+    let mut seeds = SeedSet::new();
+    let mut sim_us = 0u64;
+    let mut ops = 0u64;
+    for r in results {
+        seeds.insert(r.config.seed);
+        let arena = r.config.arena.name();
+        report.arenas.insert(arena.to_owned());
+        for (k, v) in r.config.options() {
+            if k != "seed" {
+                let entry = report.options.entry(k).or_insert_with(|| v.clone());
+                if !entry.split(',').any(|x| x == v) {
+                    entry.push(',');
+                    entry.push_str(&v);
+                }
+            }
+        }
+        for (name, hist) in &r.metrics.latencies {
+            report.latency_mut(name).merge(hist);
+        }
+        report.counts.add(&r.metrics.counts);
+        sim_us += r.metrics.sim_duration_us;
+        ops += r.metrics.ops;
+        let (verdict, message) = match &r.failure {
+            None => (Verdict::Pass, String::new()),
+            Some(f) => (f.verdict(), f.message().to_owned()),
+        };
+        let mut reproduce = reproduce_line(shape, &r.config, None);
+        if let Some(f) = &r.failure {
+            let artifact = Artifact {
+                format: ARTIFACT_FORMAT.into(),
+                seed: r.config.seed,
+                arena: arena.into(),
+                verdict: verdict.as_str().into(),
+                message: f.message().into(),
+                fingerprint: r.fingerprint.clone(),
+                commit: commit().into(),
+                build_profile: build_profile().into(),
+                options: r.config.options(),
+                reproduce: reproduce.clone(),
+                config: RunConfig {
+                    plan: Some(r.plan.clone()),
+                    ..r.config.clone()
+                },
+            };
+            let path = artifact.save(&output.out).map_err(CliError::Harness)?;
+            reproduce = format!("{reproduce}\n  artifact: {}", path.display());
+            eprintln!(
+                "FAIL {} seed {}: {}: {}\n  reproduce: {reproduce}",
+                arena,
+                r.config.seed,
+                verdict.as_str(),
+                f.message()
+            );
+        }
+        report.add_outcome(ArenaOutcome {
+            arena: arena.into(),
+            seed: Some(r.config.seed),
+            verdict,
+            message,
+            reproduce,
+        });
+        report
+            .add_fingerprint(format!("{arena}/{}", r.config.seed), r.fingerprint.clone())
+            .map_err(|e| CliError::Harness(e.to_string()))?;
+    }
+    report.seeds = seeds;
+    report.throughput = Throughput::new(ops, sim_us);
+    report.set_wall(wall);
+    std::fs::create_dir_all(&output.out)
+        .map_err(|e| CliError::Harness(format!("cannot create {}: {e}", output.out.display())))?;
+    let path = output.out.join("report.json");
+    report
+        .save_json(&path)
+        .map_err(|e| CliError::Harness(format!("cannot write {}: {e}", path.display())))?;
+    report
+        .write_hgrm_files(&output.out)
+        .map_err(|e| CliError::Harness(format!("cannot write .hgrm files: {e}")))?;
+    if output.json {
+        let json = report
+            .to_json_pretty()
+            .map_err(|e| CliError::Harness(e.to_string()))?;
+        println!("{json}");
+    } else if !quiet {
+        print!("{}", render_terminal(&report));
+        println!("report: {}", path.display());
+    }
+    Ok(exit_code(report.verdict()))
+}
+
+pub fn run(
+    shape: &ShapeArgs,
+    seed: Option<u64>,
+    output: &OutputArgs,
+    fingerprint_only: bool,
+    quiet: bool,
+) -> Result<i32, CliError> {
+    let scenario = scenario_of(shape)?;
+    let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
+    let configs: Vec<RunConfig> = arenas_of(shape, &scenario)
+        .into_iter()
+        .map(|a| scenario.config(a, seed, shape.ops))
+        .collect();
+    print_start(&configs, quiet || output.json || fingerprint_only);
+    let started = wall_now();
+    let results = execute(&configs, configs.len().min(jobs_default()), false);
+    if fingerprint_only {
+        for r in &results {
+            println!(
+                "FINGERPRINT {} {} {}",
+                r.config.arena.name(),
+                r.config.seed,
+                r.fingerprint
+            );
+        }
+        return Ok(0);
+    }
+    finish(shape, &results, started.elapsed(), output, quiet)
+}
+
+pub fn jobs_default() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn print_start(configs: &[RunConfig], quiet: bool) {
+    if quiet {
+        return;
+    }
+    for c in configs {
+        let opts: Vec<String> = c.config_line();
+        eprintln!("run {} seed {}: {}", c.arena.name(), c.seed, opts.join(" "));
+    }
+}
+
+impl RunConfig {
+    /// `key=value` for every option that shaped the run, for the start-of-run line.
+    pub fn config_line(&self) -> Vec<String> {
+        self.options()
+            .into_iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect()
+    }
+}
+
+/// Parses `i/n` (1-based).
+fn parse_shard(text: &str) -> Result<(u64, u64), CliError> {
+    let bad = || {
+        CliError::Usage(format!(
+            "bad --shard {text:?}: expected i/n with 1 <= i <= n"
+        ))
+    };
+    let (i, n) = text.split_once('/').ok_or_else(bad)?;
+    let (i, n): (u64, u64) = (
+        i.trim().parse().map_err(|_| bad())?,
+        n.trim().parse().map_err(|_| bad())?,
+    );
+    if n == 0 || i == 0 || i > n {
+        return Err(bad());
+    }
+    Ok((i, n))
+}
+
+pub fn sweep(
+    shape: &ShapeArgs,
+    seeds: Option<&str>,
+    jobs: Option<usize>,
+    shard: Option<&str>,
+    output: &OutputArgs,
+    quiet: bool,
+) -> Result<i32, CliError> {
+    let scenario = scenario_of(shape)?;
+    let seeds_text = seeds
+        .map(str::to_owned)
+        .or_else(|| scenario.seeds.clone())
+        .ok_or_else(|| CliError::Usage("sweep needs --seeds (or a scenario with seeds)".into()))?;
+    let range = parse_seeds(&seeds_text)?;
+    let (i, n) = match shard {
+        Some(s) => parse_shard(s)?,
+        None => (1, 1),
+    };
+    let arenas = arenas_of(shape, &scenario);
+    let configs: Vec<RunConfig> = range
+        .filter(|s| s % n == i - 1)
+        .flat_map(|seed| arenas.iter().map(move |&a| (a, seed)))
+        .map(|(a, seed)| scenario.config(a, seed, shape.ops))
+        .collect();
+    if configs.is_empty() {
+        return Err(CliError::Usage("the sweep selects no seeds".into()));
+    }
+    if !quiet && !output.json {
+        eprintln!(
+            "sweep: {} runs ({} arenas x seeds {seeds_text}, shard {i}/{n}), {} jobs",
+            configs.len(),
+            arenas.len(),
+            jobs.unwrap_or_else(jobs_default)
+        );
+    }
+    let started = wall_now();
+    let results = execute(
+        &configs,
+        jobs.unwrap_or_else(jobs_default),
+        !quiet && !output.json,
+    );
+    let wall = started.elapsed();
+    let failing: Vec<String> = results
+        .iter()
+        .filter(|r| r.failure.is_some())
+        .map(|r| format!("{}/{}", r.config.arena.name(), r.config.seed))
+        .collect();
+    if !quiet && !output.json {
+        eprintln!(
+            "sweep done: {} runs, {} failing{}",
+            results.len(),
+            failing.len(),
+            if failing.is_empty() {
+                String::new()
+            } else {
+                format!(": {}", failing.join(" "))
+            }
+        );
+    }
+    finish(shape, &results, wall, output, quiet)
+}
+
+pub fn replay(
+    shape: &ShapeArgs,
+    seed: Option<u64>,
+    artifact: Option<&Path>,
+    output: &OutputArgs,
+    quiet: bool,
+) -> Result<i32, CliError> {
+    let configs: Vec<RunConfig> = match artifact {
+        Some(path) => vec![Artifact::load(path).map_err(CliError::Usage)?.config],
+        None => {
+            let scenario = scenario_of(shape)?;
+            let seed = seed
+                .or(scenario.seed)
+                .ok_or_else(|| CliError::Usage("replay needs --seed or --artifact".into()))?;
+            arenas_of(shape, &scenario)
+                .into_iter()
+                .map(|a| scenario.config(a, seed, shape.ops))
+                .collect()
+        }
+    };
+    print_start(&configs, quiet || output.json);
+    let started = wall_now();
+    let results = execute(&configs, 1, false);
+    finish(shape, &results, started.elapsed(), output, quiet)
+}

@@ -1,0 +1,209 @@
+//! Everything that shapes one seed's run. A run is a pure function of its `RunConfig` (and the
+//! code), so the config, printed in full, is what reproduces it.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use stemedb_faults::{FaultClass, FaultPlan, PlanConfig};
+
+/// The four arenas of DESIGN.md section 6.
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    PartialEq,
+    Eq,
+    PartialOrd,
+    Ord,
+    Hash,
+    Serialize,
+    Deserialize,
+    clap::ValueEnum,
+)]
+#[serde(rename_all = "snake_case")]
+pub enum ArenaKind {
+    /// Concurrent writers -> WAL (group commit) -> ingest -> KV.
+    Spine,
+    /// Queries while ingestion runs, with clock skew.
+    Cortex,
+    /// Honest and troll voters, repeats, concurrent votes.
+    Voting,
+    /// All of the above under the full fault model with crashes and restarts.
+    Chaos,
+}
+
+impl ArenaKind {
+    pub const ALL: [ArenaKind; 4] = [
+        ArenaKind::Spine,
+        ArenaKind::Cortex,
+        ArenaKind::Voting,
+        ArenaKind::Chaos,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            ArenaKind::Spine => "spine",
+            ArenaKind::Cortex => "cortex",
+            ArenaKind::Voting => "voting",
+            ArenaKind::Chaos => "chaos",
+        }
+    }
+}
+
+/// One seed's run.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunConfig {
+    pub arena: ArenaKind,
+    pub seed: u64,
+    /// Workload operations (records submitted plus queries).
+    pub ops: u64,
+    /// Concurrent writer tasks.
+    pub writers: u32,
+    /// Distinct subjects the workload writes about (fewer means more conflicts).
+    pub subjects: u32,
+    /// Honest and troll voters (voting and chaos).
+    pub honest_voters: u32,
+    pub troll_voters: u32,
+    /// Percent of operations that are queries (cortex and chaos).
+    pub query_pct: u8,
+    /// Per mille of records that are hostile bytes (chaos): must be quarantined, never ingested.
+    pub hostile_per_mille: u16,
+    /// WAL segment size: small, so rotation and truncation happen in every run.
+    pub segment_bytes_max: u64,
+    /// Crash-restarts (chaos).
+    pub crashes_min: u32,
+    pub crashes_max: u32,
+    /// Virtual time the liveness phase may take before the run is a liveness failure.
+    pub liveness_budget_ms: u64,
+    /// The fault plan; generated from the seed unless given (replay of an artifact, shrinking).
+    pub plan: Option<FaultPlan>,
+}
+
+/// Disk calls per workload operation, roughly: sizes the plan's horizon so crashes and faults
+/// land inside the run rather than after it.
+pub const DISK_OPS_PER_WORKLOAD_OP: u64 = 3;
+
+impl RunConfig {
+    /// The default shape of `arena` at `ops` operations.
+    pub fn new(arena: ArenaKind, seed: u64, ops: u64) -> Self {
+        let mut c = RunConfig {
+            arena,
+            seed,
+            ops,
+            writers: 4,
+            subjects: 12,
+            honest_voters: 0,
+            troll_voters: 0,
+            query_pct: 0,
+            hostile_per_mille: 0,
+            segment_bytes_max: 64 * 1024,
+            crashes_min: 0,
+            crashes_max: 0,
+            liveness_budget_ms: 120_000,
+            plan: None,
+        };
+        match arena {
+            ArenaKind::Spine => {
+                c.writers = 8;
+                c.honest_voters = 3;
+                c.troll_voters = 3;
+            }
+            ArenaKind::Cortex => c.query_pct = 35,
+            ArenaKind::Voting => {
+                c.honest_voters = 6;
+                c.troll_voters = 24;
+                c.subjects = 4;
+            }
+            ArenaKind::Chaos => {
+                c.honest_voters = 4;
+                c.troll_voters = 8;
+                c.query_pct = 10;
+                c.hostile_per_mille = 20;
+                c.crashes_min = 3;
+                c.crashes_max = 5;
+            }
+        }
+        c
+    }
+
+    /// The plan this run executes.
+    pub fn plan(&self) -> FaultPlan {
+        if let Some(plan) = &self.plan {
+            return plan.clone();
+        }
+        let horizon = self.ops * DISK_OPS_PER_WORKLOAD_OP;
+        let (allowed, forced) = match self.arena {
+            // The fault-free arenas still get realistic latency; cortex also a wrong clock.
+            ArenaKind::Spine | ArenaKind::Voting => {
+                (vec![FaultClass::SlowIo], vec![FaultClass::SlowIo])
+            }
+            ArenaKind::Cortex => (
+                vec![
+                    FaultClass::SlowIo,
+                    FaultClass::ClockSkew,
+                    FaultClass::ClockDrift,
+                    FaultClass::ClockJump,
+                ],
+                vec![FaultClass::SlowIo],
+            ),
+            ArenaKind::Chaos => (
+                FaultClass::ALL.to_vec(),
+                vec![FaultClass::Crash, FaultClass::SlowIo],
+            ),
+        };
+        let config = PlanConfig {
+            op_horizon: horizon.max(1),
+            duration_ms: 2_000,
+            crashes_min: self.crashes_min,
+            crashes_max: self.crashes_max.max(self.crashes_min),
+            events_per_class_max: 3,
+            allowed,
+            forced,
+            target_paths: Vec::new(),
+        };
+        let mut plan = FaultPlan::generate(self.seed, &config);
+        // Crashes land in the first 90% of the run so every one is followed by more work.
+        for c in &mut plan.crashes {
+            c.at_op = c.at_op * 9 / 10;
+        }
+        plan
+    }
+
+    /// Every option that shaped the run, for reports and the reproduce line.
+    pub fn options(&self) -> BTreeMap<String, String> {
+        let mut o = BTreeMap::new();
+        o.insert("arena".into(), self.arena.name().into());
+        o.insert("seed".into(), self.seed.to_string());
+        o.insert("ops".into(), self.ops.to_string());
+        o.insert("writers".into(), self.writers.to_string());
+        o.insert("subjects".into(), self.subjects.to_string());
+        o.insert("honest_voters".into(), self.honest_voters.to_string());
+        o.insert("troll_voters".into(), self.troll_voters.to_string());
+        o.insert("query_pct".into(), self.query_pct.to_string());
+        o.insert(
+            "hostile_per_mille".into(),
+            self.hostile_per_mille.to_string(),
+        );
+        o.insert(
+            "segment_bytes_max".into(),
+            self.segment_bytes_max.to_string(),
+        );
+        o.insert(
+            "crashes".into(),
+            format!("{}..={}", self.crashes_min, self.crashes_max),
+        );
+        o.insert(
+            "liveness_budget_ms".into(),
+            self.liveness_budget_ms.to_string(),
+        );
+        o.insert(
+            "plan".into(),
+            if self.plan.is_some() {
+                "explicit".into()
+            } else {
+                "generated".into()
+            },
+        );
+        o
+    }
+}

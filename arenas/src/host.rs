@@ -1,0 +1,308 @@
+//! The engine host: what runs on every (re)start of the simulated node. It recovers the engine,
+//! checks what recovery produced, then runs the workload (fault phase) or the convergence checks
+//! (liveness phase). Everything here may be cancelled at any await by a crash.
+
+use std::rc::Rc;
+use std::time::Duration;
+
+use stemedb::io::Clock;
+use stemedb::model::Record;
+use stemedb::query::QueryEngine;
+use stemedb::{Engine, EngineError, EngineOptions};
+use stemedb_reports::names;
+
+use crate::check;
+use crate::config::ArenaKind;
+use crate::sim::{Env, Phase};
+use crate::workload::Op;
+
+/// Opening may fail under faults (EIO during recovery, ENOSPC on the truncation sync); a
+/// supervisor retries after a pause, this many times before calling it a liveness failure.
+const OPEN_ATTEMPTS_MAX: u32 = 50;
+const OPEN_RETRY_PAUSE: Duration = Duration::from_millis(20);
+/// How often the monitor samples the cursor-never-passes-the-durable-end invariant.
+const MONITOR_INTERVAL: Duration = Duration::from_millis(1);
+
+pub fn engine_options(env: &Env) -> EngineOptions {
+    let mut options = EngineOptions::default();
+    options.wal.segment_bytes_max = env.shared.borrow().config.segment_bytes_max;
+    options
+}
+
+pub async fn boot(env: Env) {
+    env.clock
+        .follow_runtime_from(turmoil::sim_elapsed().unwrap_or_default());
+    let (phase, boot) = {
+        let mut s = env.shared.borrow_mut();
+        s.boots += 1;
+        (s.phase, s.boots)
+    };
+    let started = env.clock.monotonic();
+    let Some(engine) = open(&env, phase).await else {
+        return;
+    };
+    let engine = Rc::new(engine);
+    {
+        let mut s = env.shared.borrow_mut();
+        let took = env.clock.monotonic() - started;
+        s.metrics
+            .record(names::LATENCY_RECOVERY, took.as_micros() as u64);
+        s.metrics.counts.add_event(names::EVENT_RECOVERIES, 1);
+        let report = engine.recovery_report();
+        let line = format!(
+            "boot {boot} recovered: end {} records {} torn {:?} quarantined {}",
+            report.end_offset,
+            report.records_valid,
+            report.torn_tail.as_ref().map(|t| t.offset),
+            report.quarantined.len()
+        );
+        s.event(env.clock.monotonic(), &line);
+    }
+    if let Err(failure) = check::after_recovery(&env, &engine).await {
+        env.shared.borrow_mut().fail(failure);
+        return;
+    }
+    tokio::task::spawn_local(monitor(env.clone(), engine.clone()));
+    match phase {
+        Phase::Faults => run_workload(&env, engine).await,
+        Phase::Liveness => {
+            if let Err(failure) = check::converge(&env, &engine).await {
+                env.shared.borrow_mut().fail(failure);
+            } else {
+                env.shared.borrow_mut().phase = Phase::Done;
+            }
+        }
+        Phase::Done => {}
+    }
+}
+
+async fn open(env: &Env, phase: Phase) -> Option<Engine> {
+    let mut last_error = String::new();
+    for attempt in 0..OPEN_ATTEMPTS_MAX {
+        match Engine::open(
+            env.vfs(),
+            env.kv_store(),
+            env.clock_arc(),
+            env.data_dir(),
+            engine_options(env),
+        )
+        .await
+        {
+            Ok(engine) => return Some(engine),
+            Err(e) => {
+                last_error = e.to_string();
+                let faulty =
+                    phase == Phase::Faults && env.shared.borrow().config.arena == ArenaKind::Chaos;
+                if !faulty {
+                    // Without faults an open must simply work.
+                    env.shared
+                        .borrow_mut()
+                        .fail(crate::outcome::Failure::Safety(format!(
+                            "the engine failed to open without faults (attempt {attempt}): {e}"
+                        )));
+                    return None;
+                }
+                let at = env.clock.monotonic();
+                env.shared
+                    .borrow_mut()
+                    .event(at, &format!("open failed: {e}"));
+                tokio::time::sleep(OPEN_RETRY_PAUSE).await;
+            }
+        }
+    }
+    if phase == Phase::Faults {
+        // Faults keep the engine from starting: end the fault phase (the supervisor gives up
+        // on the workload), so the liveness phase judges whether it starts once they stop.
+        let mut s = env.shared.borrow_mut();
+        let at = env.clock.monotonic();
+        s.event(
+            at,
+            &format!("open keeps failing under faults ({last_error}); ending the fault phase"),
+        );
+        s.workload_done = true;
+        return None;
+    }
+    env.shared.borrow_mut().fail(crate::outcome::Failure::Liveness(format!(
+        "the engine could not open after {OPEN_ATTEMPTS_MAX} attempts once faults stopped: {last_error}"
+    )));
+    None
+}
+
+/// The cursor may never pass the durable end of the log.
+async fn monitor(env: Env, engine: Rc<Engine>) {
+    loop {
+        let (cursor, durable) = (engine.ingest_cursor(), engine.durable_end());
+        if cursor > durable {
+            env.shared
+                .borrow_mut()
+                .fail(crate::outcome::Failure::Safety(format!(
+                    "the ingest cursor {cursor} passed the durable end of the log {durable}"
+                )));
+            return;
+        }
+        env.shared.borrow_mut().metrics.check(1);
+        tokio::time::sleep(MONITOR_INTERVAL).await;
+    }
+}
+
+async fn run_workload(env: &Env, engine: Rc<Engine>) {
+    let queries = Rc::new(QueryEngine::new(engine.kv().clone(), env.clock_arc()));
+    let writers = env.shared.borrow().config.writers.max(1);
+    let mut tasks = Vec::new();
+    for id in 0..writers {
+        env.shared.borrow_mut().writers_running += 1;
+        tasks.push(tokio::task::spawn_local(writer(
+            env.clone(),
+            engine.clone(),
+            queries.clone(),
+            id,
+        )));
+    }
+    for task in tasks {
+        // A writer that panicked is an engine panic surfacing through it.
+        if let Err(e) = task.await {
+            env.shared
+                .borrow_mut()
+                .fail(crate::outcome::Failure::Safety(format!(
+                    "a workload task panicked: {e}"
+                )));
+        }
+    }
+    let (exhausted, failed, chaos) = {
+        let s = env.shared.borrow();
+        (
+            s.workload.exhausted(),
+            s.failure.is_some(),
+            s.config.arena == ArenaKind::Chaos,
+        )
+    };
+    if exhausted && !failed && !chaos {
+        // No faults struck: converge in this same process, so in-flight measurements finish.
+        env.shared.borrow_mut().phase = Phase::Liveness;
+        match check::converge(env, &engine).await {
+            Ok(()) => env.shared.borrow_mut().phase = Phase::Done,
+            Err(failure) => env.shared.borrow_mut().fail(failure),
+        }
+        return;
+    }
+    if exhausted {
+        env.shared.borrow_mut().workload_done = true;
+    }
+    std::future::pending::<()>().await;
+}
+
+/// A submit error in a fault-free arena is the engine refusing valid work.
+fn refused(env: &Env, what: &str, err: &EngineError) {
+    let at = env.clock.monotonic();
+    let mut s = env.shared.borrow_mut();
+    s.event(at, &format!("{what} refused: {err}"));
+    s.metrics.op("refused");
+    let clock_faults = s.config.arena == ArenaKind::Cortex;
+    let tolerated =
+        faults_active_locked(&s) || (clock_faults && matches!(err, EngineError::Validation(_)));
+    if !tolerated {
+        s.fail(crate::outcome::Failure::Safety(format!(
+            "the engine refused a valid {what} without any fault: {err}"
+        )));
+    }
+}
+
+fn faults_active_locked(s: &crate::sim::Shared) -> bool {
+    s.phase == Phase::Faults && s.config.arena == ArenaKind::Chaos
+}
+
+async fn writer(env: Env, engine: Rc<Engine>, queries: Rc<QueryEngine>, id: u32) {
+    let _ = id;
+    loop {
+        let op = {
+            let mut s = env.shared.borrow_mut();
+            if s.failure.is_some() {
+                break;
+            }
+            s.workload.next(env.clock.wall_ms())
+        };
+        let Some(op) = op else { break };
+        match op {
+            Op::Submit(record) => submit(&env, &engine, Some(&record), None).await,
+            Op::Hostile(bytes) => submit(&env, &engine, None, Some(bytes)).await,
+            Op::Query(spec) => check::query(&env, &engine, &queries, spec).await,
+        }
+    }
+    env.shared.borrow_mut().writers_running -= 1;
+}
+
+async fn submit(env: &Env, engine: &Rc<Engine>, record: Option<&Record>, raw: Option<Vec<u8>>) {
+    let (payload, what) = match (record, raw) {
+        (Some(r), _) => match r.encode() {
+            Ok(p) => (p, kind_name(r)),
+            Err(e) => {
+                env.shared
+                    .borrow_mut()
+                    .fail(crate::outcome::Failure::Harness(format!(
+                        "cannot encode a workload record: {e}"
+                    )));
+                return;
+            }
+        },
+        (None, Some(bytes)) => (bytes, "hostile"),
+        (None, None) => return,
+    };
+    env.shared.borrow_mut().oracle.submitting(&payload);
+    let started = env.clock.monotonic();
+    let result = match record {
+        Some(r) => engine.submit(r).await,
+        None => engine.submit_raw(&payload).await,
+    };
+    let now = env.clock.monotonic();
+    match result {
+        Ok(offset) => {
+            let mut s = env.shared.borrow_mut();
+            s.event(
+                now,
+                &format!("ack {what} at {offset} ({} bytes)", payload.len()),
+            );
+            s.metrics.op(what);
+            s.metrics.record(
+                names::LATENCY_APPEND_ACK,
+                (now - started).as_micros() as u64,
+            );
+            if let Err(failure) = s.oracle.acked(offset, &payload) {
+                s.fail(failure);
+                return;
+            }
+            drop(s);
+            tokio::task::spawn_local(lag(env.clone(), engine.clone(), offset, now));
+        }
+        Err(e) => {
+            let failed_closed = matches!(
+                e,
+                EngineError::Wal(stemedb::wal::WalError::FailedClosed { .. })
+            );
+            refused(env, what, &e);
+            if failed_closed {
+                // Wait for the supervisor's restart rather than burn the workload on refusals.
+                env.shared.borrow_mut().restart_requested = true;
+                std::future::pending::<()>().await;
+            }
+        }
+    }
+}
+
+/// Ingest lag: from acknowledgement until the record is applied (or quarantined).
+async fn lag(env: Env, engine: Rc<Engine>, offset: u64, acked_at: Duration) {
+    if engine.wait_ingested(offset).await.is_ok() {
+        let lag = env.clock.monotonic().saturating_sub(acked_at);
+        env.shared
+            .borrow_mut()
+            .metrics
+            .record(names::LATENCY_INGEST_LAG, lag.as_micros() as u64);
+    }
+}
+
+fn kind_name(record: &Record) -> &'static str {
+    match record {
+        Record::Assertion(_) => "assertion",
+        Record::Vote(_) => "vote",
+        Record::Evidence(_) => "evidence",
+    }
+}

@@ -1,0 +1,229 @@
+//! The reference ingest: replays a log into the KV a correct engine must hold.
+//!
+//! Rules (DESIGN.md section 4): a record that fails decoding or validation goes to quarantine;
+//! an assertion stores its bytes and its two index entries once (a duplicate changes nothing);
+//! the first vote of a voter on an assertion, in log order, is stored and counted, repeats change
+//! nothing; evidence is stored once. Validation is the clock-free part of the rules (the
+//! future-timestamp rule is enforced at submit), so a replay is a pure function of the log.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use stemedb::model::{Limits, Record, WeightSum};
+use stemedb::storage::keys::{self, Key, KeyFamily};
+
+/// The key-value state, keyed by raw key bytes.
+pub type KvImage = BTreeMap<Vec<u8>, Vec<u8>>;
+
+/// What a replay produced.
+#[derive(Debug, Default)]
+pub struct Replay {
+    pub kv: KvImage,
+    /// WAL offsets of records a correct ingest quarantines.
+    pub quarantined: BTreeSet<u64>,
+    /// Records applied (not quarantined).
+    pub applied: u64,
+}
+
+/// "Now" for clock-free validation: nothing is in the future of it.
+pub fn clock_free_now(limits: &Limits) -> u64 {
+    u64::MAX - limits.future_skew_ms_max
+}
+
+/// Decodes and validates like ingest must; `None` means "quarantine it".
+pub fn accept(payload: &[u8]) -> Option<Record> {
+    let limits = Limits::default();
+    let record = Record::decode(payload).ok()?;
+    record.validate(clock_free_now(&limits), &limits).ok()?;
+    Some(record)
+}
+
+/// Replays `log` (in order) skipping the entries whose index is in `not_applied`.
+pub fn replay(log: &[crate::oracle::log::Entry], not_applied: &BTreeSet<usize>) -> Replay {
+    let mut out = Replay::default();
+    for (index, entry) in log.iter().enumerate() {
+        let (offset, payload) = (entry.offset, &entry.payload);
+        if not_applied.contains(&index) {
+            continue;
+        }
+        let Some(record) = accept(payload) else {
+            out.quarantined.insert(offset);
+            continue;
+        };
+        out.applied += 1;
+        let kv = &mut out.kv;
+        match &record {
+            Record::Assertion(a) => {
+                let hash = a.identity_hash();
+                let key = keys::assertion_key(&hash);
+                if !kv.contains_key(&key) {
+                    kv.insert(key, payload.clone());
+                    kv.insert(keys::subject_key(a.subject.as_bytes(), &hash), Vec::new());
+                    kv.insert(
+                        keys::subject_predicate_key(
+                            a.subject.as_bytes(),
+                            a.predicate.as_bytes(),
+                            &hash,
+                        ),
+                        Vec::new(),
+                    );
+                }
+            }
+            Record::Vote(v) => {
+                let key = keys::vote_key(&v.assertion_hash, &v.voter);
+                if !kv.contains_key(&key) {
+                    kv.insert(key, payload.clone());
+                    let count_key = keys::vote_count_key(&v.assertion_hash);
+                    let count = kv.get(&count_key).map_or(0, |b| be_u64(b)) + 1;
+                    kv.insert(count_key, count.to_be_bytes().to_vec());
+                    let weight_key = keys::vote_weight_key(&v.assertion_hash);
+                    let sum = kv.get(&weight_key).map_or(WeightSum::ZERO, |b| be_sum(b));
+                    kv.insert(weight_key, sum.add(v.weight).to_be_bytes().to_vec());
+                }
+            }
+            Record::Evidence(e) => {
+                let key = keys::evidence_key(&e.assertion_hash, &e.identity_hash());
+                kv.entry(key).or_insert_with(|| payload.clone());
+            }
+        }
+    }
+    out
+}
+
+pub fn be_u64(bytes: &[u8]) -> u64 {
+    bytes.try_into().map(u64::from_be_bytes).unwrap_or(u64::MAX)
+}
+
+pub fn be_sum(bytes: &[u8]) -> WeightSum {
+    bytes
+        .try_into()
+        .map(WeightSum::from_be_bytes)
+        .unwrap_or(WeightSum(u128::MAX))
+}
+
+/// The families a replay determines exactly.
+const DATA_FAMILIES: [KeyFamily; 7] = [
+    KeyFamily::Assertion,
+    KeyFamily::Vote,
+    KeyFamily::Evidence,
+    KeyFamily::Subject,
+    KeyFamily::SubjectPredicate,
+    KeyFamily::VoteCount,
+    KeyFamily::VoteWeight,
+];
+
+/// The data families of an actual KV image, with zero counters dropped (absent means zero).
+pub fn data_image(actual: &KvImage) -> Result<KvImage, String> {
+    let mut out = KvImage::new();
+    for (key, value) in actual {
+        let family = Key::decode(key)
+            .map_err(|e| format!("the KV holds an undecodable key {}: {e}", hex(key)))?
+            .family();
+        if !DATA_FAMILIES.contains(&family) {
+            continue;
+        }
+        let zero_counter = match family {
+            KeyFamily::VoteCount => be_u64(value) == 0,
+            KeyFamily::VoteWeight => be_sum(value) == WeightSum::ZERO,
+            _ => false,
+        };
+        if !zero_counter {
+            out.insert(key.clone(), value.clone());
+        }
+    }
+    Ok(out)
+}
+
+/// Offsets of the quarantine entries in an actual KV image.
+pub fn quarantined_offsets(actual: &KvImage) -> BTreeSet<u64> {
+    actual
+        .keys()
+        .filter_map(|k| match Key::decode(k) {
+            Ok(Key::Quarantine { wal_offset }) => Some(wal_offset),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every key a record writes when applied (for naming the records behind a difference).
+pub fn keys_of(payload: &[u8]) -> Vec<Vec<u8>> {
+    match accept(payload) {
+        Some(Record::Assertion(a)) => {
+            let h = a.identity_hash();
+            vec![
+                keys::assertion_key(&h),
+                keys::subject_key(a.subject.as_bytes(), &h),
+                keys::subject_predicate_key(a.subject.as_bytes(), a.predicate.as_bytes(), &h),
+            ]
+        }
+        Some(Record::Vote(v)) => vec![
+            keys::vote_key(&v.assertion_hash, &v.voter),
+            keys::vote_count_key(&v.assertion_hash),
+            keys::vote_weight_key(&v.assertion_hash),
+        ],
+        Some(Record::Evidence(e)) => {
+            vec![keys::evidence_key(&e.assertion_hash, &e.identity_hash())]
+        }
+        None => Vec::new(),
+    }
+}
+
+/// The first difference between the expected and the actual data image: the key, described.
+pub fn first_difference(expected: &KvImage, actual: &KvImage) -> Option<(Vec<u8>, String)> {
+    let mut e = expected.iter().peekable();
+    let mut a = actual.iter().peekable();
+    loop {
+        match (e.peek(), a.peek()) {
+            (None, None) => return None,
+            (Some((k, _)), None) => {
+                return Some((k.to_vec(), format!("missing key {}", describe(k))))
+            }
+            (None, Some((k, _))) => {
+                return Some((k.to_vec(), format!("unexpected key {}", describe(k))))
+            }
+            (Some((ek, ev)), Some((ak, av))) => {
+                if ek < ak {
+                    return Some((ek.to_vec(), format!("missing key {}", describe(ek))));
+                }
+                if ak < ek {
+                    return Some((ak.to_vec(), format!("unexpected key {}", describe(ak))));
+                }
+                if ev != av {
+                    return Some((
+                        ek.to_vec(),
+                        format!(
+                            "key {} holds {} but a replay of the log gives {}",
+                            describe(ek),
+                            value_text(ek, av),
+                            value_text(ek, ev)
+                        ),
+                    ));
+                }
+                e.next();
+                a.next();
+            }
+        }
+    }
+}
+
+fn value_text(key: &[u8], value: &[u8]) -> String {
+    match Key::decode(key).map(|k| k.family()) {
+        Ok(KeyFamily::VoteCount) => format!("count {}", be_u64(value)),
+        Ok(KeyFamily::VoteWeight) => format!("weight {} micros", be_sum(value).micros()),
+        _ => format!(
+            "{} bytes (blake3 {})",
+            value.len(),
+            &blake3::hash(value).to_hex()[..16]
+        ),
+    }
+}
+
+fn describe(key: &[u8]) -> String {
+    match Key::decode(key) {
+        Ok(k) => format!("{k:?}"),
+        Err(_) => hex(key),
+    }
+}
+
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,196 @@
+//! What the harness knows of the log, and the durability checks after every recovery.
+//!
+//! Must hold after every recovery (DESIGN.md section 6, chaos):
+//! - every acknowledged record is present at its offset, byte-identical (no holes);
+//! - every record present was submitted, and no more often than it was submitted (nothing
+//!   invented, nothing duplicated);
+//! - a record once observed never changes its bytes.
+//!
+//! The only excuse is media damage, and only where it struck: the simulated disk reports the
+//! exact byte ranges that bit rot, latent sector errors and misdirected writes (both the range a
+//! write was aimed at and the range it landed on) damaged. A record whose frame overlaps damaged
+//! bytes is "uncertain": it may be lost, altered, duplicated, applied or not.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::outcome::Failure;
+
+pub type Digest = [u8; 32];
+
+fn digest(payload: &[u8]) -> Digest {
+    *blake3::hash(payload).as_bytes()
+}
+
+#[derive(Debug, Default)]
+pub struct LogOracle {
+    /// How often each payload was submitted (acknowledged or not).
+    submitted: BTreeMap<Digest, u32>,
+    /// Acknowledged records by offset.
+    acked: BTreeMap<u64, Vec<u8>>,
+    /// The log as last observed, plus acknowledged records since.
+    known: BTreeMap<u64, Vec<u8>>,
+    /// Offsets whose record the medium may have destroyed (reported quarantined after a media
+    /// fault): the engine may have applied them or not.
+    uncertain: BTreeSet<u64>,
+    /// Damaged global log ranges `[start, end)`, from the disk's media-damage report.
+    pub damage: Vec<(u64, u64)>,
+    /// Records media damage destroyed whose offset a later record took: the engine may have
+    /// applied them before they were lost, so the replay considers them (uncertain) in place.
+    ghosts: Vec<(u64, Vec<u8>)>,
+}
+
+/// One record of the log as the replay sees it.
+#[derive(Clone, Debug)]
+pub struct Entry {
+    pub offset: u64,
+    pub payload: Vec<u8>,
+    /// Media damage touched it: the engine may or may not have applied it.
+    pub uncertain: bool,
+}
+
+/// Bytes a record of `payload_len` occupies in the log: header, payload, padding to 8.
+pub fn frame_bytes(payload_len: usize) -> u64 {
+    let raw = stemedb::wal::RECORD_HEADER_BYTES as u64 + payload_len as u64;
+    raw.div_ceil(stemedb::wal::RECORD_ALIGN_BYTES) * stemedb::wal::RECORD_ALIGN_BYTES
+}
+
+impl LogOracle {
+    pub fn submitting(&mut self, payload: &[u8]) {
+        *self.submitted.entry(digest(payload)).or_insert(0) += 1;
+    }
+
+    /// An acknowledgement: the engine promised `payload` is durable at `offset`.
+    pub fn acked(&mut self, offset: u64, payload: &[u8]) -> Result<(), Failure> {
+        if let Some(prev) = self.known.get(&offset).filter(|p| p.as_slice() != payload) {
+            if !self.uncertain.contains(&offset) {
+                let what = if self.acked.contains_key(&offset) {
+                    "acknowledged"
+                } else {
+                    "durable"
+                };
+                return Err(Failure::Safety(format!(
+                    "a new record was acknowledged at offset {offset}, where an undamaged {what} record already was"
+                )));
+            }
+            self.ghosts.push((offset, prev.clone()));
+            self.uncertain.remove(&offset);
+        }
+        self.acked.insert(offset, payload.to_vec());
+        self.known.insert(offset, payload.to_vec());
+        Ok(())
+    }
+
+    pub fn acked_count(&self) -> usize {
+        self.acked.len()
+    }
+
+    pub fn known(&self) -> &BTreeMap<u64, Vec<u8>> {
+        &self.known
+    }
+
+    /// The log in replay order: at each offset, ghosts first (they were there earlier).
+    pub fn entries(&self) -> Vec<Entry> {
+        let mut out: Vec<Entry> = self
+            .ghosts
+            .iter()
+            .map(|(o, p)| Entry {
+                offset: *o,
+                payload: p.clone(),
+                uncertain: true,
+            })
+            .collect();
+        // Damage can strike after the last scan saw a record (or after its segment was
+        // truncated away), so judge every record against the damage report itself.
+        out.extend(self.known.iter().map(|(o, p)| Entry {
+            offset: *o,
+            payload: p.clone(),
+            uncertain: self.uncertain.contains(o) || self.record_damaged(*o, p.len()),
+        }));
+        // Stable: ghosts stay ahead of the record that replaced them.
+        out.sort_by_key(|e| e.offset);
+        out
+    }
+
+    pub fn uncertain(&self) -> &BTreeSet<u64> {
+        &self.uncertain
+    }
+
+    /// Whether media damage touched `[start, end)`.
+    pub fn damaged(&self, start: u64, end: u64) -> bool {
+        self.damage.iter().any(|&(s, e)| s < end && start < e)
+    }
+
+    fn record_damaged(&self, offset: u64, payload_len: usize) -> bool {
+        self.damaged(offset, offset + frame_bytes(payload_len))
+    }
+
+    /// Checks a full scan of the recovered log (`first_offset` is where the log now starts;
+    /// records below it were truncated after ingestion) against everything known.
+    pub fn check_recovered(
+        &mut self,
+        scan: &[(u64, Vec<u8>)],
+        first_offset: u64,
+    ) -> Result<(), Failure> {
+        let mut seen: BTreeMap<Digest, u32> = BTreeMap::new();
+        let scanned: BTreeMap<u64, &Vec<u8>> = scan.iter().map(|(o, p)| (*o, p)).collect();
+        for (offset, payload) in scan {
+            let damaged = self.record_damaged(*offset, payload.len());
+            let d = digest(payload);
+            let n = seen.entry(d).or_insert(0);
+            *n += 1;
+            let submitted = self.submitted.get(&d).copied().unwrap_or(0);
+            if *n > submitted && !damaged {
+                return Err(Failure::Safety(format!(
+                    "the recovered log holds a record at offset {offset} that was submitted {submitted} time(s) but appears {n} time(s)"
+                )));
+            }
+            if let Some(old) = self.known.get(offset) {
+                if old != payload {
+                    if !(damaged || self.record_damaged(*offset, old.len())) {
+                        return Err(Failure::Safety(format!(
+                            "the record at offset {offset} changed its bytes across recovery"
+                        )));
+                    }
+                    self.ghosts.push((*offset, old.clone()));
+                    self.uncertain.insert(*offset);
+                }
+            } else if damaged {
+                self.uncertain.insert(*offset);
+            }
+        }
+        for (&offset, payload) in self.acked.range(first_offset..) {
+            match scanned.get(&offset) {
+                Some(p) if *p == payload => {}
+                _ if self.record_damaged(offset, payload.len()) => {
+                    self.uncertain.insert(offset);
+                }
+                Some(_) => {
+                    return Err(Failure::Safety(format!(
+                        "acknowledged record at offset {offset} holds other bytes after recovery"
+                    )))
+                }
+                None => {
+                    return Err(Failure::Safety(format!(
+                        "acknowledged record at offset {offset} ({} bytes) is missing after recovery, and no media fault touched it",
+                        payload.len()
+                    )))
+                }
+            }
+        }
+        // Unacknowledged records a crash took are gone from the log; forget them (a damaged one
+        // stays known: the engine may have applied it before the damage).
+        let lost: Vec<u64> = self
+            .known
+            .range(first_offset..)
+            .map(|(o, _)| *o)
+            .filter(|o| !scanned.contains_key(o) && !self.uncertain.contains(o))
+            .collect();
+        for o in lost {
+            self.known.remove(&o);
+        }
+        for (offset, payload) in scan {
+            self.known.insert(*offset, payload.clone());
+        }
+        Ok(())
+    }
+}

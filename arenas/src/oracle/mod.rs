@@ -1,0 +1,11 @@
+//! Reference models: plain, obviously-correct code that says what the engine's state must be.
+//!
+//! - [`ingest`]: the KV a correct ingest worker leaves after applying a log, and a comparison
+//!   that names the first difference.
+//! - [`lens`]: the answer a correct lens gives over an ingested set.
+//! - [`log`]: what the harness knows of the log (submitted, acknowledged, observed) and the
+//!   durability checks after every recovery.
+
+pub mod ingest;
+pub mod lens;
+pub mod log;

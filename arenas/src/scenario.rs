@@ -1,0 +1,128 @@
+//! Scenario files (TOML): named run shapes and seed sets, so CI and engineers run the same thing.
+//! See `scenarios/README.md` for the format.
+
+use std::ops::RangeInclusive;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::config::{ArenaKind, RunConfig};
+
+/// A scenario file.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// A name for reports.
+    pub name: Option<String>,
+    /// Arenas to run (default: all four).
+    pub arenas: Option<Vec<ArenaKind>>,
+    /// The seed of a single run (`run`).
+    pub seed: Option<u64>,
+    /// Seeds of a sweep, e.g. "1..=64".
+    pub seeds: Option<String>,
+    /// Workload operations per run.
+    pub ops: Option<u64>,
+    /// Per-arena overrides.
+    #[serde(default)]
+    pub overrides: Overrides,
+}
+
+/// Knobs a scenario may override (any arena).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Overrides {
+    pub writers: Option<u32>,
+    pub subjects: Option<u32>,
+    pub honest_voters: Option<u32>,
+    pub troll_voters: Option<u32>,
+    pub query_pct: Option<u8>,
+    pub hostile_per_mille: Option<u16>,
+    pub segment_bytes_max: Option<u64>,
+    pub crashes_min: Option<u32>,
+    pub crashes_max: Option<u32>,
+    pub liveness_budget_ms: Option<u64>,
+}
+
+/// A bad scenario file or seed range.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error("cannot read scenario {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("scenario {path} is not valid: {source}")]
+    Parse {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
+    #[error("bad seed range {0:?}: expected N, A..B (exclusive) or A..=B (inclusive)")]
+    Seeds(String),
+}
+
+/// The default run shape: the default scenario of `stemedb-sim run`.
+pub const DEFAULT_OPS: u64 = 2_000;
+pub const DEFAULT_SEED: u64 = 1;
+
+impl Scenario {
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ScenarioError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        toml::from_str(&text).map_err(|source| ScenarioError::Parse {
+            path: path.display().to_string(),
+            source: Box::new(source),
+        })
+    }
+
+    pub fn arenas(&self) -> Vec<ArenaKind> {
+        self.arenas
+            .clone()
+            .unwrap_or_else(|| ArenaKind::ALL.to_vec())
+    }
+
+    /// The run of `arena` at `seed` with this scenario's sizes and overrides.
+    pub fn config(&self, arena: ArenaKind, seed: u64, ops: Option<u64>) -> RunConfig {
+        let mut c = RunConfig::new(arena, seed, ops.or(self.ops).unwrap_or(DEFAULT_OPS));
+        let o = &self.overrides;
+        macro_rules! set {
+            ($($field:ident),*) => { $( if let Some(v) = o.$field { c.$field = v; } )* };
+        }
+        set!(
+            writers,
+            subjects,
+            honest_voters,
+            troll_voters,
+            query_pct,
+            hostile_per_mille,
+            segment_bytes_max,
+            crashes_min,
+            crashes_max,
+            liveness_budget_ms
+        );
+        c
+    }
+}
+
+/// Parses "7", "1..10" (exclusive) or "1..=10" (inclusive).
+pub fn parse_seeds(text: &str) -> Result<RangeInclusive<u64>, ScenarioError> {
+    let bad = || ScenarioError::Seeds(text.to_owned());
+    let t = text.trim();
+    if let Some((a, b)) = t.split_once("..=") {
+        let (a, b) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
+        return if a <= b { Ok(a..=b) } else { Err(bad()) };
+    }
+    if let Some((a, b)) = t.split_once("..") {
+        let (a, b): (u64, u64) = (
+            a.trim().parse().map_err(|_| bad())?,
+            b.trim().parse().map_err(|_| bad())?,
+        );
+        return if a < b { Ok(a..=b - 1) } else { Err(bad()) };
+    }
+    let n = t.parse().map_err(|_| bad())?;
+    Ok(n..=n)
+}

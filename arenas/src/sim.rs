@@ -1,0 +1,278 @@
+//! One seed's run: the engine as a turmoil host over SimDisk, SimKv and SimClock, the arena's
+//! workload as tasks inside it, crashes and restarts from the fault plan, the checks after every
+//! recovery, and a fault-free liveness phase that must drain and agree with the reference models.
+
+use std::cell::RefCell;
+use std::path::Path;
+use std::rc::Rc;
+use std::sync::Arc;
+use std::time::Duration;
+
+use stemedb::io::{Clock, Vfs};
+use stemedb::storage::KvStore;
+use stemedb_faults::{FaultPlan, SimClock, SimDisk, SimKv};
+
+use crate::config::RunConfig;
+use crate::host;
+use crate::metrics::Metrics;
+use crate::outcome::Failure;
+use crate::world::{TurmoilWorld, World};
+
+/// The engine's data directory on the simulated disk.
+pub const DATA_DIR: &str = "/stemedb";
+pub const HOST_NAME: &str = "db";
+
+/// Where a run is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// The workload runs and faults strike.
+    Faults,
+    /// Faults stopped; the system must make progress and converge.
+    Liveness,
+    /// Every check passed.
+    Done,
+}
+
+/// The result of one seed's run.
+#[derive(Debug)]
+pub struct SeedResult {
+    pub config: RunConfig,
+    pub plan: FaultPlan,
+    pub failure: Option<Failure>,
+    /// blake3 over every event of the run, the final disk image and the final KV: equal
+    /// fingerprints mean the same run.
+    pub fingerprint: String,
+    pub metrics: Metrics,
+    pub sim_elapsed: Duration,
+    pub crashes: u32,
+}
+
+/// State shared by the host's tasks and the driver; it survives crashes (the host's does not).
+pub struct Shared {
+    pub config: RunConfig,
+    pub phase: Phase,
+    pub failure: Option<Failure>,
+    pub workload: crate::workload::Workload,
+    pub oracle: crate::oracle::log::LogOracle,
+    pub metrics: Metrics,
+    pub events: blake3::Hasher,
+    /// Workload tasks currently running (the driver heals only once all are done).
+    pub writers_running: u32,
+    pub workload_done: bool,
+    /// The engine failed closed (fsync error): a supervisor must restart the process.
+    pub restart_requested: bool,
+    pub boots: u32,
+    pub queries: Vec<crate::check::QueryCheck>,
+    /// Print every event to stderr as it happens (`STEMEDB_SIM_TRACE=1`), for diagnosing a seed.
+    pub trace: bool,
+}
+
+impl Shared {
+    /// Records an event in the fingerprint (and nowhere else: it must not change behaviour).
+    pub fn event(&mut self, at: Duration, what: &str) {
+        self.events.update(&(at.as_micros() as u64).to_le_bytes());
+        self.events.update(what.as_bytes());
+        self.events.update(b"\n");
+        if self.trace {
+            eprintln!("[{:>10}us] {what}", at.as_micros());
+        }
+    }
+
+    /// The first failure wins; later ones are consequences.
+    pub fn fail(&mut self, failure: Failure) {
+        if self.failure.is_none() {
+            self.failure = Some(failure);
+        }
+    }
+}
+
+/// Everything a host boot needs, cloned into each start.
+#[derive(Clone)]
+pub struct Env {
+    pub shared: Rc<RefCell<Shared>>,
+    pub disk: SimDisk,
+    pub kv: SimKv,
+    pub clock: SimClock,
+}
+
+impl Env {
+    pub fn vfs(&self) -> Arc<dyn Vfs> {
+        Arc::new(self.disk.clone())
+    }
+
+    pub fn kv_store(&self) -> Arc<dyn KvStore> {
+        Arc::new(self.kv.clone())
+    }
+
+    pub fn clock_arc(&self) -> Arc<dyn Clock> {
+        Arc::new(self.clock.clone())
+    }
+
+    pub fn data_dir(&self) -> &'static Path {
+        Path::new(DATA_DIR)
+    }
+}
+
+/// Steps per virtual second (ticks are 1 ms).
+const STEPS_PER_SIM_S: u64 = 1_000;
+/// A run whose workload has not finished in this much virtual time is stuck.
+const WORKLOAD_SIM_S_MAX: u64 = 3_600;
+
+/// Runs one seed to its verdict.
+pub fn run_seed(config: &RunConfig) -> SeedResult {
+    let plan = config.plan();
+    let disk = SimDisk::with_plan(config.seed, &plan);
+    let kv = SimKv::with_plan(config.seed, &plan);
+    // Starts at zero; every host boot re-anchors it on that boot's runtime.
+    let clock = SimClock::manual(plan.clock.clone());
+    let shared = Rc::new(RefCell::new(Shared {
+        config: config.clone(),
+        phase: Phase::Faults,
+        failure: None,
+        workload: crate::workload::Workload::new(config),
+        oracle: Default::default(),
+        metrics: Metrics::default(),
+        events: blake3::Hasher::new(),
+        writers_running: 0,
+        workload_done: false,
+        restart_requested: false,
+        boots: 0,
+        queries: Vec::new(),
+        trace: std::env::var_os("STEMEDB_SIM_TRACE").is_some(),
+    }));
+    let env = Env {
+        shared: shared.clone(),
+        disk: disk.clone(),
+        kv: kv.clone(),
+        clock,
+    };
+    let mut world = TurmoilWorld::new(config.seed);
+    let boot_env = env.clone();
+    world.host(
+        HOST_NAME,
+        Box::new(move || Box::pin(host::boot(boot_env.clone()))),
+    );
+    let mut crashes = plan.crashes.clone().into_iter().peekable();
+    let mut crash_count = 0u32;
+    let mut liveness_deadline: Option<Duration> = None;
+    let workload_deadline = Duration::from_secs(WORKLOAD_SIM_S_MAX);
+    let steps_max = (WORKLOAD_SIM_S_MAX + config.liveness_budget_ms / 1_000 + 1) * STEPS_PER_SIM_S;
+    for _ in 0..steps_max {
+        if let Err(e) = world.step() {
+            shared
+                .borrow_mut()
+                .fail(Failure::Safety(format!("the engine host failed: {e}")));
+        }
+        let now = world.elapsed();
+        let mut s = shared.borrow_mut();
+        if s.failure.is_some() || s.phase == Phase::Done {
+            break;
+        }
+        match s.phase {
+            Phase::Faults => {
+                // A crash fires at its disk operation, or at the matching point of the workload if
+                // the disk is quieter than estimated, so every planned crash happens.
+                let progress = s.workload.issued() * crate::config::DISK_OPS_PER_WORKLOAD_OP;
+                if let Some(crash) = crashes.next_if(|c| c.at_op <= disk.ops().max(progress)) {
+                    crash_count += 1;
+                    let report = disk.crash(&crash.spec);
+                    let kv_report = kv.crash(&crash.spec);
+                    s.event(
+                        now,
+                        &format!("crash {crash_count}: {report:?} {kv_report:?}"),
+                    );
+                    s.metrics
+                        .counts
+                        .add_event(stemedb_reports::names::EVENT_CRASHES, 1);
+                    drop(s);
+                    world.crash(HOST_NAME);
+                    world.bounce(HOST_NAME);
+                    continue;
+                }
+                if s.restart_requested {
+                    // The supervisor restarts a process whose engine failed closed; the disk
+                    // keeps its page cache (no power loss).
+                    s.restart_requested = false;
+                    s.event(now, "supervisor restart");
+                    s.metrics.counts.add_event("restarts", 1);
+                    drop(s);
+                    world.crash(HOST_NAME);
+                    world.bounce(HOST_NAME);
+                    continue;
+                }
+                if s.workload_done {
+                    // Faults stop; restart the process (no power loss) so a fail-closed engine
+                    // reopens, and give the system a bounded time to converge.
+                    disk.heal();
+                    s.phase = Phase::Liveness;
+                    s.event(now, "heal");
+                    liveness_deadline =
+                        Some(now + Duration::from_millis(config.liveness_budget_ms));
+                    drop(s);
+                    world.crash(HOST_NAME);
+                    world.bounce(HOST_NAME);
+                    continue;
+                }
+                if now > workload_deadline {
+                    let issued = s.workload.issued();
+                    s.fail(Failure::Liveness(format!(
+                        "the workload did not finish within {WORKLOAD_SIM_S_MAX} simulated seconds ({issued} of {} operations issued)",
+                        config.ops
+                    )));
+                    break;
+                }
+            }
+            Phase::Liveness => {
+                if liveness_deadline.is_some_and(|d| now > d) {
+                    s.fail(Failure::Liveness(format!(
+                        "after faults stopped the engine did not converge within {} simulated ms",
+                        config.liveness_budget_ms
+                    )));
+                    break;
+                }
+            }
+            Phase::Done => unreachable!("handled above"),
+        }
+    }
+    let sim_elapsed = world.elapsed();
+    drop(world);
+    let mut s = shared.borrow_mut();
+    if s.failure.is_none() && s.phase != Phase::Done {
+        s.fail(Failure::Liveness("the run hit its step bound".into()));
+    }
+    for us in disk.take_sync_latencies_us() {
+        s.metrics.record(stemedb_reports::names::LATENCY_FSYNC, us);
+    }
+    let disk_stats = disk.stats();
+    for (class, n) in &disk_stats.faults {
+        s.metrics.counts.add_fault(class, *n);
+    }
+    if crash_count > 0 {
+        s.metrics.counts.add_fault("crash", u64::from(crash_count));
+    }
+    s.metrics.sim_duration_us = sim_elapsed.as_micros() as u64;
+    let trace = disk.trace_digest();
+    let image = disk.image_digest();
+    let kv_digest = kv.digest();
+    if s.trace {
+        for (k, v) in kv.live_snapshot() {
+            let key = stemedb::storage::keys::Key::decode(&k)
+                .map_or_else(|_| crate::oracle::ingest::hex(&k), |k| format!("{k:?}"));
+            eprintln!("kv {key} = {}", crate::oracle::ingest::hex(&v));
+        }
+    }
+    s.event(
+        sim_elapsed,
+        &format!("end trace {trace} image {image} kv {kv_digest}"),
+    );
+    let fingerprint = s.events.finalize().to_hex().to_string();
+    SeedResult {
+        config: config.clone(),
+        plan,
+        failure: s.failure.clone(),
+        fingerprint,
+        metrics: std::mem::take(&mut s.metrics),
+        sim_elapsed,
+        crashes: crash_count,
+    }
+}

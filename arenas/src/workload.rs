@@ -1,0 +1,326 @@
+//! The workload: a deterministic stream of operations drawn from the seed's workload stream and
+//! handed out, in order, to whichever simulated task asks next.
+
+use rand::Rng;
+use stemedb::model::{Agent, Assertion, Hash32, Lifecycle, Record, Weight};
+use stemedb_faults::rng::{self, SimRng};
+
+use crate::config::{ArenaKind, RunConfig};
+
+const PREDICATES: [&str; 3] = ["color", "owner", "status"];
+const OBJECTS: [&str; 6] = ["red", "green", "blue", "alice", "bob", "unknown:value"];
+/// Writers sign assertions; voters are separate identities.
+const WRITER_AGENTS: u64 = 8;
+const HONEST_AGENT_BASE: u64 = 100;
+const TROLL_AGENT_BASE: u64 = 1_000;
+/// Honest weights are drawn from this range (units); troll weights are sized below them.
+const HONEST_WEIGHT_UNITS_MIN: u32 = 50;
+const HONEST_WEIGHT_UNITS_MAX: u32 = 100;
+/// Timestamps are coarsened to this grain so equal timestamps (recency ties) really happen.
+const TIMESTAMP_GRAIN_MS: u64 = 50;
+
+/// A query the workload asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuerySpec {
+    pub subject: String,
+    pub predicate: Option<String>,
+    pub consensus: bool,
+    pub max_stale_ms: Option<u64>,
+}
+
+/// One workload operation.
+#[derive(Clone, Debug)]
+pub enum Op {
+    /// A valid, signed record.
+    Submit(Record),
+    /// Bytes that must be quarantined by ingest, never applied.
+    Hostile(Vec<u8>),
+    Query(QuerySpec),
+}
+
+/// A contested topic of the voting arena: the honest claim and the trolls' claim.
+#[derive(Clone, Debug)]
+pub struct Topic {
+    pub subject: String,
+    pub predicate: String,
+    pub honest: Hash32,
+    pub troll: Hash32,
+}
+
+pub struct Workload {
+    cfg: RunConfig,
+    rng: SimRng,
+    issued: u64,
+    writers: Vec<Agent>,
+    honest: Vec<Agent>,
+    trolls: Vec<Agent>,
+    /// Assertions issued so far (votes and parents refer to them).
+    assertions: Vec<Hash32>,
+    pub topics: Vec<Topic>,
+    /// Votes still to hand out in the voting arena, after the topics.
+    vote_queue: Vec<Record>,
+}
+
+impl Workload {
+    pub fn new(cfg: &RunConfig) -> Self {
+        let seed = cfg.seed;
+        let derive = |base: u64, n: u32| {
+            (0..u64::from(n))
+                .map(|i| Agent::derived(seed, base + i))
+                .collect()
+        };
+        Self {
+            cfg: cfg.clone(),
+            rng: rng::stream(seed, "workload"),
+            issued: 0,
+            writers: derive(0, WRITER_AGENTS as u32),
+            honest: derive(HONEST_AGENT_BASE, cfg.honest_voters),
+            trolls: derive(TROLL_AGENT_BASE, cfg.troll_voters),
+            assertions: Vec::new(),
+            topics: Vec::new(),
+            vote_queue: Vec::new(),
+        }
+    }
+
+    pub fn issued(&self) -> u64 {
+        self.issued
+    }
+
+    pub fn exhausted(&self) -> bool {
+        self.issued >= self.cfg.ops
+    }
+
+    /// The next operation, stamped with the workload's view of wall time.
+    pub fn next(&mut self, wall_ms: u64) -> Option<Op> {
+        if self.exhausted() {
+            return None;
+        }
+        self.issued += 1;
+        let ts = wall_ms / TIMESTAMP_GRAIN_MS * TIMESTAMP_GRAIN_MS;
+        if self.cfg.arena == ArenaKind::Voting {
+            return Some(self.next_voting(ts));
+        }
+        if self.rng.random_range(0..100u8) < self.cfg.query_pct {
+            return Some(Op::Query(self.query()));
+        }
+        if self.rng.random_range(0..1000u16) < self.cfg.hostile_per_mille {
+            return Some(Op::Hostile(self.hostile(ts)));
+        }
+        let roll = self.rng.random_range(0..100u8);
+        let has_voters = !self.honest.is_empty() || !self.trolls.is_empty();
+        let can_vote = !self.assertions.is_empty() && has_voters;
+        if can_vote && roll < 35 {
+            return Some(Op::Submit(self.vote(ts)));
+        }
+        if !self.assertions.is_empty() && (35..38).contains(&roll) {
+            return Some(Op::Submit(self.evidence(ts)));
+        }
+        Some(Op::Submit(self.assertion(ts)))
+    }
+
+    fn subject(&mut self) -> String {
+        // A subject with ':' and one with a NUL: key encodings must keep them apart.
+        match self.rng.random_range(0..self.cfg.subjects.max(1)) {
+            0 => "subject:0".to_owned(),
+            1 => "subject\u{0}1".to_owned(),
+            n => format!("subject-{n}"),
+        }
+    }
+
+    fn assertion(&mut self, ts: u64) -> Record {
+        let subject = self.subject();
+        let predicate = PREDICATES[self.rng.random_range(0..PREDICATES.len())].to_owned();
+        let object = OBJECTS[self.rng.random_range(0..OBJECTS.len())].to_owned();
+        let confidence = f64::from(self.rng.random_range(0..=100u8)) / 100.0;
+        let mut a = Assertion::new(subject, predicate, object, confidence, ts);
+        a.lifecycle = match self.rng.random_range(0..10u8) {
+            0 => Lifecycle::Draft,
+            1 => Lifecycle::Deprecated,
+            2 => Lifecycle::Retracted,
+            _ => Lifecycle::Active,
+        };
+        if !self.assertions.is_empty() && self.rng.random_bool(0.2) {
+            a.parent_hash = Some(self.assertions[self.rng.random_range(0..self.assertions.len())]);
+        }
+        let signer = self.rng.random_range(0..self.writers.len());
+        self.writers[signer].sign_assertion(&mut a);
+        if self.rng.random_bool(0.1) {
+            // A co-signed assertion.
+            let other = (signer + 1) % self.writers.len();
+            self.writers[other].sign_assertion(&mut a);
+        }
+        self.assertions.push(a.identity_hash());
+        Record::Assertion(a)
+    }
+
+    fn vote(&mut self, ts: u64) -> Record {
+        // Votes favour recent assertions, so repeats (the same voter, the same assertion) occur.
+        let n = self.assertions.len();
+        let target = self.assertions[n - 1 - self.rng.random_range(0..n.min(6))];
+        let troll =
+            !self.trolls.is_empty() && (self.honest.is_empty() || self.rng.random_bool(0.5));
+        let (voter, units) = if troll {
+            (&self.trolls[self.rng.random_range(0..self.trolls.len())], 1)
+        } else {
+            let units = self
+                .rng
+                .random_range(HONEST_WEIGHT_UNITS_MIN..=HONEST_WEIGHT_UNITS_MAX);
+            (
+                &self.honest[self.rng.random_range(0..self.honest.len())],
+                units,
+            )
+        };
+        Record::Vote(voter.vote(target, Weight::from_units(units), ts))
+    }
+
+    fn evidence(&mut self, ts: u64) -> Record {
+        let target = self.assertions[self.rng.random_range(0..self.assertions.len())];
+        let len = self.rng.random_range(1..200usize);
+        let content: Vec<u8> = (0..len).map(|_| self.rng.random()).collect();
+        let writer = &self.writers[self.rng.random_range(0..self.writers.len())];
+        Record::Evidence(writer.evidence(target, content, ts))
+    }
+
+    fn query(&mut self) -> QuerySpec {
+        let subject = self.subject();
+        let predicate = self
+            .rng
+            .random_bool(0.6)
+            .then(|| PREDICATES[self.rng.random_range(0..PREDICATES.len())].to_owned());
+        QuerySpec {
+            subject,
+            predicate,
+            consensus: self.rng.random_bool(0.5),
+            max_stale_ms: self
+                .rng
+                .random_bool(0.3)
+                .then(|| self.rng.random_range(0..2_000)),
+        }
+    }
+
+    /// Bytes ingest must refuse: garbage, a valid record with a broken signature, a truncation.
+    fn hostile(&mut self, ts: u64) -> Vec<u8> {
+        let valid = self.assertion(ts);
+        // The hostile copy's hash must not count as issued: votes must target real assertions.
+        self.assertions.pop();
+        let mut bytes = valid.encode().unwrap_or_default();
+        match self.rng.random_range(0..3u8) {
+            0 => {
+                let len = self.rng.random_range(0..300usize);
+                (0..len).map(|_| self.rng.random()).collect()
+            }
+            1 => {
+                // Tamper with the object after signing: the signature no longer verifies.
+                if let Record::Assertion(mut a) = valid {
+                    a.object.push_str("-forged");
+                    bytes = Record::Assertion(a).encode().unwrap_or_default();
+                }
+                bytes
+            }
+            _ => {
+                let keep = self.rng.random_range(0..bytes.len().max(1));
+                bytes.truncate(keep);
+                bytes
+            }
+        }
+    }
+
+    /// The voting arena: first each topic's two claims, then the votes, shuffled.
+    fn next_voting(&mut self, ts: u64) -> Op {
+        if self.topics.len() < self.cfg.subjects as usize {
+            return Op::Submit(self.topic_claim(ts));
+        }
+        if self.vote_queue.is_empty() {
+            self.fill_vote_queue(ts);
+        }
+        match self.vote_queue.pop() {
+            Some(vote) => Op::Submit(vote),
+            None => Op::Query(QuerySpec {
+                subject: self.topics[self.rng.random_range(0..self.topics.len())]
+                    .subject
+                    .clone(),
+                predicate: Some(PREDICATES[0].to_owned()),
+                consensus: true,
+                max_stale_ms: None,
+            }),
+        }
+    }
+
+    /// One record of a topic: the honest claim first, then the troll claim (with a later
+    /// timestamp, so recency alone would pick the trolls).
+    fn topic_claim(&mut self, ts: u64) -> Record {
+        let index = self.topics.len();
+        let subject = format!("topic-{index}");
+        let writer = &self.writers[index % self.writers.len()];
+        let mut honest = Assertion::new(
+            subject.clone(),
+            PREDICATES[0].to_owned(),
+            "true".to_owned(),
+            0.9,
+            ts,
+        );
+        writer.sign_assertion(&mut honest);
+        let mut troll = Assertion::new(
+            subject.clone(),
+            PREDICATES[0].to_owned(),
+            "false".to_owned(),
+            0.9,
+            ts + 1_000,
+        );
+        writer.sign_assertion(&mut troll);
+        self.topics.push(Topic {
+            subject,
+            predicate: PREDICATES[0].to_owned(),
+            honest: honest.identity_hash(),
+            troll: troll.identity_hash(),
+        });
+        // Hand out the honest claim now and the troll claim at the front of the votes.
+        self.vote_queue.push(Record::Assertion(troll));
+        Record::Assertion(honest)
+    }
+
+    /// Every honest voter votes once (some twice) for the honest claim; every troll votes for
+    /// the troll claim with a weight sized so the trolls' total stays below the honest minimum,
+    /// and repeats itself many times (repeats must not count).
+    fn fill_vote_queue(&mut self, ts: u64) {
+        let honest_min_units = HONEST_WEIGHT_UNITS_MIN * self.honest.len() as u32;
+        let troll_units =
+            (honest_min_units.saturating_sub(1) / (self.trolls.len().max(1) as u32)).max(1);
+        let mut votes = Vec::new();
+        for topic in self.topics.clone() {
+            for voter in &self.honest {
+                let units = self
+                    .rng
+                    .random_range(HONEST_WEIGHT_UNITS_MIN..=HONEST_WEIGHT_UNITS_MAX);
+                votes.push(Record::Vote(voter.vote(
+                    topic.honest,
+                    Weight::from_units(units),
+                    ts,
+                )));
+                if self.rng.random_bool(0.2) {
+                    votes.push(Record::Vote(voter.vote(
+                        topic.honest,
+                        Weight::from_units(units + 1),
+                        ts + 1,
+                    )));
+                }
+            }
+            if honest_min_units > 0 {
+                for voter in &self.trolls {
+                    for repeat in 0..self.rng.random_range(1..=4u64) {
+                        votes.push(Record::Vote(voter.vote(
+                            topic.troll,
+                            Weight::from_units(troll_units),
+                            ts + repeat,
+                        )));
+                    }
+                }
+            }
+        }
+        // Shuffle so honest and troll votes arrive interleaved and concurrently.
+        for i in (1..votes.len()).rev() {
+            votes.swap(i, self.rng.random_range(0..=i));
+        }
+        self.vote_queue.extend(votes);
+    }
+}

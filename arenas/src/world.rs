@@ -1,0 +1,73 @@
+//! The world seam: what the arenas need from a deterministic scheduler, and its turmoil
+//! implementation. Arenas never name turmoil, so a second scheduler (madsim) can slot in here.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+/// A host's software: called again on every (re)start, so start-up runs recovery each time.
+pub type Software = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()>>>>;
+
+/// A simulated world of hosts on virtual time.
+pub trait World {
+    /// Adds a host running `software`.
+    fn host(&mut self, name: &str, software: Software);
+    /// Advances virtual time by one tick, running every live host. An error is a host failure
+    /// (for example a panic in the software), not a verdict.
+    fn step(&mut self) -> Result<(), String>;
+    /// Stops a host's software dead: nothing it was doing completes.
+    fn crash(&mut self, name: &str);
+    /// Restarts a host's software (after a crash, or as a clean process restart).
+    fn bounce(&mut self, name: &str);
+    /// Virtual time since the world started.
+    fn elapsed(&self) -> Duration;
+}
+
+/// Virtual time per step. Disk latencies below it still order tasks within a step.
+pub const TICK_DURATION: Duration = Duration::from_millis(1);
+/// Longest virtual time a world may run: a bound, never a target (liveness is judged earlier).
+pub const SIMULATION_DURATION_MAX: Duration = Duration::from_secs(24 * 3600);
+
+/// The world on turmoil.
+pub struct TurmoilWorld<'a> {
+    sim: turmoil::Sim<'a>,
+}
+
+impl TurmoilWorld<'_> {
+    pub fn new(seed: u64) -> Self {
+        let sim = turmoil::Builder::new()
+            .rng_seed(seed)
+            .tick_duration(TICK_DURATION)
+            .simulation_duration(SIMULATION_DURATION_MAX)
+            .build();
+        Self { sim }
+    }
+}
+
+impl World for TurmoilWorld<'_> {
+    fn host(&mut self, name: &str, software: Software) {
+        self.sim.host(name, move || {
+            let run = software();
+            async move {
+                run.await;
+                Ok(())
+            }
+        });
+    }
+
+    fn step(&mut self) -> Result<(), String> {
+        self.sim.step().map(|_| ()).map_err(|e| e.to_string())
+    }
+
+    fn crash(&mut self, name: &str) {
+        self.sim.crash(name);
+    }
+
+    fn bounce(&mut self, name: &str) {
+        self.sim.bounce(name);
+    }
+
+    fn elapsed(&self) -> Duration {
+        self.sim.elapsed()
+    }
+}

@@ -1,0 +1,96 @@
+//! The `stemedb-sim` binary as a user meets it: exit codes, JSON on stdout, report files, and a
+//! failure artifact that replays.
+
+use std::process::Command;
+
+fn sim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_stemedb-sim"))
+}
+
+#[test]
+fn bad_arguments_exit_with_the_usage_code() {
+    for args in [
+        vec!["run", "--arena", "nonsense"],
+        vec!["sweep", "--seeds", "9..3"],
+        vec!["sweep", "--seeds", "1..4", "--shard", "3/2"],
+        vec!["frobnicate"],
+        vec!["run", "--scenario", "/definitely/not/here.toml"],
+    ] {
+        let out = sim().args(&args).output().unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(2),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert!(
+            !out.stderr.is_empty(),
+            "{args:?}: a usage error says what is wrong"
+        );
+    }
+}
+
+#[test]
+fn a_small_run_passes_and_writes_a_json_report() {
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = sim()
+        .args([
+            "-q", "run", "--arena", "spine", "--arena", "voting", "--ops", "120", "--json", "--out",
+        ])
+        .arg(out_dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let report = stemedb_reports::Report::from_json(&stdout).expect("stdout is the JSON report");
+    assert_eq!(report.outcomes.len(), 2);
+    assert!(report
+        .outcomes
+        .iter()
+        .all(|o| o.verdict == stemedb_reports::Verdict::Pass));
+    assert!(report.latency("append_ack").is_some_and(|h| h.count() > 0));
+    let saved = stemedb_reports::Report::load_json(&out_dir.path().join("report.json")).unwrap();
+    assert_eq!(
+        saved.deterministic_json().unwrap(),
+        report.deterministic_json().unwrap()
+    );
+}
+
+#[test]
+fn a_shard_selects_a_disjoint_subset_of_seeds() {
+    let mut seen = Vec::new();
+    for shard in ["1/2", "2/2"] {
+        let out_dir = tempfile::tempdir().unwrap();
+        let out = sim()
+            .args([
+                "-q", "sweep", "--arena", "spine", "--ops", "40", "--seeds", "1..=4", "--jobs",
+                "2", "--json",
+            ])
+            .args(["--shard", shard, "--out"])
+            .arg(out_dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let report =
+            stemedb_reports::Report::from_json(&String::from_utf8(out.stdout).unwrap()).unwrap();
+        let seeds: Vec<u64> = report.outcomes.iter().filter_map(|o| o.seed).collect();
+        assert_eq!(seeds.len(), 2, "{shard}: {seeds:?}");
+        seen.extend(seeds);
+    }
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        [1, 2, 3, 4],
+        "the shards cover the range exactly once"
+    );
+}
