@@ -398,6 +398,28 @@ fn check_queries(env: &Env) -> Result<(), Failure> {
         });
         if !matched {
             let expected = model.answer(&q.spec, q.after);
+            let offset_of = |h: &Hash32| {
+                s.oracle
+                    .entries()
+                    .iter()
+                    .find_map(|e| match ingest::accept(&e.payload) {
+                        Some(Record::Assertion(a)) if a.identity_hash() == *h => Some(e.offset),
+                        _ => None,
+                    })
+            };
+            let missing: Vec<String> = expected
+                .candidates
+                .difference(&q.candidates)
+                .map(|h| format!("{h} at {:?}", offset_of(h)))
+                .collect();
+            let extra: Vec<String> = q
+                .candidates
+                .difference(&expected.candidates)
+                .map(|h| format!("{h} at {:?}", offset_of(h)))
+                .collect();
+            if s.trace {
+                eprintln!("query mismatch: missing {missing:?} extra {extra:?}");
+            }
             return Err(Failure::Safety(format!(
                 "query {:?} (cursor {}..{}, view {}) answered {:?} with {} candidates; the reference lens gives {:?} with {} candidates over the ingested set",
                 q.spec,

@@ -91,14 +91,13 @@ async fn open(env: &Env, phase: Phase) -> Option<Engine> {
             Ok(engine) => return Some(engine),
             Err(e) => {
                 last_error = e.to_string();
-                let faulty =
-                    phase == Phase::Faults && env.shared.borrow().config.arena == ArenaKind::Chaos;
-                if !faulty {
-                    // Without faults an open must simply work.
+                let chaos = env.shared.borrow().config.arena == ArenaKind::Chaos;
+                if !chaos {
+                    // No fault ever touched this disk: an open must simply work.
                     env.shared
                         .borrow_mut()
                         .fail(crate::outcome::Failure::Safety(format!(
-                            "the engine failed to open without faults (attempt {attempt}): {e}"
+                            "the engine failed to open an undamaged disk (attempt {attempt}): {e}"
                         )));
                     return None;
                 }

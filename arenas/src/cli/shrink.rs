@@ -22,7 +22,29 @@ const SHRINK_RUNS_MAX: u32 = 400;
 
 struct Shrinker {
     verdict: Verdict,
+    /// The original failure's message with numbers and hashes masked: a candidate must fail the
+    /// same way, not merely with the same verdict (or shrinking drifts to another bug).
+    signature: String,
     runs: u32,
+}
+
+/// A failure message with every number and hex word masked, so "record at offset 744 is
+/// missing" and "record at offset 912 is missing" are the same failure.
+pub fn signature(message: &str) -> String {
+    let mut out = String::new();
+    let mut in_number = false;
+    for c in message.chars() {
+        if c.is_ascii_hexdigit() {
+            if !in_number {
+                out.push('#');
+                in_number = true;
+            }
+        } else {
+            in_number = false;
+            out.push(c);
+        }
+    }
+    out
 }
 
 impl Shrinker {
@@ -35,7 +57,7 @@ impl Shrinker {
         let result = run_guarded(config);
         result
             .failure
-            .filter(|f| f.verdict() == self.verdict)
+            .filter(|f| f.verdict() == self.verdict && signature(f.message()) == self.signature)
             .map(|f| f.message().to_owned())
     }
 }
@@ -55,6 +77,7 @@ pub fn shrink(artifact_path: &Path, out: Option<&Path>) -> Result<i32, CliError>
             .into_iter()
             .find(|v| v.as_str() == artifact.verdict)
             .ok_or_else(|| CliError::Usage(format!("unknown verdict {:?}", artifact.verdict)))?,
+        signature: signature(&artifact.message),
         runs: 0,
     };
     let Some(mut message) = s.fails(&best) else {
