@@ -110,15 +110,15 @@ async fn open(env: &Env, phase: Phase) -> Option<Engine> {
         }
     }
     if phase == Phase::Faults {
-        // Faults keep the engine from starting: end the fault phase (the supervisor gives up
-        // on the workload), so the liveness phase judges whether it starts once they stop.
+        // Faults keep the engine from starting: call an operator (the driver remaps bad
+        // sectors and restarts it, or ends the fault phase after a bound).
         let mut s = env.shared.borrow_mut();
         let at = env.clock.monotonic();
         s.event(
             at,
-            &format!("open keeps failing under faults ({last_error}); ending the fault phase"),
+            &format!("open keeps failing under faults ({last_error}); calling an operator"),
         );
-        s.workload_done = true;
+        s.stuck_opening = true;
         return None;
     }
     env.shared.borrow_mut().fail(crate::outcome::Failure::Liveness(format!(

@@ -61,6 +61,10 @@ pub struct Shared {
     pub workload_done: bool,
     /// The engine failed closed (fsync error): a supervisor must restart the process.
     pub restart_requested: bool,
+    /// The engine cannot open under faults: an operator must step in (see the driver).
+    pub stuck_opening: bool,
+    /// Operator interventions so far (bounded by `INTERVENTIONS_MAX`).
+    pub interventions: u32,
     pub boots: u32,
     pub queries: Vec<crate::check::QueryCheck>,
     /// Print every event to stderr as it happens (`STEMEDB_SIM_TRACE=1`), for diagnosing a seed.
@@ -113,6 +117,8 @@ impl Env {
     }
 }
 
+/// Operator repairs (remapping bad sectors) a run may get before its fault phase just ends.
+const INTERVENTIONS_MAX: u32 = 3;
 /// Steps per virtual second (ticks are 1 ms).
 const STEPS_PER_SIM_S: u64 = 1_000;
 /// A run whose workload has not finished in this much virtual time is stuck.
@@ -136,6 +142,8 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         writers_running: 0,
         workload_done: false,
         restart_requested: false,
+        stuck_opening: false,
+        interventions: 0,
         boots: 0,
         queries: Vec::new(),
         trace: std::env::var_os("STEMEDB_SIM_TRACE").is_some(),
@@ -184,6 +192,27 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     s.metrics
                         .counts
                         .add_event(stemedb_reports::names::EVENT_CRASHES, 1);
+                    drop(s);
+                    world.crash(HOST_NAME);
+                    world.bounce(HOST_NAME);
+                    continue;
+                }
+                if s.stuck_opening {
+                    // The engine cannot start (a bad sector under the log, say). An operator
+                    // remaps the bad sectors and restarts it; past a bound the fault phase ends.
+                    s.stuck_opening = false;
+                    s.interventions += 1;
+                    if s.interventions > INTERVENTIONS_MAX {
+                        s.event(now, "operator gives up; faults stop");
+                        s.workload_done = true;
+                        continue;
+                    }
+                    let remapped = disk.remap_bad_sectors();
+                    s.event(
+                        now,
+                        &format!("operator remaps {remapped} bad sectors and restarts"),
+                    );
+                    s.metrics.counts.add_event("operator_interventions", 1);
                     drop(s);
                     world.crash(HOST_NAME);
                     world.bounce(HOST_NAME);

@@ -240,6 +240,19 @@ impl SimDisk {
         s.record(&[b"heal"]);
     }
 
+    /// An operator's repair: every latent sector error is remapped (reads of those sectors work
+    /// again and return what the medium held); every other fault stays scheduled.
+    pub fn remap_bad_sectors(&self) -> usize {
+        let mut s = self.state();
+        let mut remapped = 0;
+        for inode in s.inodes.values_mut() {
+            remapped += inode.bad_sectors.len();
+            inode.bad_sectors.clear();
+        }
+        s.record(&[b"remap_bad_sectors"]);
+        remapped
+    }
+
     /// Sets or lifts an absolute capacity (ENOSPC beyond it).
     pub fn set_capacity(&self, bytes: Option<u64>) {
         self.inject(DiskFault::SetCapacity { bytes });
