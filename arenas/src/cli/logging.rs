@@ -5,11 +5,13 @@ use tracing_subscriber::EnvFilter;
 use super::{LogArgs, LogFormat};
 
 pub fn init(args: &LogArgs) {
+    // By default only the harness speaks: under fault injection the engine's own warnings and
+    // errors (quarantined records, a WAL failing closed) are expected events; -v shows them.
     let level = if args.quiet {
-        "error"
+        "error,stemedb=off"
     } else {
         match args.verbose {
-            0 => "warn",
+            0 => "warn,stemedb=off",
             1 => "info",
             2 => "debug",
             _ => "trace",
