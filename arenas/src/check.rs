@@ -144,7 +144,7 @@ async fn scan_log(env: &Env) -> Result<(Vec<(u64, Vec<u8>)>, u64), Failure> {
     Ok((records, first))
 }
 
-pub async fn after_recovery(env: &Env, _engine: &Engine) -> Result<(), Failure> {
+pub async fn after_recovery(env: &Env) -> Result<(), Failure> {
     refresh_damage(env);
     let (scan, first) = scan_log(env).await?;
     let mut s = env.shared.borrow_mut();

@@ -58,7 +58,7 @@ pub async fn boot(env: Env) {
         );
         s.event(env.clock.monotonic(), &line);
     }
-    if let Err(failure) = check::after_recovery(&env, &engine).await {
+    if let Err(failure) = check::after_recovery(&env).await {
         env.shared.borrow_mut().fail(failure);
         return;
     }
@@ -148,13 +148,12 @@ async fn run_workload(env: &Env, engine: Rc<Engine>) {
     let queries = Rc::new(QueryEngine::new(engine.kv().clone(), env.clock_arc()));
     let writers = env.shared.borrow().config.writers.max(1);
     let mut tasks = Vec::new();
-    for id in 0..writers {
+    for _ in 0..writers {
         env.shared.borrow_mut().writers_running += 1;
         tasks.push(tokio::task::spawn_local(writer(
             env.clone(),
             engine.clone(),
             queries.clone(),
-            id,
         )));
     }
     for task in tasks {
@@ -210,8 +209,7 @@ fn faults_active_locked(s: &crate::sim::Shared) -> bool {
     s.phase == Phase::Faults && s.config.arena == ArenaKind::Chaos
 }
 
-async fn writer(env: Env, engine: Rc<Engine>, queries: Rc<QueryEngine>, id: u32) {
-    let _ = id;
+async fn writer(env: Env, engine: Rc<Engine>, queries: Rc<QueryEngine>) {
     loop {
         let op = {
             let mut s = env.shared.borrow_mut();

@@ -94,3 +94,102 @@ fn a_shard_selects_a_disjoint_subset_of_seeds() {
         "the shards cover the range exactly once"
     );
 }
+
+#[test]
+fn a_committed_regression_replays_from_its_artifact() {
+    let artifact = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/regressions/chaos-seed26-quarantine-list-rot.json"
+    );
+    let out_dir = tempfile::tempdir().unwrap();
+    let out = sim()
+        .args(["-q", "replay", "--artifact", artifact, "--json", "--out"])
+        .arg(out_dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report =
+        stemedb_reports::Report::from_json(&String::from_utf8(out.stdout).unwrap()).unwrap();
+    assert_eq!(
+        report.outcomes.len(),
+        1,
+        "the artifact's one arena and seed"
+    );
+    assert_eq!(report.outcomes[0].seed, Some(26));
+}
+
+#[test]
+fn a_corrupt_artifact_is_a_usage_error_not_a_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.json");
+    std::fs::write(
+        &path,
+        b"{\"format\": \"stemedb-sim-failure/v1\", \"seed\": ",
+    )
+    .unwrap();
+    let out = sim()
+        .args(["replay", "--artifact"])
+        .arg(&path)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("not valid") && !stderr.contains("panicked"),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn shard_reports_merge_and_render() {
+    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
+    for (i, dir) in dirs.iter().enumerate() {
+        let shard = format!("{}/2", i + 1);
+        let out = sim()
+            .args([
+                "-q", "sweep", "--arena", "spine", "--ops", "40", "--seeds", "1..=4", "--shard",
+                &shard, "--out",
+            ])
+            .arg(dir.path())
+            .output()
+            .unwrap();
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let merged = dirs[0].path().join("merged.json");
+    let out = sim()
+        .args(["report", "merge"])
+        .arg(dirs[0].path().join("report.json"))
+        .arg(dirs[1].path().join("report.json"))
+        .arg("-o")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = stemedb_reports::Report::load_json(&merged).unwrap();
+    assert_eq!(report.outcomes.len(), 4, "both shards' seeds, once each");
+    let md = sim()
+        .args(["report", "render", "--format", "markdown"])
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert_eq!(md.status.code(), Some(0));
+    assert!(
+        String::from_utf8_lossy(&md.stdout).contains("append\\_ack"),
+        "Markdown escapes the underscore"
+    );
+}

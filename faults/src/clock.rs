@@ -46,7 +46,10 @@ impl SimClock {
         Self::with_source(Source::Manual(Duration::ZERO), plan)
     }
 
-    /// A clock that follows the current tokio runtime's (virtual, when paused) time.
+    /// A clock that follows the current tokio runtime's (virtual, when paused) time. Call it
+    /// inside that runtime: outside one, tokio's `Instant` is the real clock. A simulator whose
+    /// hosts restart on fresh runtimes should start `manual` and re-anchor with
+    /// [`SimClock::follow_runtime_from`] at every boot instead.
     pub fn runtime(plan: ClockPlan) -> Self {
         Self::with_source(
             Source::Runtime {
