@@ -24,6 +24,7 @@ use stemedb_reports::names;
 use crate::config::ArenaKind;
 use crate::oracle::ingest::{self, hex};
 use crate::oracle::lens::LensModel;
+use crate::oracle::validity::Signatures;
 use crate::outcome::Failure;
 use crate::sim::{Env, Phase};
 use crate::workload::QuerySpec;
@@ -48,18 +49,36 @@ pub struct QueryCheck {
 /// the KV and the quarantine list are checked by their own means).
 fn refresh_damage(env: &Env) {
     let dir = env.data_dir();
-    let ranges: Vec<(u64, u64)> = env
-        .disk
-        .media_damage()
+    let global = |d: &stemedb_faults::MediaDamage| {
+        if d.path.parent() != Some(dir) {
+            return None;
+        }
+        let name = d.path.file_name()?.to_str()?;
+        let base = stemedb::wal::parse_segment_name(name)?;
+        Some(base + d.start)
+    };
+    let damage = env.disk.media_damage();
+    let ranges: Vec<(u64, u64)> = damage
         .iter()
-        .filter(|d| d.path.parent() == Some(dir))
-        .filter_map(|d| {
-            let name = d.path.file_name()?.to_str()?;
-            let base = stemedb::wal::parse_segment_name(name)?;
-            Some((base + d.start, base + d.start + d.len))
+        .filter_map(|d| global(d).map(|start| (start, start + d.len)))
+        .collect();
+    // A misdirected write's bytes exist where they landed: the records it carried may be read
+    // (and applied) there, at another position in the log than their own.
+    let copies: Vec<crate::oracle::log::Copy> = damage
+        .windows(2)
+        .filter(|w| {
+            w[0].cause == "misdirected_write_aimed" && w[1].cause == "misdirected_write_landed"
+        })
+        .filter_map(|w| {
+            Some(crate::oracle::log::Copy {
+                aimed: global(&w[0])?,
+                landed: global(&w[1])?,
+                len: w[0].len,
+            })
         })
         .collect();
     let mut s = env.shared.borrow_mut();
+    s.oracle.copies = copies;
     if s.trace && s.oracle.damage != ranges {
         eprintln!("media damage (global log ranges): {ranges:?}");
         for line in env.disk.fault_log() {
@@ -225,7 +244,10 @@ pub async fn converge(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
         let payload = record
             .encode()
             .map_err(|e| Failure::Harness(format!("cannot encode: {e}")))?;
-        env.shared.borrow_mut().oracle.submitting(&payload);
+        env.shared
+            .borrow_mut()
+            .oracle
+            .submitting(&payload, Signatures::KnownGood);
         let offset = engine.submit(&record).await.map_err(|e| {
             Failure::Liveness(format!(
                 "after faults stopped a fresh write still fails: {e}"
@@ -261,11 +283,12 @@ pub async fn converge(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
 fn not_applied_uncertain(
     entries: &[crate::oracle::log::Entry],
     actual: &ingest::KvImage,
+    accept: ingest::Accept<'_>,
 ) -> BTreeSet<usize> {
     let mut skip = BTreeSet::new();
     for (index, entry) in entries.iter().enumerate().filter(|(_, e)| e.uncertain) {
         let payload = &entry.payload;
-        let applied = match ingest::accept(payload) {
+        let applied = match accept(payload) {
             Some(Record::Assertion(a)) => {
                 actual.get(&keys::assertion_key(&a.identity_hash())) == Some(payload)
             }
@@ -290,16 +313,20 @@ fn check_kv(env: &Env, durable: u64) -> Result<(), Failure> {
     refresh_damage(env);
     let actual = env.kv.live_snapshot();
     let entries = env.shared.borrow().oracle.entries();
-    let skip = not_applied_uncertain(&entries, &actual);
     let mut s = env.shared.borrow_mut();
-    let replay = ingest::replay(&entries, &skip);
+    let (replay, skip) = {
+        let oracle = &s.oracle;
+        let accept = |p: &[u8]| oracle.accept(p);
+        let skip = not_applied_uncertain(&entries, &actual, &accept);
+        (ingest::replay(&entries, &skip, &accept), skip)
+    };
     let actual_data = ingest::data_image(&actual).map_err(Failure::Safety)?;
     if let Some((key, diff)) = ingest::first_difference(&replay.kv, &actual_data) {
         // Name the log records behind the key, so the failure points at the offsets to look at.
         let sources: Vec<String> = entries
             .iter()
             .enumerate()
-            .filter(|(_, e)| ingest::keys_of(&e.payload).contains(&key))
+            .filter(|(_, e)| ingest::keys_of(&e.payload, &|p| s.oracle.accept(p)).contains(&key))
             .map(|(i, e)| {
                 let state = if e.uncertain { "damaged" } else { "intact" };
                 let applied = if skip.contains(&i) {
@@ -374,7 +401,7 @@ fn check_queries(env: &Env) -> Result<(), Failure> {
         .entries()
         .into_iter()
         .filter(|e| !e.uncertain)
-        .filter_map(|e| ingest::accept(&e.payload).map(|r| (e.offset, r)));
+        .filter_map(|e| s.oracle.accept(&e.payload).map(|r| (e.offset, r)));
     let model = LensModel::new(accepted);
     let offsets: Vec<u64> = s.oracle.known().keys().copied().collect();
     for q in &s.queries {
@@ -402,7 +429,7 @@ fn check_queries(env: &Env) -> Result<(), Failure> {
                 s.oracle
                     .entries()
                     .iter()
-                    .find_map(|e| match ingest::accept(&e.payload) {
+                    .find_map(|e| match s.oracle.accept(&e.payload) {
                         Some(Record::Assertion(a)) if a.identity_hash() == *h => Some(e.offset),
                         _ => None,
                     })
@@ -440,7 +467,7 @@ fn check_queries(env: &Env) -> Result<(), Failure> {
 /// counted weights were already checked against the replay of the log.)
 async fn check_topics(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
     let topics = env.shared.borrow().workload.topics.clone();
-    let queries = QueryEngine::new(engine.kv().clone(), env.clock_arc());
+    let queries = engine.query_engine();
     let kv = env.kv.live_snapshot();
     let weight = |h: &Hash32| {
         kv.get(&keys::vote_weight_key(h))

@@ -75,9 +75,23 @@ pub struct RunConfig {
     pub crashes_max: u32,
     /// Virtual time the liveness phase may take before the run is a liveness failure.
     pub liveness_budget_ms: u64,
+    /// Traffic comes in bursts of about this many operations (all writers back to back), each
+    /// followed by a quiet gap (see `gap_ms_mean`). Real clients pause; a run that never does
+    /// covers only a second or two of virtual time, too little for clock faults, staleness
+    /// windows and ingest catch-up to matter. 0 disables bursts (the default of old artifacts).
+    #[serde(default)]
+    pub burst_ops_mean: u64,
+    /// Mean quiet gap between bursts, in virtual ms (drawn uniformly from 0 to twice this).
+    #[serde(default)]
+    pub gap_ms_mean: u64,
     /// The fault plan; generated from the seed unless given (replay of an artifact, shrinking).
     pub plan: Option<FaultPlan>,
 }
+
+/// Default traffic shape: bursts of ~64 operations, ~5 s apart, so a 2000-operation run covers
+/// a few virtual minutes (ingest catches up between bursts; views age; clocks drift).
+pub const BURST_OPS_MEAN_DEFAULT: u64 = 64;
+pub const GAP_MS_MEAN_DEFAULT: u64 = 5_000;
 
 /// Disk calls per workload operation, roughly: sizes the plan's horizon so crashes and faults
 /// land inside the run rather than after it.
@@ -100,6 +114,8 @@ impl RunConfig {
             crashes_min: 0,
             crashes_max: 0,
             liveness_budget_ms: 120_000,
+            burst_ops_mean: BURST_OPS_MEAN_DEFAULT,
+            gap_ms_mean: GAP_MS_MEAN_DEFAULT,
             plan: None,
         };
         match arena {
@@ -153,7 +169,7 @@ impl RunConfig {
         };
         let config = PlanConfig {
             op_horizon: horizon.max(1),
-            duration_ms: 2_000,
+            duration_ms: self.expected_duration_ms(),
             crashes_min: self.crashes_min,
             crashes_max: self.crashes_max.max(self.crashes_min),
             events_per_class_max: 3,
@@ -167,6 +183,17 @@ impl RunConfig {
             c.at_op = c.at_op * 9 / 10;
         }
         plan
+    }
+
+    /// Roughly how much virtual time the workload takes: its quiet gaps plus a couple of ms an
+    /// operation. Sizes the window clock jumps fall in.
+    pub fn expected_duration_ms(&self) -> u64 {
+        const BUSY_MS_PER_OP: u64 = 2;
+        let gaps = self
+            .ops
+            .checked_div(self.burst_ops_mean)
+            .map_or(0, |bursts| bursts * self.gap_ms_mean);
+        (gaps + self.ops * BUSY_MS_PER_OP).max(1)
     }
 
     /// Every option that shaped the run, for reports and the reproduce line.
@@ -196,6 +223,8 @@ impl RunConfig {
             "liveness_budget_ms".into(),
             self.liveness_budget_ms.to_string(),
         );
+        o.insert("burst_ops_mean".into(), self.burst_ops_mean.to_string());
+        o.insert("gap_ms_mean".into(), self.gap_ms_mean.to_string());
         o.insert(
             "plan".into(),
             if self.plan.is_some() {

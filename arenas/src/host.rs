@@ -13,6 +13,7 @@ use stemedb_reports::names;
 
 use crate::check;
 use crate::config::ArenaKind;
+use crate::oracle::validity::Signatures;
 use crate::sim::{Env, Phase};
 use crate::workload::Op;
 
@@ -20,8 +21,6 @@ use crate::workload::Op;
 /// supervisor retries after a pause, this many times before calling it a liveness failure.
 const OPEN_ATTEMPTS_MAX: u32 = 50;
 const OPEN_RETRY_PAUSE: Duration = Duration::from_millis(20);
-/// How often the monitor samples the cursor-never-passes-the-durable-end invariant.
-const MONITOR_INTERVAL: Duration = Duration::from_millis(1);
 
 pub fn engine_options(env: &Env) -> EngineOptions {
     let mut options = EngineOptions::default();
@@ -30,8 +29,7 @@ pub fn engine_options(env: &Env) -> EngineOptions {
 }
 
 pub async fn boot(env: Env) {
-    env.clock
-        .follow_runtime_from(turmoil::sim_elapsed().unwrap_or_default());
+    env.clock.follow_runtime_from(crate::world::host_elapsed());
     let (phase, boot) = {
         let mut s = env.shared.borrow_mut();
         s.boots += 1;
@@ -127,10 +125,13 @@ async fn open(env: &Env, phase: Phase) -> Option<Engine> {
     None
 }
 
-/// The cursor may never pass the durable end of the log.
+/// The cursor may never pass the durable end of the log. Checked at every cursor change (the
+/// durable end only grows within a process, so between changes the invariant cannot break).
 async fn monitor(env: Env, engine: Rc<Engine>) {
+    let mut cursor_rx = engine.subscribe_cursor();
     loop {
-        let (cursor, durable) = (engine.ingest_cursor(), engine.durable_end());
+        let cursor = *cursor_rx.borrow_and_update();
+        let durable = engine.durable_end();
         if cursor > durable {
             env.shared
                 .borrow_mut()
@@ -140,12 +141,15 @@ async fn monitor(env: Env, engine: Rc<Engine>) {
             return;
         }
         env.shared.borrow_mut().metrics.check(1);
-        tokio::time::sleep(MONITOR_INTERVAL).await;
+        if cursor_rx.changed().await.is_err() {
+            // The worker is gone (the engine stopped): no more cursor values to check.
+            return;
+        }
     }
 }
 
 async fn run_workload(env: &Env, engine: Rc<Engine>) {
-    let queries = Rc::new(QueryEngine::new(engine.kv().clone(), env.clock_arc()));
+    let queries = Rc::new(engine.query_engine());
     let writers = env.shared.borrow().config.writers.max(1);
     let mut tasks = Vec::new();
     for _ in 0..writers {
@@ -211,13 +215,22 @@ fn faults_active_locked(s: &crate::sim::Shared) -> bool {
 
 async fn writer(env: Env, engine: Rc<Engine>, queries: Rc<QueryEngine>) {
     loop {
-        let op = {
+        let (op, quiet) = {
             let mut s = env.shared.borrow_mut();
             if s.failure.is_some() {
                 break;
             }
-            s.workload.next(env.clock.wall_ms())
+            let now = env.clock.monotonic();
+            match s.workload.quiet_for(now) {
+                Duration::ZERO => (s.workload.next(env.clock.wall_ms(), now), Duration::ZERO),
+                quiet => (None, quiet),
+            }
         };
+        if !quiet.is_zero() {
+            // Between bursts: the client thinks.
+            tokio::time::sleep(quiet).await;
+            continue;
+        }
         let Some(op) = op else { break };
         match op {
             Op::Submit(record) => submit(&env, &engine, Some(&record), None).await,
@@ -244,7 +257,15 @@ async fn submit(env: &Env, engine: &Rc<Engine>, record: Option<&Record>, raw: Op
         (None, Some(bytes)) => (bytes, "hostile"),
         (None, None) => return,
     };
-    env.shared.borrow_mut().oracle.submitting(&payload);
+    let signatures = if record.is_some() {
+        Signatures::KnownGood
+    } else {
+        Signatures::Verify
+    };
+    env.shared
+        .borrow_mut()
+        .oracle
+        .submitting(&payload, signatures);
     let started = env.clock.monotonic();
     let result = match record {
         Some(r) => engine.submit(r).await,

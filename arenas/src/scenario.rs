@@ -41,6 +41,8 @@ pub struct Overrides {
     pub crashes_min: Option<u32>,
     pub crashes_max: Option<u32>,
     pub liveness_budget_ms: Option<u64>,
+    pub burst_ops_mean: Option<u64>,
+    pub gap_ms_mean: Option<u64>,
 }
 
 /// A bad scenario file or seed range.
@@ -99,7 +101,9 @@ impl Scenario {
             segment_bytes_max,
             crashes_min,
             crashes_max,
-            liveness_budget_ms
+            liveness_budget_ms,
+            burst_ops_mean,
+            gap_ms_mean
         );
         c
     }

@@ -119,8 +119,8 @@ impl Env {
 
 /// Operator repairs (remapping bad sectors) a run may get before its fault phase just ends.
 const INTERVENTIONS_MAX: u32 = 3;
-/// Steps per virtual second (ticks are 1 ms).
-const STEPS_PER_SIM_S: u64 = 1_000;
+/// Steps per virtual second.
+const STEPS_PER_SIM_S: u64 = 1_000 / crate::world::TICK_DURATION.as_millis() as u64;
 /// A run whose workload has not finished in this much virtual time is stuck.
 const WORKLOAD_SIM_S_MAX: u64 = 3_600;
 

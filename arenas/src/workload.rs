@@ -1,6 +1,8 @@
 //! The workload: a deterministic stream of operations drawn from the seed's workload stream and
 //! handed out, in order, to whichever simulated task asks next.
 
+use std::time::Duration;
+
 use rand::Rng;
 use stemedb::model::{Agent, Assertion, Hash32, Lifecycle, Record, Weight};
 use stemedb_faults::rng::{self, SimRng};
@@ -59,6 +61,11 @@ pub struct Workload {
     pub topics: Vec<Topic>,
     /// Votes still to hand out in the voting arena, after the topics.
     vote_queue: Vec<Record>,
+    /// Traffic shape (bursts and quiet gaps), on its own stream so it never changes the ops.
+    traffic_rng: SimRng,
+    burst_left: u64,
+    /// Virtual time before which no writer takes an operation.
+    quiet_until: Duration,
 }
 
 impl Workload {
@@ -79,6 +86,38 @@ impl Workload {
             assertions: Vec::new(),
             topics: Vec::new(),
             vote_queue: Vec::new(),
+            traffic_rng: rng::stream(seed, "traffic"),
+            burst_left: 0,
+            quiet_until: Duration::ZERO,
+        }
+        .with_first_burst()
+    }
+
+    fn with_first_burst(mut self) -> Self {
+        self.burst_left = self.draw_burst();
+        self
+    }
+
+    /// Burst sizes are uniform in [1, 2 * mean]; 0 means one endless burst.
+    fn draw_burst(&mut self) -> u64 {
+        match self.cfg.burst_ops_mean {
+            0 => u64::MAX,
+            mean => self.traffic_rng.random_range(1..=2 * mean),
+        }
+    }
+
+    /// How long writers must stay quiet from virtual time `now` (zero: go ahead).
+    pub fn quiet_for(&self, now: Duration) -> Duration {
+        self.quiet_until.saturating_sub(now)
+    }
+
+    /// Counts one operation of the current burst; the burst's last one starts a quiet gap.
+    fn count_burst(&mut self, now: Duration) {
+        self.burst_left = self.burst_left.saturating_sub(1);
+        if self.burst_left == 0 {
+            let gap_ms = self.traffic_rng.random_range(0..=2 * self.cfg.gap_ms_mean);
+            self.quiet_until = now + Duration::from_millis(gap_ms);
+            self.burst_left = self.draw_burst();
         }
     }
 
@@ -90,12 +129,14 @@ impl Workload {
         self.issued >= self.cfg.ops
     }
 
-    /// The next operation, stamped with the workload's view of wall time.
-    pub fn next(&mut self, wall_ms: u64) -> Option<Op> {
+    /// The next operation, stamped with the workload's view of wall time; `now` is virtual time
+    /// (for the traffic shape).
+    pub fn next(&mut self, wall_ms: u64, now: Duration) -> Option<Op> {
         if self.exhausted() {
             return None;
         }
         self.issued += 1;
+        self.count_burst(now);
         let ts = wall_ms / TIMESTAMP_GRAIN_MS * TIMESTAMP_GRAIN_MS;
         if self.cfg.arena == ArenaKind::Voting {
             return Some(self.next_voting(ts));

@@ -104,6 +104,8 @@ fn a_fresh_view_is_used_and_a_stale_one_is_not() {
             future_dated_views: 0,
             slow_paths: 2, // the explicit materialise and the stale fallback
             audit_failures: 0,
+            snapshot_retries: 0,
+            snapshot_failures: 0,
         };
         assert_eq!(stats, expected);
     });

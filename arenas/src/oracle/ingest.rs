@@ -8,7 +8,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use stemedb::model::{Limits, Record, WeightSum};
+use stemedb::model::{Record, WeightSum};
 use stemedb::storage::keys::{self, Key, KeyFamily};
 
 /// The key-value state, keyed by raw key bytes.
@@ -24,21 +24,16 @@ pub struct Replay {
     pub applied: u64,
 }
 
-/// "Now" for clock-free validation: nothing is in the future of it.
-pub fn clock_free_now(limits: &Limits) -> u64 {
-    u64::MAX - limits.future_skew_ms_max
-}
-
-/// Decodes and validates like ingest must; `None` means "quarantine it".
-pub fn accept(payload: &[u8]) -> Option<Record> {
-    let limits = Limits::default();
-    let record = Record::decode(payload).ok()?;
-    record.validate(clock_free_now(&limits), &limits).ok()?;
-    Some(record)
-}
+/// The reference validator's verdict on a payload: the record a correct ingest applies, or
+/// `None` when it must dead-letter it (see `oracle::validity`).
+pub type Accept<'a> = &'a dyn Fn(&[u8]) -> Option<Record>;
 
 /// Replays `log` (in order) skipping the entries whose index is in `not_applied`.
-pub fn replay(log: &[crate::oracle::log::Entry], not_applied: &BTreeSet<usize>) -> Replay {
+pub fn replay(
+    log: &[crate::oracle::log::Entry],
+    not_applied: &BTreeSet<usize>,
+    accept: Accept<'_>,
+) -> Replay {
     let mut out = Replay::default();
     for (index, entry) in log.iter().enumerate() {
         let (offset, payload) = (entry.offset, &entry.payload);
@@ -145,7 +140,7 @@ pub fn quarantined_offsets(actual: &KvImage) -> BTreeSet<u64> {
 }
 
 /// Every key a record writes when applied (for naming the records behind a difference).
-pub fn keys_of(payload: &[u8]) -> Vec<Vec<u8>> {
+pub fn keys_of(payload: &[u8], accept: Accept<'_>) -> Vec<Vec<u8>> {
     match accept(payload) {
         Some(Record::Assertion(a)) => {
             let h = a.identity_hash();

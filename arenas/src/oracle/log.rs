@@ -11,8 +11,12 @@
 //! write was aimed at and the range it landed on) damaged. A record whose frame overlaps damaged
 //! bytes is "uncertain": it may be lost, altered, duplicated, applied or not.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 
+use stemedb::model::Record;
+
+use crate::oracle::validity::{self, Signatures};
 use crate::outcome::Failure;
 
 pub type Digest = [u8; 32];
@@ -34,9 +38,25 @@ pub struct LogOracle {
     uncertain: BTreeSet<u64>,
     /// Damaged global log ranges `[start, end)`, from the disk's media-damage report.
     pub damage: Vec<(u64, u64)>,
+    /// Misdirected writes within the log: where their bytes were aimed and where they landed.
+    pub copies: Vec<Copy>,
     /// Records media damage destroyed whose offset a later record took: the engine may have
     /// applied them before they were lost, so the replay considers them (uncertain) in place.
     ghosts: Vec<(u64, Vec<u8>)>,
+    /// Payloads the harness signed itself: their signatures are good by construction.
+    signed: BTreeSet<Digest>,
+    /// The reference validator's verdicts by payload digest (a pure function of the bytes, asked
+    /// for the same record by several checks).
+    verdicts: RefCell<BTreeMap<Digest, bool>>,
+}
+
+/// A misdirected write inside the log: `len` bytes aimed at global offset `aimed` landed at
+/// `landed` instead.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Copy {
+    pub aimed: u64,
+    pub landed: u64,
+    pub len: u64,
 }
 
 /// One record of the log as the replay sees it.
@@ -55,8 +75,34 @@ pub fn frame_bytes(payload_len: usize) -> u64 {
 }
 
 impl LogOracle {
-    pub fn submitting(&mut self, payload: &[u8]) {
-        *self.submitted.entry(digest(payload)).or_insert(0) += 1;
+    /// A payload is about to be submitted; `signatures` says whether the harness signed these
+    /// exact bytes itself.
+    pub fn submitting(&mut self, payload: &[u8], signatures: Signatures) {
+        let d = digest(payload);
+        *self.submitted.entry(d).or_insert(0) += 1;
+        if signatures == Signatures::KnownGood {
+            self.signed.insert(d);
+        }
+    }
+
+    /// The reference validator's verdict on `payload` (see `oracle::validity`).
+    pub fn accept(&self, payload: &[u8]) -> Option<Record> {
+        let d = digest(payload);
+        let known = self.verdicts.borrow().get(&d).copied();
+        match known {
+            Some(false) => None,
+            Some(true) => Record::decode(payload).ok(),
+            None => {
+                let signatures = if self.signed.contains(&d) {
+                    Signatures::KnownGood
+                } else {
+                    Signatures::Verify
+                };
+                let record = validity::accept(payload, signatures);
+                self.verdicts.borrow_mut().insert(d, record.is_some());
+                record
+            }
+        }
     }
 
     /// An acknowledgement: the engine promised `payload` is durable at `offset`.
@@ -106,6 +152,19 @@ impl LogOracle {
             payload: p.clone(),
             uncertain: self.uncertain.contains(o) || self.record_damaged(*o, p.len()),
         }));
+        // Every record a misdirected write carried may also be read where the write landed, so it
+        // may have been applied at that position too (uncertain, like every damaged record).
+        for c in &self.copies {
+            for (o, p) in self.known.range(c.aimed..c.aimed.saturating_add(c.len)) {
+                if o + frame_bytes(p.len()) <= c.aimed + c.len {
+                    out.push(Entry {
+                        offset: c.landed + (o - c.aimed),
+                        payload: p.clone(),
+                        uncertain: true,
+                    });
+                }
+            }
+        }
         // Stable: ghosts stay ahead of the record that replaced them.
         out.sort_by_key(|e| e.offset);
         out

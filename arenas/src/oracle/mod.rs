@@ -9,3 +9,4 @@
 pub mod ingest;
 pub mod lens;
 pub mod log;
+pub mod validity;

@@ -20,8 +20,9 @@ pub use options::EngineOptions;
 
 use crate::ingest::{read_cursor, IngestHandle, IngestStats};
 use crate::io::{Clock, Vfs};
-use crate::model::{Limits, Record};
-use crate::storage::KvStore;
+use crate::model::{Limits, Record, SignatureVerifier, VerifierStats};
+use crate::query::QueryEngine;
+use crate::storage::{CommitFence, KvStore};
 use crate::wal::{RecoveryReport, Wal, WalReader};
 
 /// A running StemeDB engine. Share it (`Arc`) between submitting tasks.
@@ -37,6 +38,10 @@ pub struct Engine {
     dir: PathBuf,
     wal: Arc<Wal>,
     limits: Limits,
+    /// Shared by `submit` and the ingest worker (see `SignatureVerifier`).
+    verifier: Arc<SignatureVerifier>,
+    /// Shared by the ingest worker and this engine's query engines (see `CommitFence`).
+    fence: Arc<CommitFence>,
     ingest: IngestHandle,
 }
 
@@ -60,7 +65,17 @@ impl Engine {
         let reader = WalReader::open(Arc::clone(&vfs), dir)
             .await?
             .bounded_by(wal.subscribe());
-        let ingest = IngestHandle::spawn(Arc::clone(&kv), &wal, reader, cursor, options.ingest());
+        let verifier = Arc::new(SignatureVerifier::new());
+        let fence = Arc::new(CommitFence::new());
+        let ingest = IngestHandle::spawn(
+            Arc::clone(&kv),
+            &wal,
+            reader,
+            cursor,
+            options.ingest(),
+            Arc::clone(&verifier),
+            Arc::clone(&fence),
+        );
         Ok(Engine {
             vfs,
             kv,
@@ -68,6 +83,8 @@ impl Engine {
             dir: dir.to_owned(),
             wal,
             limits: options.limits,
+            verifier,
+            fence,
             ingest,
         })
     }
@@ -82,7 +99,7 @@ impl Engine {
     /// error and nothing is written.
     #[tracing::instrument(skip_all, fields(kind = ?record.kind(), payload_len = tracing::field::Empty, offset = tracing::field::Empty))]
     pub async fn submit(&self, record: &Record) -> Result<u64, EngineError> {
-        record.validate(self.clock.wall_ms(), &self.limits)?;
+        record.validate_with(self.clock.wall_ms(), &self.limits, Some(&self.verifier))?;
         let payload = record.encode()?;
         let span = tracing::Span::current();
         span.record("payload_len", payload.len());
@@ -110,6 +127,12 @@ impl Engine {
         self.ingest.cursor()
     }
 
+    /// The committed ingest cursor as a watch: it changes exactly when a batch commits, so a
+    /// monitor can check each new value without polling.
+    pub fn subscribe_cursor(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.ingest.subscribe_cursor()
+    }
+
     /// Waits until the record at `offset` is applied or quarantined (the cursor is past it).
     /// Returns `Stopped` if the worker ends first. Unbounded: wrap it in a timeout to bound it.
     #[tracing::instrument(skip(self))]
@@ -135,6 +158,19 @@ impl Engine {
         } else {
             Err(EngineError::Stopped)
         }
+    }
+
+    /// A query engine over this engine's store and clock, fenced with its ingest worker so a
+    /// query can always get a consistent read (see `CommitFence`). Make one and share it: each
+    /// query engine numbers its own audit records.
+    pub fn query_engine(&self) -> QueryEngine {
+        QueryEngine::new(Arc::clone(&self.kv), Arc::clone(&self.clock))
+            .with_commit_fence(Arc::clone(&self.fence))
+    }
+
+    /// How often signature verification was answered from the verifier's cache.
+    pub fn verifier_stats(&self) -> VerifierStats {
+        self.verifier.stats()
     }
 
     /// The ingest worker's counters.

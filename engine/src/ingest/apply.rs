@@ -18,8 +18,8 @@ use crate::storage::keys;
 use crate::storage::{KvError, KvStore, WriteBatch};
 use crate::wal::WalRecord;
 
-use super::validate::{decode_for_ingest, Rejection};
-use crate::model::Limits;
+use super::validate::{decode_for_ingest_with, Rejection};
+use crate::model::{Limits, SignatureVerifier};
 
 /// Width of the stored vote count (`VC:`), big-endian.
 const VOTE_COUNT_BYTES: usize = 8;
@@ -74,8 +74,9 @@ pub(crate) async fn plan_record(
     kv: &dyn KvStore,
     record: &WalRecord,
     limits: &Limits,
+    verifier: &SignatureVerifier,
 ) -> Result<Planned, KvError> {
-    let (decoded, hash) = match decode_for_ingest(&record.payload, limits) {
+    let (decoded, hash) = match decode_for_ingest_with(&record.payload, limits, Some(verifier)) {
         Ok(ok) => ok,
         Err(reason) => return Ok(Planned::quarantine(record.offset, reason)),
     };

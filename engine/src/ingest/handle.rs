@@ -10,7 +10,8 @@ use super::error::IngestError;
 use super::options::IngestOptions;
 use super::stats::{IngestStats, StatsCell};
 use super::worker::Worker;
-use crate::storage::KvStore;
+use crate::model::SignatureVerifier;
+use crate::storage::{CommitFence, KvStore};
 use crate::wal::{Wal, WalReader};
 
 /// The running worker, seen from the engine. Dropping it aborts the worker (a crashed process
@@ -32,6 +33,8 @@ impl IngestHandle {
         reader: WalReader,
         cursor: u64,
         options: IngestOptions,
+        verifier: Arc<SignatureVerifier>,
+        fence: Arc<CommitFence>,
     ) -> IngestHandle {
         let (stop_tx, stop) = watch::channel(false);
         let (cursor_tx, cursor_rx) = watch::channel(cursor);
@@ -43,6 +46,8 @@ impl IngestHandle {
             reader,
             durable,
             options,
+            verifier,
+            fence,
             stats: Arc::clone(&stats),
             cursor,
             cursor_tx,

@@ -31,4 +31,4 @@ pub use options::{
     IngestOptions, BACKOFF_MAX_DEFAULT, BACKOFF_MIN_DEFAULT, FLUSH_EVERY_RECORDS_DEFAULT,
 };
 pub use stats::IngestStats;
-pub use validate::{decode_for_ingest, ingest_now_wall_ms, Rejection};
+pub use validate::{decode_for_ingest, decode_for_ingest_with, ingest_now_wall_ms, Rejection};

@@ -7,7 +7,7 @@
 //! is skewed), so the future-timestamp rule is enforced only at submit, against the engine's
 //! `Clock`, before the record is logged.
 
-use crate::model::{DecodeError, Hash32, Limits, Record, ValidationError};
+use crate::model::{DecodeError, Hash32, Limits, Record, SignatureVerifier, ValidationError};
 use crate::wal::RecordDefect;
 
 /// Why ingest set a record, or a range of log bytes, aside. Rendered as text into the `Q:`
@@ -41,7 +41,18 @@ pub fn ingest_now_wall_ms(limits: &Limits) -> u64 {
 /// Decodes and validates a WAL payload with every rule but the clock one. Pure: the same bytes
 /// and limits always give the same answer.
 pub fn decode_for_ingest(payload: &[u8], limits: &Limits) -> Result<(Record, Hash32), Rejection> {
+    decode_for_ingest_with(payload, limits, None)
+}
+
+/// `decode_for_ingest`, verifying signatures through `verifier` (shared with `submit`, so a
+/// record this process verified before it was logged is not verified again). Still pure: the
+/// verifier only remembers successes of a pure function.
+pub fn decode_for_ingest_with(
+    payload: &[u8],
+    limits: &Limits,
+    verifier: Option<&SignatureVerifier>,
+) -> Result<(Record, Hash32), Rejection> {
     let record = Record::decode(payload)?;
-    let hash = record.validate(ingest_now_wall_ms(limits), limits)?;
+    let hash = record.validate_with(ingest_now_wall_ms(limits), limits, verifier)?;
     Ok((record, hash))
 }

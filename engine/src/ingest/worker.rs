@@ -26,7 +26,9 @@ use super::error::IngestError;
 use super::options::IngestOptions;
 use super::stats::{Counter, StatsCell};
 use super::validate::Rejection;
+use crate::model::SignatureVerifier;
 use crate::storage::keys::INGEST_CURSOR_KEY;
+use crate::storage::CommitFence;
 use crate::storage::{KvError, KvStore, WriteBatch};
 use crate::wal::{DurableEnd, ReadOutcome, Wal, WalError, WalReader, WalRecord};
 
@@ -41,6 +43,10 @@ pub(crate) struct Worker {
     pub(crate) reader: WalReader,
     pub(crate) durable: DurableEnd,
     pub(crate) options: IngestOptions,
+    /// Shared with the engine's `submit`: what it verified is not verified again here.
+    pub(crate) verifier: Arc<SignatureVerifier>,
+    /// Shared with the engine's query engines (see `CommitFence`).
+    pub(crate) fence: Arc<CommitFence>,
     pub(crate) stats: Arc<StatsCell>,
     /// The next offset to ingest, as committed in the KV (the watch publishes it).
     pub(crate) cursor: u64,
@@ -132,7 +138,14 @@ impl Worker {
     /// Plans and commits one record.
     #[tracing::instrument(skip_all, fields(offset = record.offset, payload_len = record.payload.len()))]
     async fn ingest(&mut self, record: WalRecord) -> Step {
-        let mut planned = match plan_record(self.kv.as_ref(), &record, &self.options.limits).await {
+        let mut planned = match plan_record(
+            self.kv.as_ref(),
+            &record,
+            &self.options.limits,
+            &self.verifier,
+        )
+        .await
+        {
             Ok(planned) => planned,
             Err(err) => return self.kv_failed("plan", err),
         };
@@ -182,7 +195,11 @@ impl Worker {
     /// would either skip the record (cursor first) or apply it twice (data first).
     async fn commit(&mut self, mut batch: WriteBatch, next_cursor: u64) -> Result<(), KvError> {
         batch.put(INGEST_CURSOR_KEY, next_cursor.to_be_bytes().to_vec());
-        self.kv.apply_batch(batch).await?;
+        {
+            // A query reading under the fence sees no commit start until it is done.
+            let _permit = self.fence.committing().await;
+            self.kv.apply_batch(batch).await?;
+        }
         self.cursor = next_cursor;
         self.cursor_tx.send_replace(next_cursor);
         Ok(())

@@ -13,6 +13,7 @@ mod limits;
 mod record;
 mod signing;
 mod validation;
+mod verifier;
 mod vote;
 mod weight;
 
@@ -33,5 +34,6 @@ pub use signing::{
     ASSERTION_DOMAIN, EVIDENCE_DOMAIN, PUBLIC_KEY_BYTES, SIGNATURE_BYTES, VOTE_DOMAIN,
 };
 pub use validation::{check_parent, check_weight, ValidationError};
+pub use verifier::{SignatureVerifier, VerifierStats, KEYS_CACHED_MAX, VERIFIED_CACHED_MAX};
 pub use vote::Vote;
 pub use weight::{Weight, WeightSum, WEIGHT_MICROS_PER_UNIT, WEIGHT_SUM_BYTES};

@@ -23,7 +23,7 @@ use rkyv::rancor;
 use rkyv::ser::allocator::ArenaHandle;
 use rkyv::util::AlignedVec;
 
-use crate::model::{Assertion, Evidence, Hash32, Limits, ValidationError, Vote};
+use crate::model::{Assertion, Evidence, Hash32, Limits, SignatureVerifier, ValidationError, Vote};
 
 /// Magic bytes that open every encoded record.
 pub const RECORD_MAGIC: [u8; 4] = *b"SDBR";
@@ -182,10 +182,20 @@ impl Record {
     /// Validates the inner value (see `Assertion::validate`, `Vote::validate`,
     /// `Evidence::validate`) and returns its identity hash.
     pub fn validate(&self, now_wall_ms: u64, limits: &Limits) -> Result<Hash32, ValidationError> {
+        self.validate_with(now_wall_ms, limits, None)
+    }
+
+    /// `validate`, verifying signatures through `verifier` (and its caches) when given.
+    pub fn validate_with(
+        &self,
+        now_wall_ms: u64,
+        limits: &Limits,
+        verifier: Option<&SignatureVerifier>,
+    ) -> Result<Hash32, ValidationError> {
         match self {
-            Record::Assertion(a) => a.validate(now_wall_ms, limits),
-            Record::Vote(v) => v.validate(now_wall_ms, limits),
-            Record::Evidence(e) => e.validate(now_wall_ms, limits),
+            Record::Assertion(a) => a.validate_with(now_wall_ms, limits, verifier),
+            Record::Vote(v) => v.validate_with(now_wall_ms, limits, verifier),
+            Record::Evidence(e) => e.validate_with(now_wall_ms, limits, verifier),
         }
     }
 

@@ -7,6 +7,7 @@
 use std::collections::BTreeSet;
 
 use crate::model::signing::{verify, SignatureFault};
+use crate::model::verifier::SignatureVerifier;
 use crate::model::{Assertion, Evidence, Hash32, Limits, Vote, Weight};
 
 /// Why a record was rejected. Nothing of a rejected record is stored.
@@ -113,8 +114,13 @@ fn check_signature(
     public_key: &[u8; 32],
     message: &[u8],
     signature: &[u8; 64],
+    verifier: Option<&SignatureVerifier>,
 ) -> Result<(), ValidationError> {
-    verify(public_key, message, signature).map_err(|fault| match fault {
+    match verifier {
+        Some(v) => v.verify(public_key, message, signature),
+        None => verify(public_key, message, signature),
+    }
+    .map_err(|fault| match fault {
         SignatureFault::MalformedKey => ValidationError::MalformedPublicKey { index },
         SignatureFault::Invalid => ValidationError::BadSignature { index },
     })
@@ -150,6 +156,16 @@ impl Assertion {
     /// Checks every rule and verifies every signature; `now_wall_ms` is the ingest clock's wall
     /// time. Returns the identity hash on success so callers need not hash the message again.
     pub fn validate(&self, now_wall_ms: u64, limits: &Limits) -> Result<Hash32, ValidationError> {
+        self.validate_with(now_wall_ms, limits, None)
+    }
+
+    /// `validate`, verifying signatures through `verifier` (and its caches) when given.
+    pub fn validate_with(
+        &self,
+        now_wall_ms: u64,
+        limits: &Limits,
+        verifier: Option<&SignatureVerifier>,
+    ) -> Result<Hash32, ValidationError> {
         use ValidationError as E;
         check_len(
             self.subject.len(),
@@ -205,7 +221,7 @@ impl Assertion {
         let hash = Hash32::of(&message);
         check_parent(&hash, self.parent_hash.as_ref())?;
         for (index, sig) in self.signatures.iter().enumerate() {
-            check_signature(index, &sig.public_key, &message, &sig.signature)?;
+            check_signature(index, &sig.public_key, &message, &sig.signature, verifier)?;
         }
         Ok(hash)
     }
@@ -215,10 +231,20 @@ impl Vote {
     /// Checks the weight bounds and the timestamp, and that `signature` is by `voter` over the
     /// vote's signing message. Returns the vote's identity hash on success.
     pub fn validate(&self, now_wall_ms: u64, limits: &Limits) -> Result<Hash32, ValidationError> {
+        self.validate_with(now_wall_ms, limits, None)
+    }
+
+    /// `validate`, verifying signatures through `verifier` (and its caches) when given.
+    pub fn validate_with(
+        &self,
+        now_wall_ms: u64,
+        limits: &Limits,
+        verifier: Option<&SignatureVerifier>,
+    ) -> Result<Hash32, ValidationError> {
         check_weight(self.weight, limits)?;
         check_timestamp(self.timestamp_ms, now_wall_ms, limits)?;
         let message = self.signing_message();
-        check_signature(0, &self.voter, &message, &self.signature)?;
+        check_signature(0, &self.voter, &message, &self.signature, verifier)?;
         Ok(Hash32::of(&message))
     }
 }
@@ -227,6 +253,16 @@ impl Evidence {
     /// Checks the content bounds and the timestamp, and that `signature` is by `submitter` over
     /// the evidence's signing message. Returns the evidence's identity hash on success.
     pub fn validate(&self, now_wall_ms: u64, limits: &Limits) -> Result<Hash32, ValidationError> {
+        self.validate_with(now_wall_ms, limits, None)
+    }
+
+    /// `validate`, verifying signatures through `verifier` (and its caches) when given.
+    pub fn validate_with(
+        &self,
+        now_wall_ms: u64,
+        limits: &Limits,
+        verifier: Option<&SignatureVerifier>,
+    ) -> Result<Hash32, ValidationError> {
         use ValidationError as E;
         check_len(
             self.content.len(),
@@ -239,7 +275,7 @@ impl Evidence {
         )?;
         check_timestamp(self.timestamp_ms, now_wall_ms, limits)?;
         let message = self.signing_message();
-        check_signature(0, &self.submitter, &message, &self.signature)?;
+        check_signature(0, &self.submitter, &message, &self.signature, verifier)?;
         Ok(Hash32::of(&message))
     }
 }

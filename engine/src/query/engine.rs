@@ -8,13 +8,13 @@ use tokio::sync::OnceCell;
 use tracing::field::Empty;
 
 use super::audit::AuditRecord;
-use super::load::load_candidates;
+use super::snapshot::load_consistent;
 use super::view::{Lookup, View, Views};
 use super::{Query, QueryError, QueryResult, QueryStats};
 use crate::io::Clock;
 use crate::lens::{explain_pair, Candidate, Rule};
 use crate::storage::keys::{self, Key, KeyError, KeyFamily};
-use crate::storage::{KvStore, WriteBatch};
+use crate::storage::{CommitFence, KvStore, WriteBatch};
 
 /// Answers [`Query`]s over a KV store written by the ingest worker.
 ///
@@ -28,6 +28,8 @@ pub struct QueryEngine {
     /// The next audit sequence number, found lazily by the first query.
     audit_next: OnceCell<AtomicU64>,
     stats: Counters,
+    /// Shared with the ingest worker writing `kv`, when there is one (see `CommitFence`).
+    fence: Option<Arc<CommitFence>>,
 }
 
 #[derive(Debug, Default)]
@@ -38,6 +40,8 @@ struct Counters {
     future_dated_views: AtomicU64,
     slow_paths: AtomicU64,
     audit_failures: AtomicU64,
+    snapshot_retries: AtomicU64,
+    snapshot_failures: AtomicU64,
 }
 
 fn bump(counter: &AtomicU64) {
@@ -68,14 +72,25 @@ impl QueryEngine {
             views: Views::default(),
             audit_next: OnceCell::new(),
             stats: Counters::default(),
+            fence: None,
         }
+    }
+
+    /// Shares `fence` with the ingest worker writing the store: a read whose optimistic attempts
+    /// all overlapped commits then holds commits off and reads once more, so it cannot starve.
+    /// Without a fence a query fails with `NoStableSnapshot` instead.
+    pub fn with_commit_fence(mut self, fence: Arc<CommitFence>) -> QueryEngine {
+        self.fence = Some(fence);
+        self
     }
 
     /// Answers `q` and writes exactly one audit record for it.
     ///
     /// A failed query is audited too (with its error) when the store still accepts the write;
     /// the original error is returned either way. A successful answer is returned only once its
-    /// audit record is applied: an unaudited answer fails with the audit write's error.
+    /// audit record is applied: an unaudited answer fails with the audit write's error. A query
+    /// whose store reads never saw one committed state fails with
+    /// [`QueryError::NoStableSnapshot`] and is audited like any other failure.
     #[tracing::instrument(skip_all, fields(
         subject_len = q.subject.len(),
         predicate_len = q.predicate.as_ref().map(String::len),
@@ -83,6 +98,7 @@ impl QueryEngine {
         candidates = Empty,
         used_view = Empty,
         audit_seq = Empty,
+        snapshot_attempts = Empty,
     ))]
     pub async fn query(&self, q: &Query) -> Result<QueryResult, QueryError> {
         let now_ms = self.clock.wall_ms();
@@ -135,8 +151,14 @@ impl QueryEngine {
 
     /// Reads `subject`+`predicate` from the store and installs it as a view now; returns the
     /// view's `materialized_at`. Not a query: no audit record. (Slow-path queries with a
-    /// predicate also refresh their view.)
-    #[tracing::instrument(skip_all, fields(subject_len = subject.len(), predicate_len = predicate.len(), candidates = Empty))]
+    /// predicate also refresh their view.) Fails with [`QueryError::NoStableSnapshot`], and
+    /// installs nothing, when ingest commits during every attempt at a consistent read.
+    #[tracing::instrument(skip_all, fields(
+        subject_len = subject.len(),
+        predicate_len = predicate.len(),
+        candidates = Empty,
+        snapshot_attempts = Empty,
+    ))]
     pub async fn materialize(&self, subject: &str, predicate: &str) -> Result<u64, QueryError> {
         let now_ms = self.clock.wall_ms();
         let candidates = self.read_store(subject, Some(predicate), now_ms).await?;
@@ -160,6 +182,8 @@ impl QueryEngine {
             future_dated_views: get(&s.future_dated_views),
             slow_paths: get(&s.slow_paths),
             audit_failures: get(&s.audit_failures),
+            snapshot_retries: get(&s.snapshot_retries),
+            snapshot_failures: get(&s.snapshot_failures),
         }
     }
 
@@ -253,8 +277,13 @@ impl QueryEngine {
         Ok((candidates, Source::Store { why }))
     }
 
-    /// The slow path: reads the store and, for a subject+predicate, installs the result as the
-    /// view stamped `now_ms` (taken by the caller before this read started).
+    /// The slow path: reads the store as of one ingest cursor value and, for a
+    /// subject+predicate, installs the result as the view stamped `now_ms` (taken by the caller
+    /// before this read started).
+    ///
+    /// A view is installed only from a read that validated, so a view, like an answer, is the
+    /// lens input of one committed state. `now_ms` stays a lower bound of the data's freshness
+    /// across retries: a retry reads a later state, never an earlier one.
     async fn read_store(
         &self,
         subject: &str,
@@ -263,7 +292,16 @@ impl QueryEngine {
     ) -> Result<Arc<Vec<Candidate>>, QueryError> {
         bump(&self.stats.slow_paths);
         let generation = self.views.start_read();
-        let candidates = Arc::new(load_candidates(&*self.kv, subject, predicate).await?);
+        let read = load_consistent(&*self.kv, self.fence.as_deref(), subject, predicate).await;
+        tracing::Span::current().record("snapshot_attempts", read.attempts);
+        let retries = u64::from(read.attempts.saturating_sub(1));
+        self.stats
+            .snapshot_retries
+            .fetch_add(retries, Ordering::Relaxed);
+        if matches!(read.result, Err(QueryError::NoStableSnapshot { .. })) {
+            bump(&self.stats.snapshot_failures);
+        }
+        let candidates = Arc::new(read.result?);
         if let Some(p) = predicate {
             let view = View {
                 materialized_at: now_ms,

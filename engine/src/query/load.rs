@@ -4,8 +4,11 @@
 //! this subject (and predicate), the assertion exists, decodes, hashes to the key it is stored
 //! under and carries the indexed subject and predicate, and the counters have their exact
 //! widths. Ingest writes an assertion, its index entries and its counters in one atomic batch, so
-//! any mismatch is corruption: it fails the query with a typed error rather than being skipped,
-//! because silently dropping a candidate could change the winner.
+//! within one committed state any mismatch is corruption: it fails the query with a typed error
+//! rather than being skipped, because silently dropping a candidate could change the winner.
+//!
+//! These reads are separate KV calls, so on their own they may straddle ingest commits; only
+//! `snapshot.rs`, which validates them against the ingest cursor, may call them.
 
 use crate::lens::Candidate;
 use crate::model::{Hash32, Record, WeightSum, WEIGHT_SUM_BYTES};

@@ -8,10 +8,13 @@
 //! - Views ([`QueryEngine::materialize`]) are per subject+predicate, stamped with the engine's
 //!   clock. A view dated in the future of the clock (it went backwards or was skewed) is never
 //!   fresh.
+//! - Every store read is of one committed state, validated by the ingest cursor (`snapshot.rs`),
+//!   so answers and views are the lens over the store at one cursor value even while ingest runs.
 
 mod audit;
 mod engine;
 mod load;
+mod snapshot;
 mod view;
 
 use std::fmt;
@@ -19,6 +22,7 @@ use std::time::Duration;
 
 pub use audit::{AuditError, AuditRecord, AUDIT_FORMAT_VERSION, AUDIT_MAGIC};
 pub use engine::QueryEngine;
+pub use snapshot::{OPTIMISTIC_ATTEMPTS_MAX, SNAPSHOT_ATTEMPTS_MAX};
 
 use crate::lens::{Candidate, LensKind, Rule};
 use crate::model::{DecodeError, Hash32, Lifecycle, RecordKind};
@@ -191,6 +195,12 @@ pub struct QueryStats {
     pub slow_paths: u64,
     /// Audit records that could not be written (the query failed with the error).
     pub audit_failures: u64,
+    /// Store reads repeated because ingest committed during them (see
+    /// [`SNAPSHOT_ATTEMPTS_MAX`]).
+    pub snapshot_retries: u64,
+    /// Store reads (queries or materialisations) that gave up with
+    /// [`QueryError::NoStableSnapshot`].
+    pub snapshot_failures: u64,
 }
 
 /// A query failed. Bad stored bytes are reported here, never a panic.
@@ -247,6 +257,11 @@ pub enum QueryError {
         #[source]
         source: AuditError,
     },
+    /// Ingest committed during every one of `attempts` reads of the candidates, so none of them
+    /// saw a single state of the store. Nothing is wrong with the data; asking again later may
+    /// succeed.
+    #[error("no consistent read: ingest committed during each of {attempts} attempts")]
+    NoStableSnapshot { attempts: u32 },
     /// Every audit sequence number is used (2^64 queries: not reachable in practice).
     #[error("audit sequence numbers exhausted")]
     AuditSeqExhausted,

@@ -28,6 +28,11 @@ pub enum RecordDefect {
     /// Bytes the durable end promises are missing (the file is shorter than the log claims).
     #[error("bytes below the durable end are missing")]
     Missing,
+    /// A well-formed frame that starts below the durable end runs past it. Every batch ends
+    /// exactly at the durable end it publishes, so only misplaced bytes (a misdirected write, or
+    /// a stale frame at a look-ahead position) can look like this.
+    #[error("a frame ending at {next_offset} runs past the durable end {durable_end}")]
+    PastDurableEnd { next_offset: u64, durable_end: u64 },
 }
 
 /// Why the WAL failed closed. Reopening it (which runs recovery) is the only way out.

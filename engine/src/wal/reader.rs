@@ -165,12 +165,25 @@ impl WalReader {
                     framed_bytes,
                 } => {
                     let next_offset = offset + framed_bytes;
-                    tracing::Span::current().record("next_offset", next_offset);
-                    return Ok(ReadOutcome::Record(WalRecord {
-                        offset,
-                        payload,
-                        next_offset,
-                    }));
+                    match self.bound() {
+                        // Never hand out bytes past the durable end, however valid they look:
+                        // applying them would put the ingest cursor where a crash can take the
+                        // log away from under it.
+                        Some(durable_end) if next_offset > durable_end => {
+                            Some(RecordDefect::PastDurableEnd {
+                                next_offset,
+                                durable_end,
+                            })
+                        }
+                        _ => {
+                            tracing::Span::current().record("next_offset", next_offset);
+                            return Ok(ReadOutcome::Record(WalRecord {
+                                offset,
+                                payload,
+                                next_offset,
+                            }));
+                        }
+                    }
                 }
                 Fetched::Incomplete => None,
                 Fetched::Invalid(defect) => Some(defect),

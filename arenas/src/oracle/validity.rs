@@ -1,0 +1,141 @@
+//! The reference validator: which log payloads a correct ingest applies and which it must set
+//! aside (dead-letter).
+//!
+//! It is written from DESIGN.md section 4's rules, not by calling the engine's `validate`: if the
+//! engine's rules drift (a bound off by one, a check dropped, a signature not verified), ingest and
+//! this model disagree about some record, and the KV replay check names it. Only decoding and the
+//! canonical signing message are shared with the engine: both are single functions by design
+//! (one encoding, one message for signer and verifier), and a drift in either is caught
+//! elsewhere (decode by the round-trip and canonical-encoding tests, the message because every
+//! record the workload signs must be accepted).
+//!
+//! Rules (the clock rule excepted: ingest never judges a timestamp, see `ingest/validate.rs`):
+//! - assertion: subject, predicate and object non-empty and within their byte bounds; confidence
+//!   finite, within [0, 1], and not negative zero (two encodings of "no confidence" would give one
+//!   claim two identities); 1 to `signatures_max` signatures, no signer twice, every signature
+//!   valid (`verify_strict`); not its own parent;
+//! - vote: weight above zero and at most `weight_max`; the voter's signature valid;
+//! - evidence: content non-empty and within its bound; the submitter's signature valid.
+//!
+//! Signatures the harness made itself (with well-formed keys over the canonical message) are
+//! known good, so the model need not spend a verification on them; everything else (hostile
+//! bytes, records altered after signing) is verified for real.
+
+use std::collections::BTreeSet;
+
+use ed25519_dalek::{Signature as DalekSignature, VerifyingKey};
+use stemedb::model::{Assertion, Evidence, Hash32, Limits, Record, Vote, Weight};
+
+/// Whether the model must verify a payload's signatures or may take them as good.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Signatures {
+    /// The harness signed these exact bytes: the signatures are valid by construction.
+    KnownGood,
+    /// Anything else: verify every signature.
+    Verify,
+}
+
+/// The record a correct ingest applies for `payload`, or `None` when it must dead-letter it.
+pub fn accept(payload: &[u8], signatures: Signatures) -> Option<Record> {
+    let record = Record::decode(payload).ok()?;
+    let limits = Limits::default();
+    let valid = match &record {
+        Record::Assertion(a) => assertion_valid(a, &limits, signatures),
+        Record::Vote(v) => vote_valid(v, &limits, signatures),
+        Record::Evidence(e) => evidence_valid(e, &limits, signatures),
+    };
+    valid.then_some(record)
+}
+
+fn within(len: usize, max: usize) -> bool {
+    (1..=max).contains(&len)
+}
+
+fn assertion_valid(a: &Assertion, limits: &Limits, signatures: Signatures) -> bool {
+    let c = a.confidence;
+    let fields = within(a.subject.len(), limits.subject_bytes_max)
+        && within(a.predicate.len(), limits.predicate_bytes_max)
+        && within(a.object.len(), limits.object_bytes_max)
+        && c.is_finite()
+        && (0.0..=1.0).contains(&c)
+        && !c.is_sign_negative();
+    if !fields || !within(a.signatures.len(), limits.signatures_max) {
+        return false;
+    }
+    let signers: BTreeSet<_> = a.signatures.iter().map(|s| s.public_key).collect();
+    if signers.len() != a.signatures.len() {
+        return false;
+    }
+    let message = a.signing_message();
+    if a.parent_hash == Some(Hash32::of(&message)) {
+        return false;
+    }
+    signatures == Signatures::KnownGood
+        || a.signatures
+            .iter()
+            .all(|s| signature_valid(&s.public_key, &message, &s.signature))
+}
+
+fn vote_valid(v: &Vote, limits: &Limits, signatures: Signatures) -> bool {
+    v.weight > Weight::ZERO
+        && v.weight <= limits.weight_max
+        && (signatures == Signatures::KnownGood
+            || signature_valid(&v.voter, &v.signing_message(), &v.signature))
+}
+
+fn evidence_valid(e: &Evidence, limits: &Limits, signatures: Signatures) -> bool {
+    within(e.content.len(), limits.evidence_bytes_max)
+        && (signatures == Signatures::KnownGood
+            || signature_valid(&e.submitter, &e.signing_message(), &e.signature))
+}
+
+fn signature_valid(public_key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
+    VerifyingKey::from_bytes(public_key).is_ok_and(|key| {
+        key.verify_strict(message, &DalekSignature::from_bytes(signature))
+            .is_ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use stemedb::model::Agent;
+
+    fn signed_assertion() -> Assertion {
+        let mut a = Assertion::new("s".to_owned(), "p".to_owned(), "o".to_owned(), 0.5, 1_000);
+        Agent::derived(1, 1).sign_assertion(&mut a);
+        a
+    }
+
+    fn payload(a: &Assertion) -> Vec<u8> {
+        Record::Assertion(a.clone()).encode().unwrap()
+    }
+
+    #[test]
+    fn agrees_with_the_engine_on_valid_and_forged_records() {
+        let a = signed_assertion();
+        assert!(accept(&payload(&a), Signatures::Verify).is_some());
+        let mut forged = a.clone();
+        forged.object.push('!');
+        assert!(accept(&payload(&forged), Signatures::Verify).is_none());
+        assert!(Record::Assertion(forged)
+            .validate(0, &Limits::default())
+            .is_err());
+    }
+
+    #[test]
+    fn rules_hold_even_for_known_good_signatures() {
+        let mut a = signed_assertion();
+        a.confidence = -0.0;
+        assert!(accept(&payload(&a), Signatures::KnownGood).is_none());
+        let mut a = signed_assertion();
+        a.signatures.push(a.signatures[0]);
+        assert!(accept(&payload(&a), Signatures::KnownGood).is_none());
+        let mut a = signed_assertion();
+        a.signatures.clear();
+        assert!(accept(&payload(&a), Signatures::KnownGood).is_none());
+        let v = Agent::derived(1, 2).vote(Hash32::of(b"x"), Weight::ZERO, 1);
+        let bytes = Record::Vote(v).encode().unwrap();
+        assert!(accept(&bytes, Signatures::KnownGood).is_none());
+    }
+}
