@@ -161,6 +161,13 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         Box::new(move || Box::pin(host::boot(boot_env.clone()))),
     );
     let mut crashes = plan.crashes.clone().into_iter().peekable();
+    // The power fails at the planned disk call itself, not at the next step boundary: a step
+    // spans many calls in a burst, and crashes must land mid-burst as often as between bursts.
+    // The host dies at the step boundary (until then every disk call fails, as after a power
+    // cut; nothing more becomes durable).
+    if let Some(first) = crashes.peek() {
+        disk.power_off_at_op(first.at_op);
+    }
     let mut crash_count = 0u32;
     let mut liveness_deadline: Option<Duration> = None;
     let workload_deadline = Duration::from_secs(WORKLOAD_SIM_S_MAX);
@@ -181,7 +188,10 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                 // A crash fires at its disk operation, or at the matching point of the workload if
                 // the disk is quieter than estimated, so every planned crash happens.
                 let progress = s.workload.issued() * crate::config::DISK_OPS_PER_WORKLOAD_OP;
-                if let Some(crash) = crashes.next_if(|c| c.at_op <= disk.ops().max(progress)) {
+                let power_cut = !disk.is_powered();
+                if let Some(crash) =
+                    crashes.next_if(|c| power_cut || c.at_op <= disk.ops().max(progress))
+                {
                     crash_count += 1;
                     let report = disk.crash(&crash.spec);
                     let kv_report = kv.crash(&crash.spec);
@@ -192,9 +202,16 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     s.metrics
                         .counts
                         .add_event(stemedb_reports::names::EVENT_CRASHES, 1);
+                    // Whatever the dying process asked for (a restart after the failed disk
+                    // calls) died with it.
+                    s.restart_requested = false;
+                    s.stuck_opening = false;
                     drop(s);
                     world.crash(HOST_NAME);
                     world.bounce(HOST_NAME);
+                    if let Some(next) = crashes.peek() {
+                        disk.power_off_at_op(next.at_op);
+                    }
                     continue;
                 }
                 if s.stuck_opening {

@@ -29,7 +29,7 @@ pub trait World {
 /// also the cost of idle virtual time: an idle step costs about 1.5 us of wall time, so at 1 ms
 /// ticks a run with realistic pauses between bursts spends most of its time stepping through
 /// silence.
-pub const TICK_DURATION: Duration = Duration::from_millis(10);
+pub const TICK_DURATION: Duration = Duration::from_millis(50);
 /// Longest virtual time a world may run: a bound, never a target (liveness is judged earlier).
 pub const SIMULATION_DURATION_MAX: Duration = Duration::from_secs(24 * 3600);
 

@@ -234,6 +234,8 @@ impl SimDisk {
         s.armed_read_eio = 0;
         s.armed_misdirect.clear();
         s.capacity_bytes = None;
+        // A power cut still scheduled would strike the fault-free phase.
+        s.power_off_at_op = None;
         for inode in s.inodes.values_mut() {
             inode.bad_sectors.clear();
         }
