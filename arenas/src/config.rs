@@ -68,6 +68,9 @@ pub struct RunConfig {
     pub query_pct: u8,
     /// Per mille of records that are hostile bytes (chaos): must be quarantined, never ingested.
     pub hostile_per_mille: u16,
+    /// Per mille of records that are valid but exactly at a validation bound (see `adversary`).
+    #[serde(default)]
+    pub edge_per_mille: u16,
     /// WAL segment size: small, so rotation and truncation happen in every run.
     pub segment_bytes_max: u64,
     /// Crash-restarts (chaos).
@@ -87,6 +90,9 @@ pub struct RunConfig {
     /// The fault plan; generated from the seed unless given (replay of an artifact, shrinking).
     pub plan: Option<FaultPlan>,
 }
+
+/// Records at a validation bound, per mille (about 20 in a 2000-operation run).
+pub const EDGE_PER_MILLE_DEFAULT: u16 = 10;
 
 /// Default traffic shape: bursts of ~64 operations, ~5 s apart, so a 2000-operation run covers
 /// a few virtual minutes (ingest catches up between bursts; views age; clocks drift).
@@ -110,6 +116,7 @@ impl RunConfig {
             troll_voters: 0,
             query_pct: 0,
             hostile_per_mille: 0,
+            edge_per_mille: EDGE_PER_MILLE_DEFAULT,
             segment_bytes_max: 64 * 1024,
             crashes_min: 0,
             crashes_max: 0,
@@ -211,6 +218,7 @@ impl RunConfig {
             "hostile_per_mille".into(),
             self.hostile_per_mille.to_string(),
         );
+        o.insert("edge_per_mille".into(), self.edge_per_mille.to_string());
         o.insert(
             "segment_bytes_max".into(),
             self.segment_bytes_max.to_string(),

@@ -33,6 +33,9 @@ pub async fn boot(env: Env) {
     let (phase, boot) = {
         let mut s = env.shared.borrow_mut();
         s.boots += 1;
+        let last = std::mem::take(&mut s.verifier_boot);
+        s.verifier_done.hits += last.hits;
+        s.verifier_done.misses += last.misses;
         (s.phase, s.boots)
     };
     let started = env.clock.monotonic();
@@ -140,7 +143,11 @@ async fn monitor(env: Env, engine: Rc<Engine>) {
                 )));
             return;
         }
-        env.shared.borrow_mut().metrics.check(1);
+        {
+            let mut s = env.shared.borrow_mut();
+            s.metrics.check(1);
+            s.verifier_boot = engine.verifier_stats();
+        }
         if cursor_rx.changed().await.is_err() {
             // The worker is gone (the engine stopped): no more cursor values to check.
             return;

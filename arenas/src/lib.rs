@@ -5,6 +5,7 @@
 //! inside it; crashes and restarts come from the seed's fault plan; reference models
 //! ([`oracle`]) and invariants ([`check`]) judge every step; a fault-free liveness phase ends it.
 
+pub mod adversary;
 pub mod check;
 pub mod cli;
 pub mod config;

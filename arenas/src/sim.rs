@@ -66,6 +66,10 @@ pub struct Shared {
     /// Operator interventions so far (bounded by `INTERVENTIONS_MAX`).
     pub interventions: u32,
     pub boots: u32,
+    /// Signature verifications (cache misses) and cache hits: all earlier boots, and the
+    /// current boot as last sampled (a boot's engine dies with it, so it is sampled as it runs).
+    pub verifier_done: stemedb::model::VerifierStats,
+    pub verifier_boot: stemedb::model::VerifierStats,
     pub queries: Vec<crate::check::QueryCheck>,
     /// Print every event to stderr as it happens (`STEMEDB_SIM_TRACE=1`), for diagnosing a seed.
     pub trace: bool,
@@ -145,6 +149,8 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         stuck_opening: false,
         interventions: 0,
         boots: 0,
+        verifier_done: Default::default(),
+        verifier_boot: Default::default(),
         queries: Vec::new(),
         trace: std::env::var_os("STEMEDB_SIM_TRACE").is_some(),
     }));
@@ -297,6 +303,13 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         s.metrics.counts.add_fault("crash", u64::from(crash_count));
     }
     s.metrics.sim_duration_us = sim_elapsed.as_micros() as u64;
+    let (done, boot) = (s.verifier_done, s.verifier_boot);
+    s.metrics
+        .counts
+        .add_event("signature_verifications", done.misses + boot.misses);
+    s.metrics
+        .counts
+        .add_event("signature_cache_hits", done.hits + boot.hits);
     let trace = disk.trace_digest();
     let image = disk.image_digest();
     let kv_digest = kv.digest();

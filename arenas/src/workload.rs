@@ -61,6 +61,8 @@ pub struct Workload {
     pub topics: Vec<Topic>,
     /// Votes still to hand out in the voting arena, after the topics.
     vote_queue: Vec<Record>,
+    /// Records at and past the validation bounds.
+    adversary: crate::adversary::Adversary,
     /// Traffic shape (bursts and quiet gaps), on its own stream so it never changes the ops.
     traffic_rng: SimRng,
     burst_left: u64,
@@ -86,6 +88,7 @@ impl Workload {
             assertions: Vec::new(),
             topics: Vec::new(),
             vote_queue: Vec::new(),
+            adversary: crate::adversary::Adversary::new(seed),
             traffic_rng: rng::stream(seed, "traffic"),
             burst_left: 0,
             quiet_until: Duration::ZERO,
@@ -146,6 +149,14 @@ impl Workload {
         }
         if self.rng.random_range(0..1000u16) < self.cfg.hostile_per_mille {
             return Some(Op::Hostile(self.hostile(ts)));
+        }
+        if self.rng.random_range(0..1000u16) < self.cfg.edge_per_mille {
+            let target = self.target();
+            return Some(Op::Submit(self.adversary.edge_valid(
+                &mut self.rng,
+                target,
+                ts,
+            )));
         }
         let roll = self.rng.random_range(0..100u8);
         let has_voters = !self.honest.is_empty() || !self.trolls.is_empty();
@@ -239,8 +250,21 @@ impl Workload {
         }
     }
 
-    /// Bytes ingest must refuse: garbage, a valid record with a broken signature, a truncation.
+    /// An assertion votes and evidence may refer to (an arbitrary hash before the first one).
+    fn target(&mut self) -> Hash32 {
+        match self.assertions.len() {
+            0 => Hash32::of(b"no assertion yet"),
+            n => self.assertions[self.rng.random_range(0..n)],
+        }
+    }
+
+    /// Bytes ingest must refuse: garbage, a valid record with a broken signature, a truncation,
+    /// or a signed record that breaks one validation rule.
     fn hostile(&mut self, ts: u64) -> Vec<u8> {
+        if self.rng.random_bool(0.5) {
+            let target = self.target();
+            return self.adversary.rule_breaking(&mut self.rng, target, ts);
+        }
         let valid = self.assertion(ts);
         // The hostile copy's hash must not count as issued: votes must target real assertions.
         self.assertions.pop();

@@ -126,6 +126,12 @@ impl Report {
         ));
     }
 
+    /// Adds the physical-limit twin to the wall-clock section (see [`WallClock::with_twin`]);
+    /// call it after [`Report::set_wall`].
+    pub fn set_twin(&mut self, workers: u64, twin: Duration) {
+        self.wall = self.wall.map(|w| w.with_twin(workers, twin));
+    }
+
     /// The most severe verdict among the outcomes (see [`Verdict::severity`]); `Pass` when there
     /// are none.
     pub fn verdict(&self) -> Verdict {

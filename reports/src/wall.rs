@@ -22,6 +22,12 @@ pub struct WallClock {
     sim_ops: u64,
     sim_duration_us: u64,
     seeds: u64,
+    /// Wall time times the parallel workers: the CPU time the run had (0: not measured).
+    worker_us: u64,
+    /// The physical-limit twin: one core's time to sign and verify, once each, every record the
+    /// run signed (0: not measured). The simulator cannot beat it without skipping the crypto
+    /// the engine really does.
+    twin_us: u64,
 }
 
 impl WallClock {
@@ -33,7 +39,36 @@ impl WallClock {
             sim_ops,
             sim_duration_us,
             seeds,
+            worker_us: 0,
+            twin_us: 0,
         }
+    }
+
+    /// Adds the physical-limit twin: the run used `workers` parallel workers, and signing and
+    /// verifying its records once takes `twin` on one core.
+    pub fn with_twin(mut self, workers: u64, twin: Duration) -> Self {
+        self.worker_us = self.wall_us.saturating_mul(workers);
+        self.twin_us = u64::try_from(twin.as_micros()).unwrap_or(u64::MAX);
+        self
+    }
+
+    /// The twin's share of the workers' time (0 if not measured): 1.0 would mean the run did
+    /// nothing but the crypto it cannot avoid.
+    pub fn twin_share(&self) -> f64 {
+        if self.worker_us == 0 {
+            return 0.0;
+        }
+        self.twin_us as f64 / self.worker_us as f64
+    }
+
+    /// Seeds per wall-clock minute if the run did nothing but its crypto, on the same workers
+    /// (0 if not measured).
+    pub fn twin_seeds_per_wall_min(&self) -> f64 {
+        if self.twin_us == 0 || self.wall_us == 0 {
+            return 0.0;
+        }
+        let workers = self.worker_us as f64 / self.wall_us as f64;
+        self.seeds as f64 * workers * US_PER_S / self.twin_us as f64 * S_PER_MIN
     }
 
     /// Wall-clock microseconds.
@@ -72,6 +107,8 @@ impl WallClock {
         self.sim_ops = self.sim_ops.saturating_add(other.sim_ops);
         self.sim_duration_us = self.sim_duration_us.saturating_add(other.sim_duration_us);
         self.seeds = self.seeds.saturating_add(other.seeds);
+        self.worker_us = self.worker_us.saturating_add(other.worker_us);
+        self.twin_us = self.twin_us.saturating_add(other.twin_us);
     }
 }
 
@@ -92,6 +129,10 @@ struct WallClockJson {
     ops_per_wall_s: f64,
     sim_to_wall_ratio: f64,
     seeds_per_wall_min: f64,
+    worker_us: u64,
+    twin_us: u64,
+    twin_share: f64,
+    twin_seeds_per_wall_min: f64,
 }
 
 impl From<WallClock> for WallClockJson {
@@ -105,6 +146,10 @@ impl From<WallClock> for WallClockJson {
             ops_per_wall_s: w.ops_per_wall_s(),
             sim_to_wall_ratio: w.sim_to_wall_ratio(),
             seeds_per_wall_min: w.seeds_per_wall_min(),
+            worker_us: w.worker_us,
+            twin_us: w.twin_us,
+            twin_share: w.twin_share(),
+            twin_seeds_per_wall_min: w.twin_seeds_per_wall_min(),
         }
     }
 }
@@ -115,6 +160,11 @@ struct WallClockInput {
     sim_ops: u64,
     sim_duration_us: u64,
     seeds: u64,
+    /// Absent in reports written before the twin existed.
+    #[serde(default)]
+    worker_us: u64,
+    #[serde(default)]
+    twin_us: u64,
 }
 
 impl From<WallClockInput> for WallClock {
@@ -124,6 +174,8 @@ impl From<WallClockInput> for WallClock {
             sim_ops: w.sim_ops,
             sim_duration_us: w.sim_duration_us,
             seeds: w.seeds,
+            worker_us: w.worker_us,
+            twin_us: w.twin_us,
         }
     }
 }

@@ -35,7 +35,7 @@ pub fn build_profile() -> &'static str {
     clippy::disallowed_methods,
     reason = "sim speed is wall-clock by definition; never fingerprinted"
 )]
-fn wall_now() -> Instant {
+pub(super) fn wall_now() -> Instant {
     Instant::now()
 }
 
@@ -197,6 +197,7 @@ pub fn finish(
     shape: &ShapeArgs,
     results: &[SeedResult],
     wall: Duration,
+    workers: usize,
     output: &OutputArgs,
     quiet: bool,
 ) -> Result<i32, CliError> {
@@ -274,6 +275,8 @@ pub fn finish(
     report.seeds = seeds;
     report.throughput = Throughput::new(ops, sim_us);
     report.set_wall(wall);
+    let twin = super::twin::crypto_twin(super::twin::signed_records(&report.counts));
+    report.set_twin(workers as u64, twin);
     std::fs::create_dir_all(&output.out)
         .map_err(|e| CliError::Harness(format!("cannot create {}: {e}", output.out.display())))?;
     let path = output.out.join("report.json");
@@ -310,7 +313,8 @@ pub fn run(
         .collect();
     print_start(&configs, quiet || output.json || fingerprint_only);
     let started = wall_now();
-    let results = execute(&configs, configs.len().min(jobs_default()), false);
+    let workers = configs.len().min(jobs_default());
+    let results = execute(&configs, workers, false);
     if fingerprint_only {
         for r in &results {
             println!(
@@ -322,7 +326,7 @@ pub fn run(
         }
         return Ok(0);
     }
-    finish(shape, &results, started.elapsed(), output, quiet)
+    finish(shape, &results, started.elapsed(), workers, output, quiet)
 }
 
 pub fn jobs_default() -> usize {
@@ -403,12 +407,10 @@ pub fn sweep(
         );
     }
     let started = wall_now();
-    let results = execute(
-        &configs,
-        jobs.unwrap_or_else(jobs_default),
-        !quiet && !output.json,
-    );
+    let jobs = jobs.unwrap_or_else(jobs_default);
+    let results = execute(&configs, jobs, !quiet && !output.json);
     let wall = started.elapsed();
+    let workers = jobs.clamp(1, configs.len().max(1));
     let failing: Vec<String> = results
         .iter()
         .filter(|r| r.failure.is_some())
@@ -426,7 +428,7 @@ pub fn sweep(
             }
         );
     }
-    finish(shape, &results, wall, output, quiet)
+    finish(shape, &results, wall, workers, output, quiet)
 }
 
 pub fn replay(
@@ -452,5 +454,5 @@ pub fn replay(
     print_start(&configs, quiet || output.json);
     let started = wall_now();
     let results = execute(&configs, 1, false);
-    finish(shape, &results, started.elapsed(), output, quiet)
+    finish(shape, &results, started.elapsed(), 1, output, quiet)
 }

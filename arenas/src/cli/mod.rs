@@ -10,6 +10,7 @@ mod exec;
 mod logging;
 mod report_cmd;
 mod shrink;
+mod twin;
 
 use std::path::PathBuf;
 

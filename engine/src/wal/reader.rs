@@ -207,9 +207,8 @@ impl WalReader {
         defect: Option<RecordDefect>,
     ) -> Result<ReadOutcome, WalError> {
         let below_durable_end = self.bound().is_some_and(|end| offset < end);
-        if defect.is_none() && room.is_none() && !below_durable_end {
-            return Ok(ReadOutcome::EndOfLog);
-        }
+        // Even an incomplete record at the tail needs the look-ahead: a damaged header can claim
+        // a length that runs past the end of the file while valid records follow it.
         let path = segment_path(&self.dir, base);
         let file = self.segment(base).await?;
         let mut view = SegmentView::new(file, &path, room).await?;

@@ -181,13 +181,21 @@ pub fn throughput_line(report: &Report) -> String {
 /// The wall-clock section in one line, if present.
 pub fn wall_line(report: &Report) -> Option<String> {
     report.wall.map(|w| {
-        format!(
+        let mut line = format!(
             "{} wall, {} sim ops/wall-s, sim:wall {}x, {} seeds/min",
             format::seconds_from_us(w.wall_us()),
             format::rate(w.ops_per_wall_s()),
             format::rate(w.sim_to_wall_ratio()),
             format::rate(w.seeds_per_wall_min())
-        )
+        );
+        if w.twin_share() > 0.0 {
+            line.push_str(&format!(
+                "; crypto twin (sign + verify each record once) {:.0}% of worker time, its ceiling {} seeds/min",
+                w.twin_share() * 100.0,
+                format::rate(w.twin_seeds_per_wall_min())
+            ));
+        }
+        line
     })
 }
 

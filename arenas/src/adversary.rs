@@ -1,0 +1,210 @@
+//! Records at and just past the rules' edges: what an off-by-one or a dropped check in the
+//! engine's validation would let through or turn away.
+//!
+//! - `edge_valid`: valid records exactly at every bound (confidence 0 and 1, the longest subject,
+//!   predicate, object and evidence, the most signatures, the heaviest and the lightest vote).
+//!   They go through `submit`: an engine that refuses one refuses valid work, and ingest must
+//!   apply it.
+//! - `rule_breaking`: records properly signed (or signed to fool a lax verifier) that break one
+//!   rule each: one past every bound, a zero weight, NaN and negative-zero confidence, a signer
+//!   twice, a key swapped under a signature, a signature moved from another record, and the
+//!   small-order "weak key" that any message verifies under unless verification is strict. They
+//!   go in raw: ingest must dead-letter every one (the reference validator decides independently).
+//!
+//! Both draw from the workload's stream and use the workload's signing keys (plus extra ones for
+//! the signature-count bound), so they replay like any other operation.
+
+use rand::Rng;
+use stemedb::model::{
+    Agent, Assertion, Hash32, Record, Vote, Weight, EVIDENCE_BYTES_MAX, OBJECT_BYTES_MAX,
+    PREDICATE_BYTES_MAX, SIGNATURES_MAX, SIGNATURE_BYTES, SUBJECT_BYTES_MAX, WEIGHT_MAX,
+};
+use stemedb_faults::rng::SimRng;
+
+/// The encoding of the Edwards identity point: a small-order ("weak") public key. With the
+/// signature (R = identity, s = 0), the cofactorless equation holds for every message, so only a
+/// strict verifier rejects it.
+const WEAK_KEY: [u8; 32] = {
+    let mut k = [0u8; 32];
+    k[0] = 1;
+    k
+};
+
+/// Agents for co-signing up to `SIGNATURES_MAX + 1` times (derived apart from the workload's).
+pub const COSIGNER_AGENT_BASE: u64 = 5_000;
+
+pub struct Adversary {
+    /// `SIGNATURES_MAX + 1` distinct signers.
+    cosigners: Vec<Agent>,
+}
+
+fn fill(len: usize, byte: u8) -> String {
+    String::from_utf8(vec![byte; len]).unwrap_or_default()
+}
+
+impl Adversary {
+    pub fn new(seed: u64) -> Self {
+        Self {
+            cosigners: (0..=SIGNATURES_MAX as u64)
+                .map(|i| Agent::derived(seed, COSIGNER_AGENT_BASE + i))
+                .collect(),
+        }
+    }
+
+    fn assertion(&self, rng: &mut SimRng, ts: u64) -> Assertion {
+        Assertion::new(
+            format!("edge-{}", rng.random_range(0..4u8)),
+            "status".to_owned(),
+            "edge".to_owned(),
+            0.5,
+            ts,
+        )
+    }
+
+    fn signed(&self, mut a: Assertion, signers: usize) -> Assertion {
+        for agent in &self.cosigners[..signers] {
+            agent.sign_assertion(&mut a);
+        }
+        a
+    }
+
+    /// A valid record at one of the rules' bounds. `target` is an assertion votes and evidence
+    /// may refer to.
+    pub fn edge_valid(&self, rng: &mut SimRng, target: Hash32, ts: u64) -> Record {
+        let signer = &self.cosigners[0];
+        let mut a = self.assertion(rng, ts);
+        match rng.random_range(0..9u8) {
+            0 => a.confidence = 0.0,
+            1 => a.confidence = 1.0,
+            2 => a.subject = fill(SUBJECT_BYTES_MAX, b's'),
+            3 => a.predicate = fill(PREDICATE_BYTES_MAX, b'p'),
+            4 => a.object = fill(OBJECT_BYTES_MAX, b'o'),
+            5 => return Record::Assertion(self.signed(a, SIGNATURES_MAX)),
+            6 => return Record::Vote(signer.vote(target, WEIGHT_MAX, ts)),
+            7 => return Record::Vote(signer.vote(target, Weight::from_micros(1), ts)),
+            _ => {
+                let content = vec![0xE5; EVIDENCE_BYTES_MAX];
+                return Record::Evidence(signer.evidence(target, content, ts));
+            }
+        }
+        Record::Assertion(self.signed(a, 1))
+    }
+
+    /// The bytes of a record that breaks exactly one rule (see the module docs).
+    pub fn rule_breaking(&self, rng: &mut SimRng, target: Hash32, ts: u64) -> Vec<u8> {
+        let signer = &self.cosigners[0];
+        let other = &self.cosigners[1];
+        let mut a = self.assertion(rng, ts);
+        let record = match rng.random_range(0..16u8) {
+            0 => Record::Vote(signer.vote(target, Weight::ZERO, ts)),
+            1 => {
+                Record::Vote(signer.vote(target, Weight::from_micros(WEIGHT_MAX.micros() + 1), ts))
+            }
+            2 => {
+                a.confidence = f64::NAN;
+                Record::Assertion(self.signed(a, 1))
+            }
+            3 => {
+                a.confidence = -0.0;
+                Record::Assertion(self.signed(a, 1))
+            }
+            4 => {
+                a.confidence = 1.0 + f64::EPSILON;
+                Record::Assertion(self.signed(a, 1))
+            }
+            5 => {
+                a.subject = String::new();
+                Record::Assertion(self.signed(a, 1))
+            }
+            6 => {
+                a.subject = fill(SUBJECT_BYTES_MAX + 1, b's');
+                Record::Assertion(self.signed(a, 1))
+            }
+            7 => {
+                a.object = fill(OBJECT_BYTES_MAX + 1, b'o');
+                Record::Assertion(self.signed(a, 1))
+            }
+            8 => Record::Assertion(self.signed(a, SIGNATURES_MAX + 1)),
+            9 => {
+                // The same signer twice (both signatures valid).
+                let mut a = self.signed(a, 1);
+                let again = a.signatures[0];
+                a.signatures.push(again);
+                Record::Assertion(a)
+            }
+            10 => Record::Assertion(a),
+            11 => {
+                // Another key under a valid signature.
+                let mut a = self.signed(a, 1);
+                a.signatures[0].public_key = other.public_key();
+                Record::Assertion(a)
+            }
+            12 => {
+                // A signature moved from another record by the same signer.
+                let donor = self.signed(self.assertion(rng, ts + 1), 1);
+                let mut a = self.signed(a, 1);
+                a.signatures[0].signature = donor.signatures[0].signature;
+                Record::Assertion(a)
+            }
+            13 => {
+                let mut weak = [0u8; SIGNATURE_BYTES];
+                weak[..32].copy_from_slice(&WEAK_KEY);
+                Record::Vote(Vote {
+                    assertion_hash: target,
+                    voter: WEAK_KEY,
+                    weight: Weight::from_units(1),
+                    timestamp_ms: ts,
+                    signature: weak,
+                })
+            }
+            14 => Record::Evidence(signer.evidence(target, Vec::new(), ts)),
+            _ => Record::Evidence(signer.evidence(target, vec![0xE5; EVIDENCE_BYTES_MAX + 1], ts)),
+        };
+        record.encode().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::oracle::validity::{accept, Signatures};
+    use stemedb::model::Limits;
+    use stemedb_faults::rng;
+
+    /// Clock-free "now" (as ingest validates): nothing is in the future of it.
+    fn now() -> u64 {
+        u64::MAX - Limits::default().future_skew_ms_max
+    }
+
+    #[test]
+    fn edges_are_valid_and_rule_breakers_are_not_for_the_engine_and_the_reference() {
+        let adversary = Adversary::new(7);
+        let mut rng = rng::stream(7, "adversary-test");
+        let target = Hash32::of(b"target");
+        for _ in 0..200 {
+            let edge = adversary.edge_valid(&mut rng, target, 1_000);
+            assert!(edge.validate(now(), &Limits::default()).is_ok(), "{edge:?}");
+            let bytes = edge.encode().unwrap();
+            assert!(accept(&bytes, Signatures::Verify).is_some());
+            let bad = adversary.rule_breaking(&mut rng, target, 1_000);
+            assert!(accept(&bad, Signatures::Verify).is_none());
+            if let Ok(record) = Record::decode(&bad) {
+                assert!(
+                    record.validate(now(), &Limits::default()).is_err(),
+                    "the engine accepts a rule breaker: {record:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_weak_key_fools_only_a_lax_verifier() {
+        let key = ed25519_dalek::VerifyingKey::from_bytes(&WEAK_KEY).unwrap();
+        let mut sig = [0u8; SIGNATURE_BYTES];
+        sig[..32].copy_from_slice(&WEAK_KEY);
+        let sig = ed25519_dalek::Signature::from_bytes(&sig);
+        use ed25519_dalek::Verifier;
+        assert!(key.verify(b"any message", &sig).is_ok());
+        assert!(key.verify_strict(b"any message", &sig).is_err());
+    }
+}
