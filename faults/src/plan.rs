@@ -147,6 +147,12 @@ pub enum CrashMode {
 pub struct CrashSpec {
     pub seed: u64,
     pub mode: CrashMode,
+    /// The power loss also corrupts one bit of the last write a sync made durable (a drive whose
+    /// cache lied, or a write that landed damaged): the value picks the byte and the bit. The
+    /// freshest durable bytes are exactly what recovery scans after a crash, so this is where
+    /// recovery must tell mid-log damage (valid records follow: quarantine) from a torn tail.
+    #[serde(default)]
+    pub rot_last_synced: Option<u64>,
 }
 
 impl CrashSpec {
@@ -154,6 +160,7 @@ impl CrashSpec {
         Self {
             seed: 0,
             mode: CrashMode::KeepAll,
+            rot_last_synced: None,
         }
     }
 
@@ -161,6 +168,7 @@ impl CrashSpec {
         Self {
             seed: 0,
             mode: CrashMode::DropAll,
+            rot_last_synced: None,
         }
     }
 
@@ -172,6 +180,7 @@ impl CrashSpec {
                 keep_pct: 45,
                 torn_pct: 20,
             },
+            rot_last_synced: None,
         }
     }
 }

@@ -54,6 +54,8 @@ impl Default for PlanConfig {
 const CLOCK_SKEW_MS_MAX: i64 = 120_000;
 const CLOCK_DRIFT_PPM_MAX: i64 = 500;
 const CLOCK_JUMP_MS_MAX: i64 = 3_600_000;
+/// Chance that a crash also corrupts the last synced write (see `CrashSpec::rot_last_synced`).
+const CRASH_ROT_PROBABILITY: f64 = 0.5;
 /// ENOSPC strikes this many bytes above the usage at the time, at most.
 const FILL_UP_HEADROOM_BYTES_MAX: u64 = 64 * 1024;
 
@@ -88,11 +90,18 @@ impl FaultPlan {
                     for _ in 0..n {
                         let keep_pct = class_rng.random_range(0..=100u8);
                         let torn_pct = class_rng.random_range(0..=100 - keep_pct);
+                        let at_op = at(&mut class_rng);
+                        let seed = class_rng.next_u64();
+                        // Only where media faults are allowed at all (the class list says so).
+                        let rot_last_synced = (config.allowed.contains(&FaultClass::BitRot)
+                            && class_rng.random_bool(CRASH_ROT_PROBABILITY))
+                        .then(|| class_rng.next_u64());
                         plan.crashes.push(CrashEvent {
-                            at_op: at(&mut class_rng),
+                            at_op,
                             spec: CrashSpec {
-                                seed: class_rng.next_u64(),
+                                seed,
                                 mode: CrashMode::Random { keep_pct, torn_pct },
+                                rot_last_synced,
                             },
                         });
                     }

@@ -188,6 +188,7 @@ async fn a_torn_write_shows_only_the_three_sector_outcomes() {
                 keep_pct: 0,
                 torn_pct: 100,
             },
+            rot_last_synced: None,
         });
         let got = contents(&disk, "a").await.unwrap();
         assert_eq!(
@@ -541,4 +542,43 @@ async fn heal_stops_every_fault_but_keeps_what_they_did() {
         .await
         .expect("latent sectors remapped");
     assert_eq!(buf[0], 0, "the rot that already happened stays");
+}
+
+/// A crash with `rot_last_synced` flips exactly one bit, inside the last write a sync made
+/// durable, reports it as media damage, and leaves older durable bytes alone; with nothing synced
+/// since the last crash it does nothing.
+#[tokio::test]
+async fn crash_rot_hits_only_the_last_synced_write() {
+    let old = vec![0x11u8; 4096];
+    let fresh = vec![0x22u8; 1024];
+    for r in 0..64u64 {
+        let disk = disk_with_dir(r).await;
+        let f = durable_file(&disk, "a", &old).await;
+        f.write_at(4096, &fresh).await.unwrap();
+        f.sync_data().await.unwrap();
+        let spec = CrashSpec {
+            rot_last_synced: Some(r.wrapping_mul(0x9E37_79B9_7F4A_7C15)),
+            ..CrashSpec::keep_all()
+        };
+        disk.crash(&spec);
+        let got = contents(&disk, "a").await.unwrap();
+        assert_eq!(&got[..4096], &old[..], "older durable bytes are untouched");
+        let flipped: Vec<usize> = (0..1024).filter(|&i| got[4096 + i] != fresh[i]).collect();
+        assert_eq!(
+            flipped.len(),
+            1,
+            "exactly one byte of the last synced write changed"
+        );
+        assert_eq!((got[4096 + flipped[0]] ^ fresh[flipped[0]]).count_ones(), 1);
+        let damage = disk.media_damage();
+        assert_eq!(damage.len(), 1);
+        assert_eq!(
+            (damage[0].start, damage[0].len),
+            ((4096 + flipped[0]) as u64, 1)
+        );
+        // Nothing synced since that crash: the next one rots nothing.
+        disk.crash(&spec);
+        assert_eq!(contents(&disk, "a").await.unwrap(), got);
+        assert_eq!(disk.media_damage().len(), 1);
+    }
 }

@@ -94,6 +94,22 @@ impl DiskState {
             .flat_map(|d| d.durable.values().copied())
             .collect();
         self.inodes.retain(|ino, _| linked.contains(ino));
+        if let (Some(r), Some((ino, start, end))) = (spec.rot_last_synced, self.last_synced) {
+            let byte = start + r % (end - start).max(1);
+            let bit = (r >> 32) as u8 % 8;
+            if self.inodes.contains_key(&ino) && self.flip(ino, byte, bit) {
+                self.note_damage(ino, byte, 1, "bit_rot");
+                self.count_fault(&crate::plan::DiskFault::BitRot {
+                    file: crate::plan::FileSelector::Nth(0),
+                    byte,
+                    bit,
+                });
+                self.log_fault(format!(
+                    "bit_rot at crash: inode {ino} byte {byte} bit {bit} (the last synced write)"
+                ));
+            }
+        }
+        self.last_synced = None;
         self.epoch += 1;
         self.locks.clear();
         self.powered = true;

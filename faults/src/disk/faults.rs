@@ -15,7 +15,7 @@ impl DiskState {
         self.fault_log.push(line);
     }
 
-    fn count_fault(&mut self, fault: &DiskFault) {
+    pub(super) fn count_fault(&mut self, fault: &DiskFault) {
         *self
             .stats
             .faults
@@ -128,7 +128,7 @@ impl DiskState {
     }
 
     /// Flips a bit of durable data (and of the live copy where the cache holds the same byte).
-    fn flip(&mut self, ino: Ino, byte: u64, bit: u8) -> bool {
+    pub(super) fn flip(&mut self, ino: Ino, byte: u64, bit: u8) -> bool {
         let inode = self.inodes.get_mut(&ino).expect("selected");
         let i = byte as usize;
         if i >= inode.durable.len() {

@@ -89,6 +89,8 @@ pub(crate) struct DiskState {
     /// Bumped at every crash; handles and locks from an older epoch are dead.
     epoch: u64,
     power_off_at_op: Option<u64>,
+    /// The byte range the last successful `sync_data` made durable, `[start, end)` of an inode.
+    last_synced: Option<(Ino, u64, u64)>,
     powered: bool,
     capacity_bytes: Option<u64>,
     armed_fsync_eio: u32,
@@ -135,6 +137,7 @@ impl SimDisk {
             next_ino: 1,
             epoch: 0,
             power_off_at_op: None,
+            last_synced: None,
             powered: true,
             capacity_bytes: None,
             armed_fsync_eio: 0,
@@ -534,8 +537,17 @@ impl DiskState {
             return Err(eio());
         }
         let inode = self.inode_mut(ino)?;
+        let mut written: Option<(u64, u64)> = None;
         for op in std::mem::take(&mut inode.pending) {
+            if let PendingOp::Write { offset, data } = &op {
+                let end = offset + data.len() as u64;
+                written =
+                    Some(written.map_or((*offset, end), |(s, e)| (s.min(*offset), e.max(end))));
+            }
             state::apply_pending(&mut inode.durable, &op);
+        }
+        if let Some((start, end)) = written {
+            self.last_synced = Some((ino, start, end));
         }
         self.stats.data_syncs += 1;
         Ok(())
