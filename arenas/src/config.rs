@@ -94,10 +94,10 @@ pub struct RunConfig {
 /// Records at a validation bound, per mille (about 20 in a 2000-operation run).
 pub const EDGE_PER_MILLE_DEFAULT: u16 = 10;
 
-/// Default traffic shape: bursts of ~64 operations, ~5 s apart, so a 2000-operation run covers
+/// Default traffic shape: bursts of ~64 operations, ~8 s apart, so a 2000-operation run covers
 /// a few virtual minutes (ingest catches up between bursts; views age; clocks drift).
 pub const BURST_OPS_MEAN_DEFAULT: u64 = 64;
-pub const GAP_MS_MEAN_DEFAULT: u64 = 5_000;
+pub const GAP_MS_MEAN_DEFAULT: u64 = 8_000;
 
 /// Disk calls per workload operation, roughly: sizes the plan's horizon so crashes and faults
 /// land inside the run rather than after it.

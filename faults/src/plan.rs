@@ -147,8 +147,9 @@ pub enum CrashMode {
 pub struct CrashSpec {
     pub seed: u64,
     pub mode: CrashMode,
-    /// The power loss also corrupts one bit of the last write a sync made durable (a drive whose
-    /// cache lied, or a write that landed damaged): the value picks the byte and the bit. The
+    /// The power loss also corrupts one bit of a write one of the latest syncs made durable (a
+    /// drive whose cache lied, or a write that landed damaged): the value picks the write (among
+    /// the last `RECENT_SYNCS_MAX`), the byte and the bit. The
     /// freshest durable bytes are exactly what recovery scans after a crash, so this is where
     /// recovery must tell mid-log damage (valid records follow: quarantine) from a torn tail.
     #[serde(default)]

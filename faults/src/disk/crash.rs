@@ -94,7 +94,12 @@ impl DiskState {
             .flat_map(|d| d.durable.values().copied())
             .collect();
         self.inodes.retain(|ino, _| linked.contains(ino));
-        if let (Some(r), Some((ino, start, end))) = (spec.rot_last_synced, self.last_synced) {
+        let recent = spec.rot_last_synced.and_then(|r| {
+            let n = self.recent_syncs.len() as u64;
+            // Low bits pick the write (newest first), high bits the byte and the bit.
+            (n > 0).then(|| (r >> 8, self.recent_syncs[(n - 1 - (r & 0xff) % n) as usize]))
+        });
+        if let Some((r, (ino, start, end))) = recent {
             let byte = start + r % (end - start).max(1);
             let bit = (r >> 32) as u8 % 8;
             if self.inodes.contains_key(&ino) && self.flip(ino, byte, bit) {
@@ -105,11 +110,11 @@ impl DiskState {
                     bit,
                 });
                 self.log_fault(format!(
-                    "bit_rot at crash: inode {ino} byte {byte} bit {bit} (the last synced write)"
+                    "bit_rot at crash: inode {ino} byte {byte} bit {bit} (a recently synced write)"
                 ));
             }
         }
-        self.last_synced = None;
+        self.recent_syncs.clear();
         self.epoch += 1;
         self.locks.clear();
         self.powered = true;

@@ -68,6 +68,10 @@ pub struct MediaDamage {
     pub cause: &'static str,
 }
 
+/// Synced writes a crash's `rot_last_synced` may pick from: the freshest durable bytes, which
+/// recovery after the crash scans (more than one, so valid records often follow the damage).
+pub const RECENT_SYNCS_MAX: usize = 8;
+
 /// A simulated disk. Cloning gives another handle to the same disk (it outlives crashed hosts).
 #[derive(Clone)]
 pub struct SimDisk {
@@ -89,8 +93,9 @@ pub(crate) struct DiskState {
     /// Bumped at every crash; handles and locks from an older epoch are dead.
     epoch: u64,
     power_off_at_op: Option<u64>,
-    /// The byte range the last successful `sync_data` made durable, `[start, end)` of an inode.
-    last_synced: Option<(Ino, u64, u64)>,
+    /// The byte ranges the latest successful `sync_data` calls made durable (`[start, end)` of
+    /// an inode), newest last, at most `RECENT_SYNCS_MAX`.
+    recent_syncs: std::collections::VecDeque<(Ino, u64, u64)>,
     powered: bool,
     capacity_bytes: Option<u64>,
     armed_fsync_eio: u32,
@@ -137,7 +142,7 @@ impl SimDisk {
             next_ino: 1,
             epoch: 0,
             power_off_at_op: None,
-            last_synced: None,
+            recent_syncs: Default::default(),
             powered: true,
             capacity_bytes: None,
             armed_fsync_eio: 0,
@@ -547,7 +552,10 @@ impl DiskState {
             state::apply_pending(&mut inode.durable, &op);
         }
         if let Some((start, end)) = written {
-            self.last_synced = Some((ino, start, end));
+            self.recent_syncs.push_back((ino, start, end));
+            if self.recent_syncs.len() > RECENT_SYNCS_MAX {
+                self.recent_syncs.pop_front();
+            }
         }
         self.stats.data_syncs += 1;
         Ok(())
