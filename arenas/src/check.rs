@@ -43,6 +43,30 @@ pub struct QueryCheck {
     pub winner: Option<Hash32>,
     pub candidates: BTreeSet<Hash32>,
     pub used_view: bool,
+    /// The engine's wall clock when the query started (what view ages are measured against).
+    pub wall_ms: u64,
+    /// The process (boot) that answered: views live in one process's memory.
+    pub boot: u32,
+    /// The query failed; it may still have read the store and installed a view.
+    pub failed: bool,
+}
+
+impl QueryCheck {
+    /// Whether this query's store read may have installed the view that answered `view_query`:
+    /// same process, same subject and predicate, and fresh for it (dated at or before the view
+    /// query's clock and no more than its `max_stale` earlier). A view that is older, or dated in
+    /// the future of the clock (after a backwards jump), must not answer.
+    fn may_serve_view_for(&self, view_query: &QueryCheck) -> bool {
+        let fresh = view_query.spec.max_stale_ms.is_some_and(|max_stale| {
+            self.wall_ms <= view_query.wall_ms && view_query.wall_ms - self.wall_ms <= max_stale
+        });
+        !self.used_view
+            && self.boot == view_query.boot
+            && self.spec.subject == view_query.spec.subject
+            && self.spec.predicate.is_some()
+            && self.spec.predicate == view_query.spec.predicate
+            && fresh
+    }
 }
 
 /// The disk's media damage, as global log ranges (damage outside WAL segments is ignored here:
@@ -188,6 +212,8 @@ fn query_of(spec: &QuerySpec) -> Query {
 
 pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: QuerySpec) {
     let before = engine.ingest_cursor();
+    // No await until the engine reads its clock: the same virtual instant, so the same reading.
+    let wall_ms = env.clock.wall_ms();
     let started = env.clock.monotonic();
     let result = queries.query(&query_of(&spec)).await;
     let now = env.clock.monotonic();
@@ -203,6 +229,7 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
                 now,
                 &format!("query {spec:?} -> {winner:?} view {}", r.used_view),
             );
+            let boot = s.boots;
             s.queries.push(QueryCheck {
                 spec,
                 before,
@@ -210,10 +237,25 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
                 winner,
                 candidates: r.candidates.iter().map(|c| c.hash).collect(),
                 used_view: r.used_view,
+                wall_ms,
+                boot,
+                failed: false,
             });
         }
         Err(e) => {
             s.event(now, &format!("query failed: {e}"));
+            let boot = s.boots;
+            s.queries.push(QueryCheck {
+                spec,
+                before,
+                after,
+                winner: None,
+                candidates: BTreeSet::new(),
+                used_view: false,
+                wall_ms,
+                boot,
+                failed: true,
+            });
             s.metrics.op("query_failed");
             let tolerated = s.phase == Phase::Faults && s.config.arena == ArenaKind::Chaos;
             if !tolerated {
@@ -404,21 +446,39 @@ fn check_queries(env: &Env) -> Result<(), Failure> {
         .filter_map(|e| s.oracle.accept(&e.payload).map(|r| (e.offset, r)));
     let model = LensModel::new(accepted);
     let offsets: Vec<u64> = s.oracle.known().keys().copied().collect();
-    for q in &s.queries {
+    for q in s.queries.iter().filter(|q| !q.failed) {
         // Media damage below the query's horizon makes its ingested set unknowable.
         if uncertain_offsets.iter().any(|&o| o < q.after) {
             continue;
         }
         // The ingested set changes only at record boundaries: try each cursor position the query
-        // could have seen (all earlier ones too when a view answered it).
-        let lowest = if q.used_view { 0 } else { q.before };
-        let mut positions = vec![lowest];
-        positions.extend(
-            offsets
+        // could have seen. A view answer is the read of an earlier query that was still fresh:
+        // try the positions of each such read; with none, the view broke the staleness rules.
+        let windows: Vec<(u64, u64)> = if q.used_view {
+            s.queries
                 .iter()
-                .filter(|&&o| o >= lowest && o < q.after)
-                .map(|o| o + 1),
-        );
+                .filter(|read| read.may_serve_view_for(q))
+                .map(|read| (read.before, read.after))
+                .collect()
+        } else {
+            vec![(q.before, q.after)]
+        };
+        if windows.is_empty() {
+            return Err(Failure::Safety(format!(
+                "query {:?} (clock {} ms, view {}) was answered from a view, but no read of the same process was fresh enough for it: a view older than max_stale, dated in the future of the clock, or for a query that accepts none",
+                q.spec, q.wall_ms, q.used_view
+            )));
+        }
+        let mut positions = Vec::new();
+        for &(low, high) in &windows {
+            positions.push(low);
+            positions.extend(
+                offsets
+                    .iter()
+                    .filter(|&&o| o >= low && o < high)
+                    .map(|o| o + 1),
+            );
+        }
         let matched = positions.iter().any(|&upto| {
             let answer = model.answer(&q.spec, upto);
             answer.winner == q.winner && answer.candidates == q.candidates
