@@ -10,14 +10,18 @@
 //!   twice, a key swapped under a signature, a signature moved from another record, and the
 //!   small-order "weak key" that any message verifies under unless verification is strict. They
 //!   go in raw: ingest must dead-letter every one (the reference validator decides independently).
+//! - `tampered`: records signed properly, then changed in one signed field (every field of
+//!   assertions, votes and evidence in turn). The harness knows they are bad without asking the
+//!   engine's signing message, so a field that message leaves out is caught.
 //!
 //! Both draw from the workload's stream and use the workload's signing keys (plus extra ones for
 //! the signature-count bound), so they replay like any other operation.
 
 use rand::Rng;
 use stemedb::model::{
-    Agent, Assertion, Hash32, Record, Vote, Weight, EVIDENCE_BYTES_MAX, OBJECT_BYTES_MAX,
-    PREDICATE_BYTES_MAX, SIGNATURES_MAX, SIGNATURE_BYTES, SUBJECT_BYTES_MAX, WEIGHT_MAX,
+    Agent, Assertion, Hash32, Lifecycle, Record, Vote, Weight, EVIDENCE_BYTES_MAX,
+    OBJECT_BYTES_MAX, PREDICATE_BYTES_MAX, SIGNATURES_MAX, SIGNATURE_BYTES, SUBJECT_BYTES_MAX,
+    WEIGHT_MAX,
 };
 use stemedb_faults::rng::SimRng;
 
@@ -88,6 +92,59 @@ impl Adversary {
             }
         }
         Record::Assertion(self.signed(a, 1))
+    }
+
+    /// The bytes of a record signed properly and then changed in exactly one signed field (to a
+    /// different value): no signature can verify if the signing message covers every field.
+    pub fn tampered(&self, rng: &mut SimRng, target: Hash32, ts: u64) -> Vec<u8> {
+        let signer = &self.cosigners[0];
+        let other = Hash32::of(&target.0);
+        let record = match rng.random_range(0..13u8) {
+            field @ 0..=6 => {
+                let mut a = self.assertion(rng, ts);
+                a.parent_hash = rng.random_bool(0.5).then_some(target);
+                let mut a = self.signed(a, 1);
+                match field {
+                    0 => a.subject.push('~'),
+                    1 => a.predicate.push('~'),
+                    2 => a.object.push('~'),
+                    3 => a.confidence = 0.25,
+                    4 => a.timestamp_ms += 1,
+                    5 => {
+                        a.lifecycle = match a.lifecycle {
+                            Lifecycle::Active => Lifecycle::Retracted,
+                            _ => Lifecycle::Active,
+                        }
+                    }
+                    _ => {
+                        a.parent_hash = match a.parent_hash {
+                            Some(_) => None,
+                            None => Some(target),
+                        }
+                    }
+                }
+                Record::Assertion(a)
+            }
+            field @ 7..=9 => {
+                let mut v = signer.vote(target, Weight::from_units(3), ts);
+                match field {
+                    7 => v.assertion_hash = other,
+                    8 => v.weight = Weight::from_units(4),
+                    _ => v.timestamp_ms += 1,
+                }
+                Record::Vote(v)
+            }
+            field => {
+                let mut e = signer.evidence(target, vec![0xE5; 16], ts);
+                match field {
+                    10 => e.assertion_hash = other,
+                    11 => e.content.push(0),
+                    _ => e.timestamp_ms += 1,
+                }
+                Record::Evidence(e)
+            }
+        };
+        record.encode().unwrap_or_default()
     }
 
     /// The bytes of a record that breaks exactly one rule (see the module docs).
@@ -194,6 +251,15 @@ mod tests {
                     "the engine accepts a rule breaker: {record:?}"
                 );
             }
+            // A field changed after signing: the engine's own signing message must cover it.
+            let tampered = adversary.tampered(&mut rng, target, 1_000);
+            let record = Record::decode(&tampered).expect("tampered records still decode");
+            assert!(
+                record.validate(now(), &Limits::default()).is_err(),
+                "a field outside the signing message: {record:?}"
+            );
+            assert!(accept(&tampered, Signatures::Verify).is_none());
+            assert!(accept(&tampered, Signatures::KnownBad).is_none());
         }
     }
 

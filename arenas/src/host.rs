@@ -241,17 +241,26 @@ async fn writer(env: Env, engine: Rc<Engine>, queries: Rc<QueryEngine>) {
         let Some(op) = op else { break };
         match op {
             Op::Submit(record) => submit(&env, &engine, Some(&record), None).await,
-            Op::Hostile(bytes) => submit(&env, &engine, None, Some(bytes)).await,
+            Op::Hostile { bytes, signatures } => {
+                submit(&env, &engine, None, Some((bytes, signatures))).await
+            }
             Op::Query(spec) => check::query(&env, &engine, &queries, spec).await,
         }
     }
     env.shared.borrow_mut().writers_running -= 1;
 }
 
-async fn submit(env: &Env, engine: &Rc<Engine>, record: Option<&Record>, raw: Option<Vec<u8>>) {
-    let (payload, what) = match (record, raw) {
+/// Submits a workload record (signed by the harness: its signatures are good) or raw hostile
+/// bytes with what the harness knows of them.
+async fn submit(
+    env: &Env,
+    engine: &Rc<Engine>,
+    record: Option<&Record>,
+    raw: Option<(Vec<u8>, Signatures)>,
+) {
+    let (payload, what, signatures) = match (record, raw) {
         (Some(r), _) => match r.encode() {
-            Ok(p) => (p, kind_name(r)),
+            Ok(p) => (p, kind_name(r), Signatures::KnownGood),
             Err(e) => {
                 env.shared
                     .borrow_mut()
@@ -261,13 +270,8 @@ async fn submit(env: &Env, engine: &Rc<Engine>, record: Option<&Record>, raw: Op
                 return;
             }
         },
-        (None, Some(bytes)) => (bytes, "hostile"),
+        (None, Some((bytes, signatures))) => (bytes, "hostile", signatures),
         (None, None) => return,
-    };
-    let signatures = if record.is_some() {
-        Signatures::KnownGood
-    } else {
-        Signatures::Verify
     };
     env.shared
         .borrow_mut()

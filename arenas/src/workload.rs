@@ -35,8 +35,12 @@ pub struct QuerySpec {
 pub enum Op {
     /// A valid, signed record.
     Submit(Record),
-    /// Bytes that must be quarantined by ingest, never applied.
-    Hostile(Vec<u8>),
+    /// Bytes that must be quarantined by ingest, never applied; `signatures` says what the
+    /// harness knows of them (a field changed after signing, or nothing).
+    Hostile {
+        bytes: Vec<u8>,
+        signatures: crate::oracle::validity::Signatures,
+    },
     Query(QuerySpec),
 }
 
@@ -148,7 +152,8 @@ impl Workload {
             return Some(Op::Query(self.query()));
         }
         if self.rng.random_range(0..1000u16) < self.cfg.hostile_per_mille {
-            return Some(Op::Hostile(self.hostile(ts)));
+            let (bytes, signatures) = self.hostile(ts);
+            return Some(Op::Hostile { bytes, signatures });
         }
         if self.rng.random_range(0..1000u16) < self.cfg.edge_per_mille {
             let target = self.target();
@@ -259,12 +264,27 @@ impl Workload {
     }
 
     /// Bytes ingest must refuse: garbage, a valid record with a broken signature, a truncation,
-    /// or a signed record that breaks one validation rule.
-    fn hostile(&mut self, ts: u64) -> Vec<u8> {
-        if self.rng.random_bool(0.5) {
-            let target = self.target();
-            return self.adversary.rule_breaking(&mut self.rng, target, ts);
+    /// a signed record that breaks one validation rule, or a signed record with one field changed
+    /// after signing.
+    fn hostile(&mut self, ts: u64) -> (Vec<u8>, crate::oracle::validity::Signatures) {
+        use crate::oracle::validity::Signatures;
+        let target = self.target();
+        match self.rng.random_range(0..3u8) {
+            0 => {
+                let bytes = self.adversary.rule_breaking(&mut self.rng, target, ts);
+                return (bytes, Signatures::Verify);
+            }
+            1 => {
+                let bytes = self.adversary.tampered(&mut self.rng, target, ts);
+                return (bytes, Signatures::KnownBad);
+            }
+            _ => {}
         }
+        (self.garbled(ts), Signatures::Verify)
+    }
+
+    /// Garbage, a record with its object changed after signing, or a truncated record.
+    fn garbled(&mut self, ts: u64) -> Vec<u8> {
         let valid = self.assertion(ts);
         // The hostile copy's hash must not count as issued: votes must target real assertions.
         self.assertions.pop();

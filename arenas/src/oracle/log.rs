@@ -80,8 +80,14 @@ impl LogOracle {
     pub fn submitting(&mut self, payload: &[u8], signatures: Signatures) {
         let d = digest(payload);
         *self.submitted.entry(d).or_insert(0) += 1;
-        if signatures == Signatures::KnownGood {
-            self.signed.insert(d);
+        match signatures {
+            Signatures::KnownGood => {
+                self.signed.insert(d);
+            }
+            Signatures::KnownBad => {
+                self.verdicts.borrow_mut().insert(d, false);
+            }
+            Signatures::Verify => {}
         }
     }
 

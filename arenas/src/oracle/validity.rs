@@ -33,10 +33,18 @@ pub enum Signatures {
     KnownGood,
     /// Anything else: verify every signature.
     Verify,
+    /// The harness changed a signed field of these bytes after signing. Every signature covers
+    /// every field (DESIGN section 4), so none can verify, whatever the engine's signing message
+    /// says: the model rejects them without asking the engine's code, which is how a field left
+    /// out of the signing message is caught.
+    KnownBad,
 }
 
 /// The record a correct ingest applies for `payload`, or `None` when it must dead-letter it.
 pub fn accept(payload: &[u8], signatures: Signatures) -> Option<Record> {
+    if signatures == Signatures::KnownBad {
+        return None;
+    }
     let record = Record::decode(payload).ok()?;
     let limits = Limits::default();
     let valid = match &record {
