@@ -587,3 +587,72 @@ fn check_audit(env: &Env) -> Result<(), Failure> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(
+        wall_ms: u64,
+        boot: u32,
+        predicate: Option<&str>,
+        max_stale_ms: Option<u64>,
+    ) -> QueryCheck {
+        QueryCheck {
+            spec: QuerySpec {
+                subject: "s".to_owned(),
+                predicate: predicate.map(str::to_owned),
+                consensus: false,
+                max_stale_ms,
+            },
+            before: 0,
+            after: 0,
+            winner: None,
+            candidates: BTreeSet::new(),
+            used_view: false,
+            wall_ms,
+            boot,
+            failed: false,
+        }
+    }
+
+    #[test]
+    fn only_a_fresh_read_of_the_same_process_and_key_may_serve_a_view() {
+        let view = QueryCheck {
+            used_view: true,
+            ..check(10_000, 2, Some("p"), Some(1_000))
+        };
+        assert!(
+            check(9_000, 2, Some("p"), None).may_serve_view_for(&view),
+            "exactly max_stale old"
+        );
+        assert!(
+            !check(8_999, 2, Some("p"), None).may_serve_view_for(&view),
+            "older than max_stale"
+        );
+        assert!(
+            !check(10_001, 2, Some("p"), None).may_serve_view_for(&view),
+            "dated in the future"
+        );
+        assert!(
+            !check(9_500, 1, Some("p"), None).may_serve_view_for(&view),
+            "another process"
+        );
+        assert!(
+            !check(9_500, 2, Some("q"), None).may_serve_view_for(&view),
+            "another predicate"
+        );
+        assert!(
+            !check(9_500, 2, None, None).may_serve_view_for(&view),
+            "subject-only reads make no view"
+        );
+        let no_views = QueryCheck {
+            used_view: true,
+            ..check(10_000, 2, Some("p"), None)
+        };
+        assert!(
+            !check(10_000, 2, Some("p"), None).may_serve_view_for(&no_views),
+            "a query that accepts no view"
+        );
+    }
+}

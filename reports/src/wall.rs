@@ -179,3 +179,34 @@ impl From<WallClockInput> for WallClock {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_twin_is_a_share_of_worker_time_and_a_ceiling_that_survive_merge_and_old_files() {
+        // 4 seeds in 2 s on 2 workers; their crypto alone takes 1 s of one core.
+        let w = WallClock::new(Duration::from_secs(2), 8_000, 600_000_000, 4)
+            .with_twin(2, Duration::from_secs(1));
+        assert!((w.twin_share() - 0.25).abs() < 1e-9);
+        // Crypto only: 4 seeds per core-second over 2 workers = 8 seeds/s = 480 seeds/min.
+        assert!((w.twin_seeds_per_wall_min() - 480.0).abs() < 1e-6);
+        let mut merged = w;
+        merged.add(w);
+        assert!(
+            (merged.twin_share() - 0.25).abs() < 1e-9,
+            "merge keeps the ratio"
+        );
+        // Unmeasured: no share, no ceiling (never a division by zero).
+        let bare = WallClock::new(Duration::from_secs(2), 1, 1, 1);
+        assert_eq!(
+            (bare.twin_share(), bare.twin_seeds_per_wall_min()),
+            (0.0, 0.0)
+        );
+        // A report written before the twin existed still loads.
+        let old = r#"{"wall_us":2000000,"sim_ops":1,"sim_duration_us":1,"seeds":1}"#;
+        let loaded: WallClock = serde_json::from_str(old).unwrap();
+        assert_eq!(loaded, bare);
+    }
+}
