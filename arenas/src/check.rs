@@ -150,17 +150,9 @@ async fn scan_log(env: &Env) -> Result<(Vec<(u64, Vec<u8>)>, u64), Failure> {
                     .get(&at)
                     .map_or(at + 1, |p| at + crate::oracle::log::frame_bytes(p.len()));
                 let end = next.map_or(own_end, |n| n.max(own_end));
-                // Or `at` lies inside a known record whose frame was damaged (a misplaced frame
-                // ended in the middle of it).
-                let containing_damaged =
-                    s.oracle
-                        .known()
-                        .range(..=at)
-                        .next_back()
-                        .is_some_and(|(o, p)| {
-                            let o_end = o + crate::oracle::log::frame_bytes(p.len());
-                            at < o_end && s.oracle.damaged(*o, o_end)
-                        });
+                // Or `at` lies inside a record whose frame was damaged (a misplaced frame ended
+                // in the middle of it).
+                let containing_damaged = s.oracle.inside_damaged_frame(at);
                 if !s.oracle.damaged(at, end) && !containing_damaged {
                     return Err(Failure::Safety(format!(
                         "after recovery the log is unreadable at offset {at} ({defect:?}, next valid {next_valid:?}), and no media fault touched it"
@@ -193,6 +185,19 @@ pub async fn after_recovery(env: &Env) -> Result<(), Failure> {
     let mut s = env.shared.borrow_mut();
     s.oracle.check_recovered(&scan, first)?;
     s.metrics.check(scan.len() as u64 + 1);
+    if let Some(t) = s.config.tripwire {
+        let acked = s.oracle.acked_count() as u64;
+        let crashes = s
+            .metrics
+            .counts
+            .event(stemedb_reports::names::EVENT_CRASHES);
+        if crashes > 0 && acked >= t.acked_min {
+            return Err(Failure::Safety(format!(
+                "tripwire: a recovery after a crash found {acked} acknowledged records (at least {})",
+                t.acked_min
+            )));
+        }
+    }
     Ok(())
 }
 

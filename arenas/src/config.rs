@@ -89,6 +89,20 @@ pub struct RunConfig {
     pub gap_ms_mean: u64,
     /// The fault plan; generated from the seed unless given (replay of an artifact, shrinking).
     pub plan: Option<FaultPlan>,
+    /// A synthetic failure for testing the harness's own tools (shrink, replay): never set by a
+    /// scenario, only by tests and hand-written artifacts.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tripwire: Option<Tripwire>,
+}
+
+/// A planted failure that depends on both the workload and the fault plan, so shrinking has
+/// operations and fault events to remove and a known minimum to reach: the run fails (a safety
+/// verdict) at the first recovery after a power-loss crash that finds at least `acked_min`
+/// acknowledged records in the log: the minimal failing run keeps one crash and about
+/// `acked_min` operations.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tripwire {
+    pub acked_min: u64,
 }
 
 /// Records at a validation bound, per mille (about 20 in a 2000-operation run).
@@ -124,6 +138,7 @@ impl RunConfig {
             burst_ops_mean: BURST_OPS_MEAN_DEFAULT,
             gap_ms_mean: GAP_MS_MEAN_DEFAULT,
             plan: None,
+            tripwire: None,
         };
         match arena {
             ArenaKind::Spine => {
@@ -233,6 +248,9 @@ impl RunConfig {
         );
         o.insert("burst_ops_mean".into(), self.burst_ops_mean.to_string());
         o.insert("gap_ms_mean".into(), self.gap_ms_mean.to_string());
+        if let Some(t) = self.tripwire {
+            o.insert("tripwire_acked_min".into(), t.acked_min.to_string());
+        }
         o.insert(
             "plan".into(),
             if self.plan.is_some() {

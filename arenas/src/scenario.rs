@@ -20,6 +20,10 @@ pub struct Scenario {
     pub seed: Option<u64>,
     /// Seeds of a sweep, e.g. "1..=64".
     pub seeds: Option<String>,
+    /// Seeds of a sweep for one arena, overriding `seeds` for it (a nightly sweep runs many
+    /// more chaos seeds than seeds of the fault-free arenas).
+    #[serde(default)]
+    pub seeds_by_arena: std::collections::BTreeMap<ArenaKind, String>,
     /// Workload operations per run.
     pub ops: Option<u64>,
     /// Per-arena overrides.
@@ -83,6 +87,14 @@ impl Scenario {
         self.arenas
             .clone()
             .unwrap_or_else(|| ArenaKind::ALL.to_vec())
+    }
+
+    /// The seeds a sweep runs for `arena`: its own set if the scenario names one, else `seeds`.
+    pub fn seeds_for(&self, arena: ArenaKind) -> Option<&str> {
+        self.seeds_by_arena
+            .get(&arena)
+            .or(self.seeds.as_ref())
+            .map(String::as_str)
     }
 
     /// The run of `arena` at `seed` with this scenario's sizes and overrides.

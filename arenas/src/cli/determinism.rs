@@ -50,28 +50,51 @@ fn child(shape: &ShapeArgs, seed: u64) -> Result<Fingerprints, CliError> {
 pub fn check(shape: &ShapeArgs, seeds: &str, jobs: Option<usize>) -> Result<i32, CliError> {
     let seeds: Vec<u64> = parse_seeds(seeds)?.collect();
     let jobs = jobs.unwrap_or_else(super::exec::jobs_default).max(1);
-    let mut pairs: Vec<(u64, Fingerprints, Fingerprints)> = Vec::new();
-    for chunk in seeds.chunks(jobs.div_ceil(2).max(1)) {
-        let results: Vec<Result<_, CliError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = chunk
-                .iter()
-                .map(|&seed| {
-                    scope.spawn(move || Ok((seed, child(shape, seed)?, child(shape, seed)?)))
+    // Every (seed, copy) is one child process; `jobs` workers take them in order, so both copies
+    // of a seed usually run at the same time on different cores (a fair test of determinism:
+    // different timing, different address-space layout) and no core idles.
+    let tasks: Vec<(u64, usize)> = seeds.iter().flat_map(|&s| [(s, 0), (s, 1)]).collect();
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let results: Vec<Vec<(usize, Result<Fingerprints, CliError>)>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..jobs.min(tasks.len()).max(1))
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut done = Vec::new();
+                    loop {
+                        let i = next.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        let Some(&(seed, _)) = tasks.get(i) else {
+                            return done;
+                        };
+                        done.push((i, child(shape, seed)));
+                    }
                 })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
-                        Err(CliError::Harness("a checker thread panicked".into()))
-                    })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join().unwrap_or_else(|_| {
+                    vec![(
+                        usize::MAX,
+                        Err(CliError::Harness("a checker thread panicked".into())),
+                    )]
                 })
-                .collect()
-        });
-        for r in results {
-            pairs.push(r?);
-        }
+            })
+            .collect()
+    });
+    let mut by_task: BTreeMap<usize, Fingerprints> = BTreeMap::new();
+    for (i, r) in results.into_iter().flatten() {
+        by_task.insert(i, r?);
     }
+    let pairs: Vec<(u64, Fingerprints, Fingerprints)> = seeds
+        .iter()
+        .enumerate()
+        .map(|(n, &seed)| {
+            let a = by_task.remove(&(2 * n)).unwrap_or_default();
+            let b = by_task.remove(&(2 * n + 1)).unwrap_or_default();
+            (seed, a, b)
+        })
+        .collect();
     let mut mismatches = 0;
     let mut all: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (seed, a, b) in &pairs {

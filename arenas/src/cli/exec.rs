@@ -2,6 +2,7 @@
 //! every failure print the line that reproduces it and save an artifact.
 
 use std::cell::RefCell;
+use std::collections::BTreeMap;
 use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -9,7 +10,9 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
-use stemedb_reports::{render_terminal, ArenaOutcome, Report, SeedSet, Throughput, Verdict};
+use stemedb_reports::{
+    render_terminal, ArenaOutcome, LatencyHistogram, Report, SeedSet, Throughput, Verdict,
+};
 
 use super::artifact::{Artifact, ARTIFACT_FORMAT};
 use super::{CliError, OutputArgs, ShapeArgs};
@@ -95,8 +98,14 @@ pub fn run_guarded(config: &RunConfig) -> SeedResult {
     }
 }
 
+/// The results of `execute`, in input order, with every run's latencies folded into one set.
+pub struct Executed {
+    pub results: Vec<SeedResult>,
+    pub latencies: BTreeMap<String, LatencyHistogram>,
+}
+
 /// Runs `configs` on `jobs` threads; results come back in input order.
-pub fn execute(configs: &[RunConfig], jobs: usize, progress: bool) -> Vec<SeedResult> {
+pub fn execute(configs: &[RunConfig], jobs: usize, progress: bool) -> Executed {
     let bar = progress.then(|| {
         let bar = ProgressBar::new(configs.len() as u64);
         bar.set_style(
@@ -107,6 +116,7 @@ pub fn execute(configs: &[RunConfig], jobs: usize, progress: bool) -> Vec<SeedRe
     });
     let next = AtomicUsize::new(0);
     let failures = AtomicUsize::new(0);
+    let latencies: Mutex<BTreeMap<String, LatencyHistogram>> = Mutex::new(BTreeMap::new());
     let results: Mutex<Vec<Option<SeedResult>>> =
         Mutex::new((0..configs.len()).map(|_| None).collect());
     std::thread::scope(|scope| {
@@ -114,7 +124,21 @@ pub fn execute(configs: &[RunConfig], jobs: usize, progress: bool) -> Vec<SeedRe
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(config) = configs.get(i) else { break };
-                let result = run_guarded(config);
+                let mut result = run_guarded(config);
+                // A run's histograms are ~1 MB; a nightly sweep keeps tens of thousands of
+                // results, so each run's latencies are folded into one set as it finishes
+                // (histograms add exactly, in any order) and the result keeps none.
+                {
+                    let mut folded = latencies.lock().unwrap_or_else(|p| p.into_inner());
+                    for (name, hist) in std::mem::take(&mut result.metrics.latencies) {
+                        match folded.get_mut(&name) {
+                            Some(into) => into.merge(&hist),
+                            None => {
+                                folded.insert(name, hist);
+                            }
+                        }
+                    }
+                }
                 if result.failure.is_some() {
                     failures.fetch_add(1, Ordering::Relaxed);
                 }
@@ -129,12 +153,15 @@ pub fn execute(configs: &[RunConfig], jobs: usize, progress: bool) -> Vec<SeedRe
     if let Some(bar) = bar {
         bar.finish();
     }
-    results
-        .into_inner()
-        .unwrap_or_else(|p| p.into_inner())
-        .into_iter()
-        .flatten()
-        .collect()
+    Executed {
+        results: results
+            .into_inner()
+            .unwrap_or_else(|p| p.into_inner())
+            .into_iter()
+            .flatten()
+            .collect(),
+        latencies: latencies.into_inner().unwrap_or_else(|p| p.into_inner()),
+    }
 }
 
 fn scenario_of(shape: &ShapeArgs) -> Result<Scenario, CliError> {
@@ -195,12 +222,13 @@ fn run_id(results: &[SeedResult]) -> String {
 /// returns the exit code.
 pub fn finish(
     shape: &ShapeArgs,
-    results: &[SeedResult],
+    executed: &Executed,
     wall: Duration,
     workers: usize,
     output: &OutputArgs,
     quiet: bool,
 ) -> Result<i32, CliError> {
+    let results = &executed.results;
     let mut report = Report::new(
         run_id(results),
         env!("CARGO_PKG_VERSION"),
@@ -272,6 +300,9 @@ pub fn finish(
             .add_fingerprint(format!("{arena}/{}", r.config.seed), r.fingerprint.clone())
             .map_err(|e| CliError::Harness(e.to_string()))?;
     }
+    for (name, hist) in &executed.latencies {
+        report.latency_mut(name).merge(hist);
+    }
     report.seeds = seeds;
     report.throughput = Throughput::new(ops, sim_us);
     report.set_wall(wall);
@@ -316,7 +347,7 @@ pub fn run(
     let workers = configs.len().min(jobs_default());
     let results = execute(&configs, workers, false);
     if fingerprint_only {
-        for r in &results {
+        for r in &results.results {
             println!(
                 "FINGERPRINT {} {} {}",
                 r.config.arena.name(),
@@ -380,21 +411,42 @@ pub fn sweep(
     quiet: bool,
 ) -> Result<i32, CliError> {
     let scenario = scenario_of(shape)?;
-    let seeds_text = seeds
-        .map(str::to_owned)
-        .or_else(|| scenario.seeds.clone())
-        .ok_or_else(|| CliError::Usage("sweep needs --seeds (or a scenario with seeds)".into()))?;
-    let range = parse_seeds(&seeds_text)?;
     let (i, n) = match shard {
         Some(s) => parse_shard(s)?,
         None => (1, 1),
     };
     let arenas = arenas_of(shape, &scenario);
-    let configs: Vec<RunConfig> = range
-        .filter(|s| s % n == i - 1)
-        .flat_map(|seed| arenas.iter().map(move |&a| (a, seed)))
-        .map(|(a, seed)| scenario.config(a, seed, shape.ops))
+    // `--seeds` wins for every arena; otherwise each arena takes its own set from the scenario.
+    let mut ranges = Vec::new();
+    for &a in &arenas {
+        let text = seeds.or_else(|| scenario.seeds_for(a)).ok_or_else(|| {
+            CliError::Usage(format!(
+                "sweep needs --seeds (or a scenario with seeds for {})",
+                a.name()
+            ))
+        })?;
+        ranges.push((a, text.to_owned(), parse_seeds(text)?));
+    }
+    let mut seeds_text: Vec<String> = ranges.iter().map(|(_, t, _)| t.clone()).collect();
+    seeds_text.dedup();
+    let seeds_text = seeds_text.join(", ");
+    // Interleave arenas seed by seed (as before) so a slow arena does not end the sweep alone.
+    let mut configs: Vec<RunConfig> = Vec::new();
+    let mut iters: Vec<_> = ranges
+        .into_iter()
+        .map(|(a, _, r)| (a, r.filter(move |s| s % n == i - 1)))
         .collect();
+    loop {
+        let before = configs.len();
+        for (a, it) in &mut iters {
+            if let Some(seed) = it.next() {
+                configs.push(scenario.config(*a, seed, shape.ops));
+            }
+        }
+        if configs.len() == before {
+            break;
+        }
+    }
     if configs.is_empty() {
         return Err(CliError::Usage("the sweep selects no seeds".into()));
     }
@@ -412,6 +464,7 @@ pub fn sweep(
     let wall = started.elapsed();
     let workers = jobs.clamp(1, configs.len().max(1));
     let failing: Vec<String> = results
+        .results
         .iter()
         .filter(|r| r.failure.is_some())
         .map(|r| format!("{}/{}", r.config.arena.name(), r.config.seed))
@@ -419,7 +472,7 @@ pub fn sweep(
     if !quiet && !output.json {
         eprintln!(
             "sweep done: {} runs, {} failing{}",
-            results.len(),
+            results.results.len(),
             failing.len(),
             if failing.is_empty() {
                 String::new()

@@ -20,6 +20,7 @@ use crate::config::ArenaKind;
 
 pub use artifact::Artifact;
 pub use exec::{build_profile, commit};
+pub use shrink::{shrink, signature};
 
 #[derive(Parser, Debug)]
 #[command(

@@ -185,6 +185,26 @@ impl LogOracle {
         self.damage.iter().any(|&(s, e)| s < end && start < e)
     }
 
+    /// Whether `at` lies inside the frame of a record that was ever at its offset (acknowledged,
+    /// observed by a scan, or a ghost that a later record replaced) and that media damage struck:
+    /// such bytes are what is left of a damaged record. Observations alone are not enough: a
+    /// misdirected frame observed at an offset replaces what was written there in `known`, and
+    /// the tail of the record it overwrote is still damaged.
+    pub fn inside_damaged_frame(&self, at: u64) -> bool {
+        let covers = |o: u64, len: usize| {
+            let end = o + frame_bytes(len);
+            o <= at && at < end && self.damaged(o, end)
+        };
+        let last_at_or_before = |m: &BTreeMap<u64, Vec<u8>>| {
+            m.range(..=at)
+                .next_back()
+                .is_some_and(|(o, p)| covers(*o, p.len()))
+        };
+        last_at_or_before(&self.known)
+            || last_at_or_before(&self.acked)
+            || self.ghosts.iter().any(|(o, p)| covers(*o, p.len()))
+    }
+
     fn record_damaged(&self, offset: u64, payload_len: usize) -> bool {
         self.damaged(offset, offset + frame_bytes(payload_len))
     }
@@ -247,9 +267,20 @@ impl LogOracle {
         let lost: Vec<u64> = self
             .known
             .range(first_offset..)
+            .filter(|(o, p)| {
+                !scanned.contains_key(o)
+                    && !self.uncertain.contains(o)
+                    && !self.record_damaged(**o, p.len())
+            })
             .map(|(o, _)| *o)
-            .filter(|o| !scanned.contains_key(o) && !self.uncertain.contains(o))
             .collect();
+        let damaged_unseen: Vec<u64> = self
+            .known
+            .range(first_offset..)
+            .filter(|(o, p)| !scanned.contains_key(o) && self.record_damaged(**o, p.len()))
+            .map(|(o, _)| *o)
+            .collect();
+        self.uncertain.extend(damaged_unseen);
         for o in lost {
             self.known.remove(&o);
         }
@@ -257,5 +288,61 @@ impl LogOracle {
             self.known.insert(*offset, payload.clone());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A misdirected write of 944 bytes of other frames lands on `[0, 944)`, over the start of an
+    /// acknowledged record whose frame spans `[904, 1032)`. The next scan observes the landed
+    /// frames (so `known` forgets the record at 904), yet the bytes `[944, 1032)` are still what
+    /// is left of a damaged record, at the next recovery as at the first. Bytes of undamaged
+    /// records are never excused.
+    #[test]
+    fn the_tail_of_an_overwritten_record_stays_excused_after_later_scans() {
+        for acknowledged in [true, false] {
+            let mut oracle = LogOracle::default();
+            let victim = vec![7u8; 88];
+            assert_eq!(frame_bytes(victim.len()), 128);
+            let later = vec![9u8; 88];
+            let phantom = vec![3u8; 824];
+            for p in [&victim, &later, &phantom] {
+                oracle.submitting(p, Signatures::KnownGood);
+            }
+            if acknowledged {
+                oracle.acked(904, &victim).unwrap();
+                oracle.acked(1032, &later).unwrap();
+            } else {
+                // Never acknowledged (its append's answer was lost), but seen by a scan.
+                oracle
+                    .check_recovered(&[(904, victim.clone()), (1032, later.clone())], 0)
+                    .unwrap();
+            }
+            oracle.damage = vec![(0, 944)];
+            assert!(oracle.inside_damaged_frame(944));
+            // A scan that read phantom frames up to 944 and then the intact record at 1032.
+            oracle
+                .check_recovered(&[(80, phantom.clone()), (1032, later.clone())], 0)
+                .unwrap();
+            for _ in 0..2 {
+                assert!(
+                    oracle.inside_damaged_frame(944),
+                    "the victim's tail is damaged (acknowledged: {acknowledged})"
+                );
+                assert!(oracle.inside_damaged_frame(1031));
+                assert!(
+                    !oracle.inside_damaged_frame(1032),
+                    "an undamaged record is never excused"
+                );
+                assert!(!oracle.inside_damaged_frame(1100));
+                assert!(oracle.uncertain().contains(&904));
+                // Another recovery that sees the same log changes nothing.
+                oracle
+                    .check_recovered(&[(80, phantom.clone()), (1032, later.clone())], 0)
+                    .unwrap();
+            }
+        }
     }
 }
