@@ -241,7 +241,10 @@ async fn truncate_below_removes_only_whole_segments_below_the_checkpoint() {
     let reopened = Wal::open(vfs(), tmp.path(), small_segments())
         .await
         .unwrap();
-    assert_eq!(reopened.recovery_report().end_offset, next + stemedb::wal::record::framed_bytes(1));
+    assert_eq!(
+        reopened.recovery_report().end_offset,
+        next + stemedb::wal::record::framed_bytes(1)
+    );
 }
 
 #[tokio::test]

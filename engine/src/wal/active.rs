@@ -70,7 +70,10 @@ impl ActiveLog {
         len: u64,
         continue_at: Option<u64>,
     ) -> Self {
-        let segment = segments.last().copied().unwrap_or(SegmentName { base: 0, salt: 0 });
+        let segment = segments
+            .last()
+            .copied()
+            .unwrap_or(SegmentName { base: 0, salt: 0 });
         Self {
             vfs,
             dir,

@@ -204,7 +204,10 @@ impl WalReader {
                 refreshed = true;
                 continue;
             }
-            match self.judge_invalid(offset, segment, room, defect, first).await? {
+            match self
+                .judge_invalid(offset, segment, room, defect, first)
+                .await?
+            {
                 Judged::Final(outcome) => return outcome,
                 Judged::VerifiedOnReread if disagreements < REREADS_BEFORE_VERDICT => {
                     disagreements += 1;

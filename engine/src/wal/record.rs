@@ -41,7 +41,7 @@ const CRC_AT: usize = LEN_BYTES;
 const OFFSET_AT: usize = CRC_AT + CRC_BYTES;
 const DIGEST_AT: usize = OFFSET_AT + OFFSET_BYTES;
 const _: () = assert!(DIGEST_AT + DIGEST_BYTES == RECORD_HEADER_BYTES);
-const _: () = assert!(RECORD_HEADER_BYTES as u64 % RECORD_ALIGN_BYTES == 0);
+const _: () = assert!((RECORD_HEADER_BYTES as u64).is_multiple_of(RECORD_ALIGN_BYTES));
 
 /// Bytes a record with this payload length occupies on disk, padding included.
 pub fn framed_bytes(payload_len: u32) -> u64 {
@@ -106,7 +106,8 @@ pub struct Header {
 impl Header {
     /// Decodes the first [`RECORD_HEADER_BYTES`] of `bytes`; `None` if there are fewer.
     pub fn decode(bytes: &[u8]) -> Option<Header> {
-        let header: &[u8; RECORD_HEADER_BYTES] = bytes.get(..RECORD_HEADER_BYTES)?.try_into().ok()?;
+        let header: &[u8; RECORD_HEADER_BYTES] =
+            bytes.get(..RECORD_HEADER_BYTES)?.try_into().ok()?;
         let (len, rest) = header.split_first_chunk::<LEN_BYTES>()?;
         let (crc, rest) = rest.split_first_chunk::<CRC_BYTES>()?;
         let (offset, rest) = rest.split_first_chunk::<OFFSET_BYTES>()?;
@@ -174,7 +175,11 @@ mod tests {
     fn verify_frame(frame: &[u8], len: usize, at: u64, salt: u64) -> Result<(), RecordDefect> {
         let header = Header::decode(frame).unwrap();
         header.check_len(frame.len() as u64)?;
-        header.verify(&frame[RECORD_HEADER_BYTES..RECORD_HEADER_BYTES + len], at, salt)
+        header.verify(
+            &frame[RECORD_HEADER_BYTES..RECORD_HEADER_BYTES + len],
+            at,
+            salt,
+        )
     }
 
     #[test]

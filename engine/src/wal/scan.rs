@@ -153,7 +153,11 @@ impl<'a> SegmentView<'a> {
 
     /// The first aligned position at or after `from`, and below `before` if given, holding a
     /// valid record.
-    async fn next_valid(&mut self, from: u64, before: Option<u64>) -> Result<Option<u64>, WalError> {
+    async fn next_valid(
+        &mut self,
+        from: u64,
+        before: Option<u64>,
+    ) -> Result<Option<u64>, WalError> {
         let mut pos = from.div_ceil(RECORD_ALIGN_BYTES) * RECORD_ALIGN_BYTES;
         while pos + RECORD_HEADER_BYTES as u64 <= self.end && before.is_none_or(|b| pos < b) {
             if let Probe::Valid { .. } = self.probe(pos).await? {

@@ -150,7 +150,12 @@ mod tests {
 
     #[test]
     fn names_round_trip_and_sort_numerically() {
-        for (base, salt) in [(0u64, 0u64), (8, 1), (4096, 0xdead_beef), (u64::MAX, u64::MAX)] {
+        for (base, salt) in [
+            (0u64, 0u64),
+            (8, 1),
+            (4096, 0xdead_beef),
+            (u64::MAX, u64::MAX),
+        ] {
             let name = segment_name(base, salt);
             assert_eq!(name.len(), 4 + 20 + 1 + 16 + 4);
             assert_eq!(parse_segment_name(&name), Some(SegmentName { base, salt }));

@@ -73,7 +73,7 @@ impl WalOptions {
         }
         if self
             .recovery_start_offset
-            .is_some_and(|start| start % RECORD_ALIGN_BYTES != 0)
+            .is_some_and(|start| !start.is_multiple_of(RECORD_ALIGN_BYTES))
         {
             return Err(WalError::InvalidOptions(
                 "recovery_start_offset is not a record boundary (8-aligned)",
@@ -233,7 +233,10 @@ impl Wal {
                 record::encode_into(&mut bytes, payload, start + at, salt);
             }
             span.record("batch_bytes", bytes.len());
-            active.write_durably(&bytes).await.map(|at| (at, bytes.len() as u64))
+            active
+                .write_durably(&bytes)
+                .await
+                .map(|at| (at, bytes.len() as u64))
         }
         .await;
         let batch = guard.release();
