@@ -78,7 +78,7 @@ fn refresh_damage(env: &Env) {
             return None;
         }
         let name = d.path.file_name()?.to_str()?;
-        let base = stemedb::wal::parse_segment_name(name)?;
+        let base = stemedb::wal::parse_segment_name(name)?.base;
         Some(base + d.start)
     };
     let damage = env.disk.media_damage();

@@ -24,7 +24,11 @@ const OPEN_RETRY_PAUSE: Duration = Duration::from_millis(20);
 
 pub fn engine_options(env: &Env) -> EngineOptions {
     let mut options = EngineOptions::default();
-    options.wal.segment_bytes_max = env.shared.borrow().config.segment_bytes_max;
+    let s = env.shared.borrow();
+    options.wal.segment_bytes_max = s.config.segment_bytes_max;
+    // Reproducible salts, distinct per boot (a segment re-created after a crash gets a new one).
+    options.wal.salt_seed = Some(s.config.seed ^ (u64::from(s.boots) << 48));
+    drop(s);
     options
 }
 

@@ -11,9 +11,9 @@
 //!   batching can do).
 //! - `recovery_scan`: `Wal::open` of a directory holding ~16 MiB of valid records (recovery reads
 //!   and verifies every one; the file is in the page cache), beside the hashing recovery cannot
-//!   avoid: crc32c over length, digest and payload plus blake3 over the payload of every record,
-//!   on the same bytes already in memory (and a second twin that first reads them from the page
-//!   cache, as recovery must).
+//!   avoid: crc32c over length, offset, salt, digest and payload plus blake3 over salt, offset,
+//!   length and payload of every record (format v3), on the same bytes already in memory (and a
+//!   second twin that first reads them from the page cache, as recovery must).
 //!
 //! Sync latency on a shared disk swings by an order of magnitude with other I/O on the same file
 //! system (every `fdatasync` that extends a file commits the ext4 journal, which carries everyone's
@@ -33,10 +33,10 @@ use criterion::{
 };
 use stemedb::io::{RealVfs, Vfs};
 use stemedb::wal::record::{encode, framed_bytes};
-use stemedb::wal::{segment_name, Wal, WalOptions, RECORD_HEADER_BYTES};
+use stemedb::wal::{parse_segment_name, SegmentName, Wal, WalOptions, RECORD_HEADER_BYTES};
 use tokio::runtime::Runtime;
 
-/// Payload bytes per record (framed: 40-byte header + 256, already 8-byte aligned = 296).
+/// Payload bytes per record (framed: 48-byte header + 256, already 8-byte aligned = 304).
 const PAYLOAD_BYTES: usize = 256;
 /// Concurrent appenders in `group_commit`.
 const WRITERS: [usize; 3] = [1, 8, 64];
@@ -102,7 +102,8 @@ impl RawLog {
 
 fn append_single_writer(c: &mut Criterion, rt: &Runtime, tmp: &Path) {
     let payload = payload();
-    let frame = encode(&payload);
+    // The raw twin writes the same number of bytes; offset and salt do not change the cost.
+    let frame = encode(&payload, 0, 0);
     assert_eq!(frame.len() as u64, framed_bytes(PAYLOAD_BYTES as u32));
 
     let mut group = c.benchmark_group("append_single_writer");
@@ -146,7 +147,7 @@ async fn append_concurrently(wal: &Arc<Wal>, payload: &Arc<Vec<u8>>, writers: us
 
 fn group_commit(c: &mut Criterion, rt: &Runtime, tmp: &Path) {
     let payload = Arc::new(payload());
-    let frame = encode(&payload);
+    let frame = encode(&payload, 0, 0);
 
     let mut group = c.benchmark_group("group_commit");
     // Iterations take milliseconds to tens of milliseconds (one sync per round of appenders):
@@ -226,27 +227,48 @@ async fn write_recovery_log(dir: &Path) -> u64 {
     records
 }
 
-/// What recovery must compute for each record, on bytes already in memory: parse the header,
-/// crc32c over length, digest and payload, blake3 over the payload, compare both.
-fn verify_all(log: &[u8]) -> u64 {
+/// What recovery must compute for each record of a segment salted with `salt`, on bytes already
+/// in memory: parse the v3 header `[len:4][crc:4][offset:8][digest:32]`, check the offset, the
+/// crc32c over length, offset, salt, digest and payload, and blake3 over salt, offset, length and
+/// payload.
+fn verify_all(log: &[u8], salt: u64) -> u64 {
     let mut at = 0usize;
     let mut records = 0u64;
     while at + RECORD_HEADER_BYTES <= log.len() {
         let header = &log[at..at + RECORD_HEADER_BYTES];
         let len = u32::from_le_bytes(header[0..4].try_into().expect("4 bytes"));
         let crc = u32::from_le_bytes(header[4..8].try_into().expect("4 bytes"));
+        let offset = &header[8..16];
+        let digest = &header[16..RECORD_HEADER_BYTES];
+        assert_eq!(
+            u64::from_le_bytes(offset.try_into().expect("8 bytes")),
+            at as u64
+        );
         let payload = &log[at + RECORD_HEADER_BYTES..at + RECORD_HEADER_BYTES + len as usize];
-        let computed = crc32c::crc32c_append(crc32c::crc32c(&header[0..4]), &header[8..]);
+        let computed = crc32c::crc32c_append(crc32c::crc32c(&header[0..4]), offset);
+        let computed = crc32c::crc32c_append(computed, &salt.to_le_bytes());
+        let computed = crc32c::crc32c_append(computed, digest);
         let computed = crc32c::crc32c_append(computed, payload);
         assert_eq!(computed, crc, "crc32c at {at}");
-        assert!(
-            blake3::hash(payload).as_bytes() == &header[8..],
-            "blake3 at {at}"
-        );
+        let mut hasher = blake3::Hasher::new();
+        hasher.update(&salt.to_le_bytes());
+        hasher.update(offset);
+        hasher.update(&header[0..4]);
+        hasher.update(payload);
+        assert!(hasher.finalize().as_bytes() == digest, "blake3 at {at}");
         records += 1;
         at += framed_bytes(len) as usize;
     }
     records
+}
+
+/// The first segment in `dir` (its name carries the salt its frames are bound to).
+fn first_segment(dir: &Path) -> SegmentName {
+    std::fs::read_dir(dir)
+        .expect("list WAL directory")
+        .filter_map(|e| parse_segment_name(e.ok()?.file_name().to_str()?))
+        .min()
+        .expect("a segment")
 }
 
 fn recovery_scan(c: &mut Criterion, rt: &Runtime, tmp: &Path) {
@@ -277,21 +299,22 @@ fn recovery_scan(c: &mut Criterion, rt: &Runtime, tmp: &Path) {
     });
 
     // The twin: the same bytes, already in memory, hashed exactly as recovery must.
-    let log = std::fs::read(dir.join(segment_name(0))).expect("read segment");
+    let first = first_segment(&dir);
+    let log = std::fs::read(first.path(&dir)).expect("read segment");
     assert_eq!(log.len() as u64, log_bytes, "the log is one segment");
     group.bench_function("crc32c_blake3_twin", |b| {
-        b.iter(|| assert_eq!(verify_all(black_box(&log)), records))
+        b.iter(|| assert_eq!(verify_all(black_box(&log), first.salt), records))
     });
 
     // The same with the read recovery cannot skip either: the segment from the page cache into a
     // reused buffer, then the hashing. The gap between this row and the one above is the cost of
     // the bytes, the rest is the WAL's own.
-    let segment = File::open(dir.join(segment_name(0))).expect("open segment");
+    let segment = File::open(first.path(&dir)).expect("open segment");
     let mut buffer = vec![0u8; log.len()];
     group.bench_function("pread_crc32c_blake3_twin", |b| {
         b.iter(|| {
             segment.read_exact_at(&mut buffer, 0).expect("read segment");
-            assert_eq!(verify_all(black_box(&buffer)), records)
+            assert_eq!(verify_all(black_box(&buffer), first.salt), records)
         })
     });
     group.finish();

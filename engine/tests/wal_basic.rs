@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use stemedb::io::{RealVfs, Vfs};
 use stemedb::wal::{
-    segment_name, ReadOutcome, Wal, WalError, WalOptions, WalReader, WalRecord,
+    parse_segment_name, segment_name, ReadOutcome, Wal, WalError, WalOptions, WalReader, WalRecord,
     RECORD_PAYLOAD_BYTES_MAX,
 };
 
@@ -127,11 +127,18 @@ async fn rotation_names_segments_by_base_and_old_readers_follow() {
     }
     let names = segment_files(tmp.path()).await;
     assert!(names.len() > 5, "rotation happened: {names:?}");
+    let mut salts = Vec::new();
     for name in &names {
         let base: u64 = name[4..24].parse().unwrap();
         assert!(offsets.contains(&base), "segment {name} starts at a record");
-        assert_eq!(name, &segment_name(base));
+        let parsed = parse_segment_name(name).expect("a v3 segment name");
+        assert_eq!(parsed.base, base);
+        assert_eq!(name, &segment_name(base, parsed.salt));
+        salts.push(parsed.salt);
     }
+    salts.sort_unstable();
+    salts.dedup();
+    assert_eq!(salts.len(), names.len(), "every segment has its own salt");
     let records = read_all(&mut reader, 0).await;
     assert_eq!(
         records.iter().map(|r| r.offset).collect::<Vec<_>>(),
@@ -234,7 +241,10 @@ async fn truncate_below_removes_only_whole_segments_below_the_checkpoint() {
     let reopened = Wal::open(vfs(), tmp.path(), small_segments())
         .await
         .unwrap();
-    assert_eq!(reopened.recovery_report().end_offset, next + 48);
+    assert_eq!(
+        reopened.recovery_report().end_offset,
+        next + stemedb::wal::record::framed_bytes(1)
+    );
 }
 
 #[tokio::test]

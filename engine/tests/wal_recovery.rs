@@ -10,8 +10,8 @@ use std::sync::Arc;
 
 use stemedb::io::{RealVfs, Vfs};
 use stemedb::wal::{
-    segment_name, QuarantinedRange, ReadOutcome, RecordDefect, Wal, WalError, WalOptions,
-    WalReader, WalRecord, RECORD_HEADER_BYTES,
+    parse_segment_name, segment_name, QuarantinedRange, ReadOutcome, RecordDefect, SegmentName,
+    TailLost, Wal, WalError, WalOptions, WalReader, WalRecord, RECORD_HEADER_BYTES,
 };
 
 fn vfs() -> Arc<dyn Vfs> {
@@ -53,21 +53,20 @@ async fn read_all(dir: &Path, mut offset: u64) -> Vec<WalRecord> {
     }
 }
 
+/// The segment holding global `offset`.
+fn segment_at(dir: &Path, offset: u64) -> SegmentName {
+    let mut segments: Vec<SegmentName> = std::fs::read_dir(dir)
+        .unwrap()
+        .filter_map(|e| parse_segment_name(e.unwrap().file_name().to_str()?))
+        .collect();
+    segments.sort();
+    *segments.iter().rev().find(|s| s.base <= offset).unwrap()
+}
+
 /// The segment file holding global `offset`, and the offset within it.
 fn locate(dir: &Path, offset: u64) -> (PathBuf, u64) {
-    let mut bases: Vec<u64> = std::fs::read_dir(dir)
-        .unwrap()
-        .filter_map(|e| {
-            let name = e.unwrap().file_name().into_string().unwrap();
-            name.strip_prefix("wal-")?
-                .strip_suffix(".seg")?
-                .parse()
-                .ok()
-        })
-        .collect();
-    bases.sort();
-    let base = *bases.iter().rev().find(|&&b| b <= offset).unwrap();
-    (dir.join(segment_name(base)), offset - base)
+    let segment = segment_at(dir, offset);
+    (segment.path(dir), offset - segment.base)
 }
 
 fn flip_bit(dir: &Path, offset: u64, bit: u8) {
@@ -115,7 +114,8 @@ async fn an_incomplete_record_at_the_end_is_a_torn_tail() {
     let tmp = tempfile::tempdir().unwrap();
     let (_, end) = write_records(tmp.path(), WalOptions::default(), 10).await;
     // A whole valid frame, cut short: a crash mid-write.
-    let mut frame = stemedb::wal::record::encode(&payload(99));
+    let salt = segment_at(tmp.path(), end).salt;
+    let mut frame = stemedb::wal::record::encode(&payload(99), end, salt);
     frame.truncate(frame.len() - 20);
     append_raw(tmp.path(), end, &frame);
 
@@ -365,15 +365,39 @@ async fn recovery_from_a_checkpoint_scans_only_what_follows() {
     assert_eq!(report.records_valid, 10);
     assert_eq!(report.end_offset, end);
     drop(wal);
+    // A checkpoint past the end: the log's tail below it is gone. The log continues at the
+    // checkpoint, never below it, and says what was lost (on every open until it moves on).
     let options = WalOptions {
         recovery_start_offset: Some(end + 8),
         ..small_segments()
     };
-    let err = Wal::open(vfs(), tmp.path(), options).await.unwrap_err();
-    assert!(
-        matches!(err, WalError::CheckpointBeyondEnd { checkpoint, end: e } if checkpoint == end + 8 && e == end),
-        "{err}"
-    );
+    for _ in 0..2 {
+        let wal = Wal::open(vfs(), tmp.path(), options.clone()).await.unwrap();
+        let report = wal.recovery_report();
+        assert_eq!(
+            report.tail_lost,
+            Some(TailLost {
+                from: end,
+                to: end + 8
+            })
+        );
+        assert_eq!(report.end_offset, end + 8);
+        assert_eq!(report.torn_tail, None);
+        assert_eq!(wal.durable_end(), end + 8);
+    }
+    let wal = Wal::open(vfs(), tmp.path(), options.clone()).await.unwrap();
+    assert_eq!(wal.append(b"after the loss").await.unwrap(), end + 8);
+    drop(wal);
+    let wal = Wal::open(vfs(), tmp.path(), options).await.unwrap();
+    assert_eq!(wal.recovery_report().tail_lost, None);
+    assert_eq!(wal.recovery_report().records_valid, 1);
+    // A checkpoint that is not a record boundary is refused.
+    let misaligned = WalOptions {
+        recovery_start_offset: Some(end + 3),
+        ..small_segments()
+    };
+    let err = Wal::open(vfs(), tmp.path(), misaligned).await.unwrap_err();
+    assert!(matches!(err, WalError::InvalidOptions(_)), "{err}");
 }
 
 #[tokio::test]
@@ -381,7 +405,7 @@ async fn an_empty_newest_segment_is_a_valid_end() {
     let tmp = tempfile::tempdir().unwrap();
     let (_, end) = write_records(tmp.path(), WalOptions::default(), 4).await;
     // A crash right after rotation created the next segment.
-    std::fs::File::create(tmp.path().join(segment_name(end))).unwrap();
+    std::fs::File::create(tmp.path().join(segment_name(end, 0x5a17))).unwrap();
     let wal = Wal::open(vfs(), tmp.path(), WalOptions::default())
         .await
         .unwrap();

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use stemedb::io::{Clock, Vfs};
 use stemedb::model::{Limits, Record, Weight};
 use stemedb::storage::KvStore;
-use stemedb::wal::{segment_name, Wal, WalOptions, RECORD_HEADER_BYTES};
+use stemedb::wal::{Wal, WalOptions, RECORD_HEADER_BYTES};
 use stemedb::{Engine, EngineOptions};
 use stemedb_faults::{ClockPlan, SimClock, SimDisk, SimKv};
 
@@ -132,8 +132,8 @@ async fn write_three(disk: &SimDisk) -> Vec<u64> {
     offsets
 }
 
-fn rot_payload_of(disk: &SimDisk, offset: u64) {
-    let segment = Path::new(DIR).join(segment_name(0));
+async fn rot_payload_of(disk: &SimDisk, offset: u64) {
+    let segment = segment_path(&disk.observer(), Path::new(DIR), 0).await;
     let byte = offset + RECORD_HEADER_BYTES as u64 + 12;
     assert!(disk.flip_bit(&segment, byte, 3), "flip a synced byte");
 }
@@ -145,7 +145,7 @@ async fn bytes_damaged_while_ingest_runs_are_quarantined_and_skipped() {
     let engine = open(&disk, &kv).await;
     // Recovery at open found the log intact; the worker has not run yet (single-threaded
     // runtime), so the reader is the first to meet the damage.
-    rot_payload_of(&disk, offsets[1]);
+    rot_payload_of(&disk, offsets[1]).await;
     caught_up(&engine, "damaged").await;
     let quarantine = quarantine_reasons(&kv).await;
     assert_eq!(quarantine.len(), 1, "{quarantine:?}");
@@ -161,7 +161,7 @@ async fn bytes_damaged_while_ingest_runs_are_quarantined_and_skipped() {
 async fn ranges_quarantined_by_wal_recovery_become_dead_letters_too() {
     let (disk, kv) = (SimDisk::new(24), SimKv::new(24));
     let offsets = write_three(&disk).await;
-    rot_payload_of(&disk, offsets[1]);
+    rot_payload_of(&disk, offsets[1]).await;
     let engine = open(&disk, &kv).await;
     assert_eq!(engine.recovery_report().quarantined_new.len(), 1);
     caught_up(&engine, "recovered").await;

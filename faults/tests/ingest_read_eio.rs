@@ -11,7 +11,6 @@ use stemedb::io::{Clock, Vfs};
 use stemedb::model::{Limits, Record};
 use stemedb::storage::keys;
 use stemedb::storage::KvStore;
-use stemedb::wal::segment_name;
 use stemedb::{Engine, EngineOptions};
 use stemedb_faults::{ClockPlan, DiskFault, FileSelector, SimClock, SimDisk, SimKv, SECTOR_BYTES};
 
@@ -99,8 +98,9 @@ async fn a_persistent_read_error_holds_the_cursor_until_it_clears() {
 
     // A latent sector error where the next record will start: every read of it fails.
     let at = engine.durable_end();
+    let segment = segment_path(&disk.observer(), Path::new(DIR), 0).await;
     disk.inject(DiskFault::LatentSectorError {
-        file: FileSelector::Path(Path::new(DIR).join(segment_name(0))),
+        file: FileSelector::Path(segment),
         sector: at / SECTOR_BYTES,
     });
     let (offset, key) = submit_assertion(&engine, 2).await;

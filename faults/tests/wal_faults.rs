@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use stemedb::io::Vfs;
 use stemedb::wal::{
-    segment_name, FailCause, QuarantinedRange, ReadOutcome, RecordDefect, Wal, WalError,
+    segment_files, FailCause, QuarantinedRange, ReadOutcome, RecordDefect, Wal, WalError,
     WalOptions, WalReader, WalRecord, RECORD_HEADER_BYTES,
 };
 use stemedb_faults::{CrashSpec, DiskFault, SimDisk};
@@ -19,8 +19,20 @@ fn dir() -> &'static Path {
     Path::new(DIR)
 }
 
-fn first_segment() -> PathBuf {
-    dir().join(segment_name(0))
+/// The path of the first segment (base 0; its name carries the salt drawn when it was created).
+/// Listed through an observer, so the lookup changes nothing in the run.
+async fn first_segment(disk: &SimDisk) -> PathBuf {
+    segment_path(&disk.observer(), 0).await
+}
+
+async fn segment_path(vfs: &dyn Vfs, base: u64) -> PathBuf {
+    segment_files(vfs, dir())
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|(segment, _)| segment.base == base)
+        .expect("segment exists")
+        .1
 }
 
 fn payload(i: usize) -> Vec<u8> {
@@ -107,11 +119,11 @@ async fn bit_rot_mid_segment_is_quarantined_and_everything_after_stays_readable(
     // One flipped payload bit in record 7, and the top bit of record 12's length, which then
     // claims more than 2 GiB: both mid-log, because valid records follow each.
     assert!(disk.flip_bit(
-        &first_segment(),
+        &first_segment(&disk).await,
         offsets[7] + RECORD_HEADER_BYTES as u64 + 9,
         4
     ));
-    assert!(disk.flip_bit(&first_segment(), offsets[12] + 3, 7));
+    assert!(disk.flip_bit(&first_segment(&disk).await, offsets[12] + 3, 7));
 
     let wal = Wal::open(Arc::clone(&vfs), dir(), WalOptions::default())
         .await
@@ -260,12 +272,14 @@ async fn enospc_mid_batch_fails_those_writers_and_leaves_no_garbage() {
     );
     assert_eq!(wal.durable_end(), acked_end);
     assert_eq!(
-        disk.live_file(&first_segment()).unwrap().len() as u64,
+        disk.live_file(&first_segment(&disk).await).unwrap().len() as u64,
         acked_end,
         "the partial batch was cut back"
     );
     assert_eq!(
-        disk.durable_file(&first_segment()).unwrap().len() as u64,
+        disk.durable_file(&first_segment(&disk).await)
+            .unwrap()
+            .len() as u64,
         acked_end,
         "and the cut-back is durable"
     );
@@ -288,7 +302,10 @@ async fn enospc_mid_batch_fails_those_writers_and_leaves_no_garbage() {
         );
         at = record.next_offset;
     }
-    assert_eq!(disk.live_file(&first_segment()).unwrap().len() as u64, at);
+    assert_eq!(
+        disk.live_file(&first_segment(&disk).await).unwrap().len() as u64,
+        at
+    );
     drop(wal);
     disk.crash(&CrashSpec::random(3));
     let wal = Wal::open(Arc::clone(&vfs), dir(), WalOptions::default())
@@ -373,7 +390,7 @@ async fn a_crash_while_recovery_quarantines_loses_nothing() {
             .unwrap();
         let offsets = append_n(&wal, 0..10).await;
         drop(wal);
-        assert!(disk.flip_bit(&first_segment(), offsets[4] + 50, 1));
+        assert!(disk.flip_bit(&first_segment(&disk).await, offsets[4] + 50, 1));
         (disk, vfs, offsets)
     }
     let (disk, vfs, _) = rotted_disk().await;

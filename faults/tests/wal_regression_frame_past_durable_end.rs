@@ -17,7 +17,7 @@ use std::sync::Arc;
 
 use stemedb::io::{OpenMode, Vfs};
 use stemedb::wal::{
-    record, segment_name, ReadOutcome, RecordDefect, Wal, WalError, WalOptions, WalReader,
+    record, segment_files, ReadOutcome, RecordDefect, Wal, WalError, WalOptions, WalReader,
     RECORD_ALIGN_BYTES,
 };
 use stemedb_faults::SimDisk;
@@ -36,10 +36,12 @@ async fn a_frame_running_past_the_durable_end_is_never_returned() {
     let durable_end = wal.durable_end();
     // A misplaced frame: garbage over B's header, then a well-formed frame one alignment step
     // into B that is longer than what is left of the log.
-    let misplaced = record::encode(&[3u8; 300]);
+    // Framed for the position it is put at, under the segment's own salt: format v3 refuses a
+    // frame anywhere else, so this is the one shape the bound alone must catch.
+    let (first, segment) = segment_files(vfs.as_ref(), Path::new(DIR)).await.unwrap()[0].clone();
     let at = b + RECORD_ALIGN_BYTES;
+    let misplaced = record::encode(&[3u8; 300], at, first.salt);
     assert!(at + misplaced.len() as u64 > durable_end);
-    let segment = Path::new(DIR).join(segment_name(0));
     let file = vfs.open(&segment, OpenMode::Write).await.unwrap();
     file.write_at(b, &[0xA5; 8]).await.unwrap();
     file.write_at(at, &misplaced).await.unwrap();

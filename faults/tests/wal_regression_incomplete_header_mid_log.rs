@@ -18,7 +18,7 @@ use std::sync::Arc;
 
 use stemedb::io::{OpenMode, Vfs};
 use stemedb::wal::{
-    segment_name, ReadOutcome, Wal, WalError, WalOptions, WalReader, RECORD_PAYLOAD_BYTES_MAX,
+    segment_files, ReadOutcome, Wal, WalError, WalOptions, WalReader, RECORD_PAYLOAD_BYTES_MAX,
 };
 use stemedb_faults::SimDisk;
 
@@ -39,7 +39,9 @@ async fn a_header_claiming_bytes_past_the_file_end_is_damage_when_records_follow
     // the header is merely incomplete, not absurd).
     let claimed = RECORD_PAYLOAD_BYTES_MAX / 2;
     assert!(u64::from(claimed) > end);
-    let segment = Path::new(DIR).join(segment_name(0));
+    let segment = segment_files(vfs.as_ref(), Path::new(DIR)).await.unwrap()[0]
+        .1
+        .clone();
     let file = vfs.open(&segment, OpenMode::Write).await.unwrap();
     file.write_at(b, &claimed.to_le_bytes()).await.unwrap();
     file.sync_data().await.unwrap();

@@ -44,7 +44,11 @@ async fn a_damaged_quarantine_list_is_rebuilt_not_fatal() {
     }
     drop(wal);
     // Rot inside record 3's payload: recovery must quarantine it and keep 4..8.
-    let segment = Path::new(DIR).join(stemedb::wal::segment_name(0));
+    let segment = stemedb::wal::segment_files(&disk.observer(), Path::new(DIR))
+        .await
+        .unwrap()[0]
+        .1
+        .clone();
     assert!(disk.flip_bit(&segment, offsets[3] + 60, 2));
     let wal = Wal::open(vfs.clone(), Path::new(DIR), WalOptions::default())
         .await

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use stemedb::io::{OpenMode, Vfs, VfsFile, VfsLock};
 use stemedb::wal::{
-    segment_name, ReadOutcome, RecordDefect, Wal, WalOptions, WalReader, RECORD_HEADER_BYTES,
+    segment_files, ReadOutcome, RecordDefect, Wal, WalOptions, WalReader, RECORD_HEADER_BYTES,
     RECORD_PAYLOAD_BYTES_MAX,
 };
 use stemedb_faults::SimDisk;
@@ -20,8 +20,9 @@ fn dir() -> &'static Path {
     Path::new(DIR)
 }
 
-fn first_segment() -> PathBuf {
-    dir().join(segment_name(0))
+/// The path of the first segment (its name carries the salt drawn when it was created).
+async fn first_segment(vfs: &dyn Vfs) -> PathBuf {
+    segment_files(vfs, dir()).await.unwrap()[0].1.clone()
 }
 
 async fn record_count(vfs: &Arc<dyn Vfs>) -> usize {
@@ -113,7 +114,10 @@ async fn a_torn_header_with_an_absurd_length_is_a_torn_tail_with_no_large_alloca
     // A header whose length field says 3 GiB, then a little garbage, all synced.
     let mut torn = vec![0xc3u8; RECORD_HEADER_BYTES + 100];
     torn[..4].copy_from_slice(&(3u32 << 30).to_le_bytes());
-    let file = vfs.open(&first_segment(), OpenMode::Write).await.unwrap();
+    let file = vfs
+        .open(&first_segment(vfs.as_ref()).await, OpenMode::Write)
+        .await
+        .unwrap();
     file.write_at(end, &torn).await.unwrap();
     file.sync_data().await.unwrap();
     drop(file);

@@ -7,7 +7,10 @@
 //!
 //! Fault model: a crash (the process, or the turmoil host, dropping the runtime) takes the worker
 //! task with it; `open` over the same disk and KV recovers the WAL from the KV's durable cursor and
-//! resumes ingest there. Nothing here keeps state that the WAL and the KV do not.
+//! resumes ingest there. Nothing here keeps state that the WAL and the KV do not. Media damage
+//! that took the log's tail below the cursor is the WAL's `TailLost`: the log continues at the
+//! cursor (no offset at or below it is ever reused), and `open` records the lost range as a
+//! dead letter before ingest starts (see `ingest`'s module header).
 
 mod error;
 mod options;
@@ -18,7 +21,7 @@ use std::sync::Arc;
 pub use error::EngineError;
 pub use options::EngineOptions;
 
-use crate::ingest::{read_cursor, IngestHandle, IngestStats};
+use crate::ingest::{read_cursor, record_tail_lost, IngestHandle, IngestStats};
 use crate::io::{Clock, Vfs};
 use crate::model::{Limits, Record, SignatureVerifier, VerifierStats};
 use crate::query::QueryEngine;
@@ -62,6 +65,9 @@ impl Engine {
         // Recovery need not re-check what the KV already holds: ingest never reads below it.
         wal_options.recovery_start_offset = (cursor > 0).then_some(cursor);
         let wal = Arc::new(Wal::open(Arc::clone(&vfs), dir, wal_options).await?);
+        if let Some(lost) = wal.recovery_report().tail_lost {
+            record_tail_lost(kv.as_ref(), lost).await?;
+        }
         let reader = WalReader::open(Arc::clone(&vfs), dir)
             .await?
             .bounded_by(wal.subscribe());

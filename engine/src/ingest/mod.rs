@@ -5,6 +5,14 @@
 //! - `apply.rs`: one record -> the KV writes that apply it (value, index entries, counters).
 //! - `worker.rs`: the loop: read, plan, commit with the cursor in ONE batch, flush, truncate.
 //! - `handle.rs`: spawning the worker, its cursor, stats and stop signal.
+//! - `lost.rs`: the dead letter for log lost below the cursor.
+//!
+//! The offset rule: ingest never reads below its durable cursor, and the engine never reuses an
+//! offset at or below it for a new record. When WAL recovery finds the log ending below the cursor
+//! (media damage took acknowledged, already ingested records), the WAL continues at the cursor,
+//! and before ingest starts the engine durably records a `lost_below_cursor` dead letter for the
+//! lost range (keyed by where the valid log ends). The cursor does not move for it: nothing below
+//! it is ingested again, and nothing at or above it was lost, so exactly-once holds.
 //!
 //! Stored formats (the query engine reads exactly these):
 //! - `H:` assertion key -> the WAL payload (`Record::encode()` of the assertion);
@@ -19,6 +27,7 @@ mod apply;
 mod backoff;
 mod error;
 mod handle;
+mod lost;
 mod options;
 mod stats;
 mod validate;
@@ -27,6 +36,7 @@ mod worker;
 pub use apply::{read_counters, read_cursor};
 pub use error::IngestError;
 pub use handle::{IngestHandle, IngestStopError};
+pub use lost::record_tail_lost;
 pub use options::{
     IngestOptions, BACKOFF_MAX_DEFAULT, BACKOFF_MIN_DEFAULT, FLUSH_EVERY_RECORDS_DEFAULT,
 };

@@ -30,6 +30,11 @@ pub enum Rejection {
     /// WAL recovery quarantined this range (damage found at open); the reader skipped it.
     #[error("WAL bytes [{start}, {end}) were quarantined by WAL recovery")]
     QuarantinedByWal { start: u64, end: u64 },
+    /// WAL recovery found the log ending at `start`, below the ingest cursor `end`: acknowledged,
+    /// already ingested records in between are gone from the log (media damage). The KV still
+    /// holds what they applied; no offset in the range is reused.
+    #[error("lost_below_cursor: WAL bytes [{start}, {end}) below the ingest cursor are gone from the log")]
+    LostBelowCursor { start: u64, end: u64 },
 }
 
 /// The wall time handed to `validate` at ingest: as late as possible without overflowing the

@@ -13,6 +13,10 @@
 //!   directory sync fails the WAL closed.
 //! - A flush may be cancelled mid-way (its future dropped): `dirty` stays set and the next flush
 //!   cuts the tail back first.
+//! - Every new segment gets a fresh salt (`salt.rs`), so frames written into an earlier segment
+//!   at the same base, or into any other segment, never verify in it.
+//! - The tail was lost below the ingest cursor (`recovery.rs`): `continue_at` holds the cursor,
+//!   and the next batch starts a new segment there, never reusing an offset below it.
 //!
 //! `len` is always the durable, acknowledged length of the active segment.
 
@@ -20,7 +24,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use super::error::{FailCause, WalError};
-use super::segment::segment_path;
+use super::salt::SaltSource;
+use super::segment::SegmentName;
 use crate::io::{is_storage_full, OpenMode, Vfs, VfsFile};
 
 /// How a flush step failed.
@@ -37,62 +42,83 @@ pub struct ActiveLog {
     vfs: Arc<dyn Vfs>,
     dir: PathBuf,
     segment_bytes_max: u64,
-    /// Bases of every live segment, ascending; the last is the active one.
-    bases: Vec<u64>,
+    salts: SaltSource,
+    /// Every live segment, ascending; the last is the active one.
+    segments: Vec<SegmentName>,
     file: Box<dyn VfsFile>,
-    base: u64,
+    segment: SegmentName,
     len: u64,
+    /// The log continues here, in a segment not yet created (the tail was lost below the ingest
+    /// cursor): the next batch rotates to it.
+    continue_at: Option<u64>,
     /// Bytes past `len` may exist (a flush was cancelled after it started writing).
     dirty: bool,
 }
 
 impl ActiveLog {
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "recovery hands over everything it established, once"
+    )]
     pub fn new(
         vfs: Arc<dyn Vfs>,
         dir: PathBuf,
         segment_bytes_max: u64,
-        bases: Vec<u64>,
+        salts: SaltSource,
+        segments: Vec<SegmentName>,
         file: Box<dyn VfsFile>,
         len: u64,
+        continue_at: Option<u64>,
     ) -> Self {
-        let base = bases.last().copied().unwrap_or(0);
+        let segment = segments
+            .last()
+            .copied()
+            .unwrap_or(SegmentName { base: 0, salt: 0 });
         Self {
             vfs,
             dir,
             segment_bytes_max,
-            bases,
+            salts,
+            segments,
             file,
-            base,
+            segment,
             len,
+            continue_at,
             dirty: false,
         }
     }
 
-    /// The global offset just past the last acknowledged record.
+    /// The global offset just past the last acknowledged record (where the next record goes).
     pub fn end_offset(&self) -> u64 {
-        self.base + self.len
+        self.continue_at.unwrap_or(self.segment.base + self.len)
+    }
+
+    /// The salt of the segment the next batch is written into (after `rotate`, if planned).
+    pub fn salt(&self) -> u64 {
+        self.segment.salt
     }
 
     /// Whether a batch starting with a `first_bytes` record needs a fresh segment, and how many
     /// bytes the batch may then use.
     pub fn plan(&self, first_bytes: u64) -> (bool, u64) {
-        let rotate = self.len > 0 && self.len + first_bytes > self.segment_bytes_max;
+        let rotate = self.continue_at.is_some()
+            || (self.len > 0 && self.len + first_bytes > self.segment_bytes_max);
         let used = if rotate { 0 } else { self.len };
         (rotate, self.segment_bytes_max.saturating_sub(used))
     }
 
     /// Segments wholly below `offset`, removed from the live list (never the active one).
-    pub fn detach_below(&mut self, offset: u64) -> Vec<u64> {
+    pub fn detach_below(&mut self, offset: u64) -> Vec<SegmentName> {
         let keep_from = self
-            .bases
+            .segments
             .windows(2)
-            .take_while(|pair| pair[1] <= offset)
+            .take_while(|pair| pair[1].base <= offset)
             .count();
-        self.bases.drain(..keep_from).collect()
+        self.segments.drain(..keep_from).collect()
     }
 
     fn path(&self) -> PathBuf {
-        segment_path(&self.dir, self.base)
+        self.segment.path(&self.dir)
     }
 
     /// Cuts off anything a cancelled flush may have left past the acknowledged end.
@@ -119,7 +145,11 @@ impl ActiveLog {
     /// Starts a new segment at the current end and makes its directory entry durable.
     pub async fn rotate(&mut self) -> Result<(), FlushError> {
         let base = self.end_offset();
-        let path = segment_path(&self.dir, base);
+        let segment = SegmentName {
+            base,
+            salt: self.salts.salt_for(base),
+        };
+        let path = segment.path(&self.dir);
         let failed = |op, e| FlushError::Failed(WalError::io(op, &path, e));
         let file = self
             .vfs
@@ -140,10 +170,11 @@ impl ActiveLog {
                 source: Arc::new(e),
             })
         })?;
-        self.bases.push(base);
+        self.segments.push(segment);
         self.file = file;
-        self.base = base;
+        self.segment = segment;
         self.len = 0;
+        self.continue_at = None;
         self.dirty = false;
         tracing::debug!(base, "rotated to a new segment");
         Ok(())

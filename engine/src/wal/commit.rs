@@ -20,6 +20,7 @@ use std::sync::{Mutex, MutexGuard};
 use tokio::sync::oneshot;
 
 use super::error::{FailCause, WalError};
+use super::record::framed_bytes;
 
 /// What a waiting appender is told.
 #[derive(Debug)]
@@ -31,11 +32,19 @@ pub enum Wake {
 }
 
 /// A queued record. `tx` is `None` for the current leader's own record (it gets its result as
-/// the return value of the flush it leads).
+/// the return value of the flush it leads). The payload is framed by the leader once the batch's
+/// offsets and segment (hence salt) are known.
 #[derive(Debug)]
 pub struct Pending {
-    pub frame: Vec<u8>,
+    pub payload: Vec<u8>,
     pub tx: Option<oneshot::Sender<Wake>>,
+}
+
+impl Pending {
+    /// Bytes the record takes once framed (the caller checked the payload's length).
+    pub fn frame_bytes(&self) -> u64 {
+        framed_bytes(u32::try_from(self.payload.len()).unwrap_or(u32::MAX))
+    }
 }
 
 #[derive(Debug, Default)]
@@ -68,7 +77,7 @@ impl CommitQueue {
     }
 
     /// Queues a record and decides whether the caller leads.
-    pub fn enqueue(&self, frame: Vec<u8>) -> Result<Role, WalError> {
+    pub fn enqueue(&self, payload: Vec<u8>) -> Result<Role, WalError> {
         let mut state = self.state();
         if let Some(cause) = &state.failed {
             return Err(WalError::FailedClosed {
@@ -78,21 +87,21 @@ impl CommitQueue {
         if state.leader_active {
             let (tx, rx) = oneshot::channel();
             state.pending.push_back(Pending {
-                frame,
+                payload,
                 tx: Some(tx),
             });
             Ok(Role::Follower(rx))
         } else {
             debug_assert!(state.pending.is_empty(), "no leader implies an empty queue");
             state.leader_active = true;
-            state.pending.push_back(Pending { frame, tx: None });
+            state.pending.push_back(Pending { payload, tx: None });
             Ok(Role::Leader)
         }
     }
 
     /// The framed length of the leader's own record (first in the queue).
     pub fn front_frame_bytes(&self) -> Option<u64> {
-        self.state().pending.front().map(|p| p.frame.len() as u64)
+        self.state().pending.front().map(Pending::frame_bytes)
     }
 
     /// Takes the leader's record and as many following ones as fit in `room_bytes` in total
@@ -102,7 +111,7 @@ impl CommitQueue {
         let mut total = 0u64;
         let mut count = 0;
         for pending in &state.pending {
-            let bytes = pending.frame.len() as u64;
+            let bytes = pending.frame_bytes();
             if count > 0 && total + bytes > room_bytes {
                 break;
             }

@@ -22,9 +22,13 @@ pub enum RecordDefect {
     /// The crc32c over length, digest and payload does not match.
     #[error("crc32c mismatch")]
     ChecksumMismatch,
-    /// The crc32c matches but the blake3 digest of the payload does not.
+    /// The crc32c matches but the salted blake3 digest does not.
     #[error("blake3 digest mismatch")]
     DigestMismatch,
+    /// A frame that verifies under this segment's salt but was written for another position (a
+    /// misdirected write, or a stale frame where the look-ahead probed).
+    #[error("frame written for offset {claimed_offset}, found elsewhere")]
+    Misplaced { claimed_offset: u64 },
     /// Bytes the durable end promises are missing (the file is shorter than the log claims).
     #[error("bytes below the durable end are missing")]
     Missing,
@@ -108,12 +112,22 @@ pub enum WalError {
     /// The offset lies below the first segment (removed by `truncate_below`).
     #[error("offset {offset} was truncated away; the log now starts at {first_offset}")]
     Truncated { offset: u64, first_offset: u64 },
-    /// The recovery start offset lies beyond the end of the log.
-    #[error("checkpoint offset {checkpoint} lies beyond the end of the log at {end}")]
-    CheckpointBeyondEnd { checkpoint: u64, end: u64 },
     /// The quarantine file does not verify.
     #[error("quarantine file {path} is corrupt: {reason}")]
     QuarantineCorrupt { path: PathBuf, reason: &'static str },
+    /// A file in the WAL directory is a segment of a format this build does not read (a v2
+    /// segment has no salt in its name and no offset in its frames). Nothing was changed.
+    #[error("WAL segment {path} is in an unsupported format: {reason}")]
+    UnsupportedFormat { path: PathBuf, reason: &'static str },
+    /// Two segment files claim the same base offset (this writer never creates a second one).
+    #[error("WAL segments {first} and {second} claim the same base offset")]
+    DuplicateSegment { first: PathBuf, second: PathBuf },
+    /// The OS could not supply randomness for segment salts.
+    #[error("no OS randomness for segment salts: {source}")]
+    Entropy {
+        #[source]
+        source: Arc<io::Error>,
+    },
     /// Options that cannot work.
     #[error("invalid WAL options: {0}")]
     InvalidOptions(&'static str),

@@ -14,6 +14,12 @@
 //!
 //! Quarantined ranges (damage recorded by recovery) are skipped: the record returned may start
 //! after the requested offset, and says where.
+//!
+//! A frame is a record only at the offset it names and under its segment's salt (`record.rs`), so
+//! a reader never returns a frame that a misdirected write, another segment or a damaged record's
+//! payload put where the reader looked. And a read can be wrong once: bytes that did not verify
+//! are read again before they are called corrupt (`scan.rs`); a re-read that verifies wins, and
+//! reads that keep disagreeing are an I/O error (retried), never a verdict.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -22,9 +28,8 @@ use std::sync::Arc;
 use super::durable::DurableEnd;
 use super::error::{RecordDefect, WalError};
 use super::quarantine::{self, skip_quarantined, QuarantinedRange};
-use super::record::RECORD_ALIGN_BYTES;
-use super::scan::{fetch_record, Fetched, SegmentView};
-use super::segment::{list_segments, locate, segment_path, segment_room_bytes};
+use super::scan::{fetch_record, Fetched, SegmentView, Verdict, REREADS_BEFORE_VERDICT};
+use super::segment::{list_segments, locate, segment_room_bytes, SegmentName};
 use crate::io::{OpenMode, Vfs, VfsFile};
 
 /// A valid record.
@@ -50,9 +55,9 @@ pub enum ReadOutcome {
 pub struct WalReader {
     vfs: Arc<dyn Vfs>,
     dir: PathBuf,
-    bases: Vec<u64>,
+    segments: Vec<SegmentName>,
     quarantined: Vec<QuarantinedRange>,
-    open_segment: Option<(u64, Box<dyn VfsFile>)>,
+    open_segment: Option<(SegmentName, Box<dyn VfsFile>)>,
     bound: Option<DurableEnd>,
 }
 
@@ -63,7 +68,7 @@ impl WalReader {
         let mut reader = WalReader {
             vfs,
             dir: dir.to_owned(),
-            bases: Vec::new(),
+            segments: Vec::new(),
             quarantined: Vec::new(),
             open_segment: None,
             bound: None,
@@ -84,12 +89,12 @@ impl WalReader {
         self.refresh().await?;
         Ok(skip_quarantined(
             &self.quarantined,
-            self.bases.first().copied().unwrap_or(0),
+            self.segments.first().map_or(0, |s| s.base),
         ))
     }
 
     async fn refresh(&mut self) -> Result<(), WalError> {
-        self.bases = list_segments(self.vfs.as_ref(), &self.dir).await?;
+        self.segments = list_segments(self.vfs.as_ref(), &self.dir).await?;
         self.quarantined = quarantine::load(self.vfs.as_ref(), &self.dir).await?;
         Ok(())
     }
@@ -98,22 +103,22 @@ impl WalReader {
         self.bound.as_ref().map(DurableEnd::get)
     }
 
-    async fn segment(&mut self, base: u64) -> Result<&dyn VfsFile, WalError> {
-        let cached = matches!(&self.open_segment, Some((b, _)) if *b == base);
+    async fn segment(&mut self, segment: SegmentName) -> Result<&dyn VfsFile, WalError> {
+        let cached = matches!(&self.open_segment, Some((s, _)) if *s == segment);
         if !cached {
-            let path = segment_path(&self.dir, base);
+            let path = segment.path(&self.dir);
             let file = self
                 .vfs
                 .open(&path, OpenMode::Read)
                 .await
                 .map_err(|e| WalError::io("open", path, e))?;
-            self.open_segment = Some((base, file));
+            self.open_segment = Some((segment, file));
         }
         match &self.open_segment {
             Some((_, file)) => Ok(file.as_ref()),
             None => Err(WalError::io(
                 "open",
-                segment_path(&self.dir, base),
+                segment.path(&self.dir),
                 std::io::Error::other("segment handle missing"),
             )),
         }
@@ -125,29 +130,32 @@ impl WalReader {
         // One refresh per call: it picks up segments created and damage quarantined since the
         // last one, and a second look at the same bytes would tell nothing new.
         let mut refreshed = false;
+        // Times a re-read verified what the read before it did not.
+        let mut disagreements = 0;
         loop {
             let offset = skip_quarantined(&self.quarantined, offset);
             if self.bound().is_some_and(|end| offset >= end) {
                 return Ok(ReadOutcome::EndOfLog);
             }
-            let Some(index) = locate(&self.bases, offset) else {
+            let Some(index) = locate(&self.segments, offset) else {
                 if !refreshed {
                     self.refresh().await?;
                     refreshed = true;
                     continue;
                 }
-                return match self.bases.first() {
+                return match self.segments.first() {
                     None => Ok(ReadOutcome::EndOfLog),
-                    Some(&first_offset) => Err(WalError::Truncated {
+                    Some(first) => Err(WalError::Truncated {
                         offset,
-                        first_offset,
+                        first_offset: first.base,
                     }),
                 };
             };
-            let base = self.bases[index];
-            let room = segment_room_bytes(&self.bases, index);
-            let path = segment_path(&self.dir, base);
-            let file = match self.segment(base).await {
+            let segment = self.segments[index];
+            let base = segment.base;
+            let room = segment_room_bytes(&self.segments, index);
+            let path = segment.path(&self.dir);
+            let file = match self.segment(segment).await {
                 Ok(file) => file,
                 Err(WalError::Io { source, .. })
                     if source.kind() == ErrorKind::NotFound && !refreshed =>
@@ -159,7 +167,9 @@ impl WalReader {
                 }
                 Err(e) => return Err(e),
             };
-            let defect = match fetch_record(file, &path, offset - base, room).await? {
+            let fetched = fetch_record(file, &path, segment, offset - base, room).await?;
+            let first = fetched.as_probe();
+            let defect = match fetched {
                 Fetched::Valid {
                     payload,
                     framed_bytes,
@@ -194,39 +204,68 @@ impl WalReader {
                 refreshed = true;
                 continue;
             }
-            return self.judge_invalid(offset, base, room, defect).await;
+            match self
+                .judge_invalid(offset, segment, room, defect, first)
+                .await?
+            {
+                Judged::Final(outcome) => return outcome,
+                Judged::VerifiedOnReread if disagreements < REREADS_BEFORE_VERDICT => {
+                    disagreements += 1;
+                }
+                Judged::VerifiedOnReread => {
+                    return Err(WalError::io(
+                        "read",
+                        path,
+                        std::io::Error::other(
+                            "reads of the same bytes keep disagreeing; no verdict on them",
+                        ),
+                    ))
+                }
+            }
         }
     }
 
-    /// Decides whether bytes that are not a valid record are the end of the log or corruption.
+    /// Decides whether bytes that are not a valid record are the end of the log or corruption,
+    /// after reading them again (see the module comment).
     async fn judge_invalid(
         &mut self,
         offset: u64,
-        base: u64,
+        segment: SegmentName,
         room: Option<u64>,
         defect: Option<RecordDefect>,
-    ) -> Result<ReadOutcome, WalError> {
+        first: super::scan::Probe,
+    ) -> Result<Judged, WalError> {
         let below_durable_end = self.bound().is_some_and(|end| offset < end);
         // Even an incomplete record at the tail needs the look-ahead: a damaged header can claim
         // a length that runs past the end of the file while valid records follow it.
-        let path = segment_path(&self.dir, base);
-        let file = self.segment(base).await?;
-        let mut view = SegmentView::new(file, &path, room).await?;
-        let local = offset - base;
-        let next_valid = view
-            .next_valid(local + RECORD_ALIGN_BYTES)
-            .await?
-            .map(|next| base + next)
-            .or(room.map(|room| base + room));
+        let path = segment.path(&self.dir);
+        let file = self.segment(segment).await?;
+        let mut view = SegmentView::new(file, &path, segment, room).await?;
+        let local = offset - segment.base;
+        let (reread_defect, next_valid) = match view.judge_damage(local, first).await? {
+            Verdict::Valid { .. } => return Ok(Judged::VerifiedOnReread),
+            Verdict::Damaged { defect, next_valid } => (defect, next_valid),
+        };
+        let next_valid = next_valid
+            .map(|next| segment.base + next)
+            .or(room.map(|room| segment.base + room));
         if next_valid.is_none() && !below_durable_end {
             // Invalid bytes with nothing valid after them at the tail: torn, or still being
             // written. Recovery (or the writer) will cut or complete them.
-            return Ok(ReadOutcome::EndOfLog);
+            return Ok(Judged::Final(Ok(ReadOutcome::EndOfLog)));
         }
-        Err(WalError::Corrupt {
+        Ok(Judged::Final(Err(WalError::Corrupt {
             offset,
-            defect: defect.unwrap_or(RecordDefect::Missing),
+            defect: defect.or(reread_defect).unwrap_or(RecordDefect::Missing),
             next_valid,
-        })
+        })))
     }
+}
+
+/// What judging bytes that did not verify came to.
+enum Judged {
+    /// The answer to the read.
+    Final(Result<ReadOutcome, WalError>),
+    /// A re-read verified them: read the record again.
+    VerifiedOnReread,
 }

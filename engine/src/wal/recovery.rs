@@ -1,4 +1,5 @@
-//! Recovery on open: scan, tell a torn tail from mid-log corruption, quarantine, truncate.
+//! Recovery on open: scan, tell a torn tail from mid-log corruption, quarantine, truncate, and
+//! never let the log end below the ingest cursor.
 //!
 //! Fault model and the reasoning that decides each case:
 //! - Only the last segment can have a torn tail. A segment gets a successor only after every
@@ -6,10 +7,24 @@
 //!   (bit rot, a misdirected write): it is quarantined up to the next valid record in that
 //!   segment, or to the segment's end.
 //! - In the last segment, at the first invalid position we look ahead at every 8-byte aligned
-//!   position for a record whose length, crc32c and blake3 all verify. If one exists, the bytes
-//!   before it are mid-log damage (bit rot, or a crash that kept later sectors of an unsynced
-//!   write but not earlier ones): quarantined, and every valid record after it stays readable. If
-//!   none exists, the bytes are a torn tail: cut off and synced, and new appends go there.
+//!   position for a record whose length, checksums, salt and offset all verify. If one exists, the
+//!   bytes before it are mid-log damage (bit rot, or a crash that kept later sectors of an
+//!   unsynced write but not earlier ones): quarantined, and every valid record after it stays
+//!   readable. If none exists, the bytes are a torn tail: cut off and synced, and new appends go
+//!   there. Because a frame verifies only at the offset it was written for and under its
+//!   segment's salt, a frame inside a damaged record's payload, a misdirected frame and a frame
+//!   of another segment are never taken for "the next valid record".
+//! - A read may be wrong once (a transient bad read): no cut and no quarantine is decided before
+//!   the bytes were read again and every read agreed (`scan.rs`, `REREADS_BEFORE_VERDICT`).
+//! - The tail lost below the cursor. `start` is the ingest cursor: every offset below it was
+//!   handed out and ingested. Media damage can destroy that tail (the last segment's bytes end,
+//!   or stop verifying, below the cursor). Recovery then never cuts below the cursor and never
+//!   lets an append reuse an offset below it: the log continues at the cursor (the next append
+//!   starts a new segment whose base is the cursor; cursors are record boundaries, so 8-aligned),
+//!   and the report carries [`TailLost`]. Nothing is changed on disk for it at open, so a crash
+//!   before the engine recorded the loss finds and reports the same loss again; once the new
+//!   segment exists, the damaged bytes are bounded by it and read as damage below the cursor,
+//!   which ingest never reads again.
 //! - What recovery read may itself be only in the page cache (after a process crash, not a power
 //!   loss), so the last segment and the directory are synced before anything is acknowledged or
 //!   handed to readers on top of it.
@@ -22,9 +37,9 @@ use std::sync::Arc;
 use super::active::ActiveLog;
 use super::error::{RecordDefect, WalError};
 use super::quarantine::{self, skip_quarantined, QuarantinedRange};
-use super::record::RECORD_ALIGN_BYTES;
-use super::scan::{Probe, SegmentView};
-use super::segment::{list_segments, locate, segment_path, segment_room_bytes};
+use super::salt::SaltSource;
+use super::scan::{Probe, SegmentView, Verdict};
+use super::segment::{list_segments, locate, segment_room_bytes, SegmentName};
 use crate::io::{OpenMode, Vfs, VfsFile};
 
 /// A torn tail that recovery cut off.
@@ -35,6 +50,15 @@ pub struct TornTail {
     pub bytes_truncated: u64,
     /// What was wrong with the first bytes cut; `None` if they were simply incomplete.
     pub defect: Option<RecordDefect>,
+}
+
+/// Acknowledged log below the recovery start (the ingest cursor) that is gone: the valid log ends
+/// at `from`, below `to`, the recovery start. The log continues at `to`; no offset in
+/// `[from, to)` is ever handed out again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TailLost {
+    pub from: u64,
+    pub to: u64,
 }
 
 /// A damaged range that this recovery found and quarantined.
@@ -48,7 +72,8 @@ pub struct Quarantined {
 /// What recovery found and did.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct RecoveryReport {
-    /// Where the scan started (the checkpoint, or the first segment's base).
+    /// Where the scan started (the checkpoint, or a segment's base when the checkpoint lay past
+    /// the log's bytes, or the first segment's base).
     pub scanned_from: u64,
     /// The end of the valid log: the offset of the next append.
     pub end_offset: u64,
@@ -60,20 +85,25 @@ pub struct RecoveryReport {
     pub created: bool,
     /// The torn tail cut off by this recovery, if any.
     pub torn_tail: Option<TornTail>,
+    /// The log ends below the recovery start (see [`TailLost`]); reported by every recovery
+    /// until the next append starts the segment at `to`.
+    pub tail_lost: Option<TailLost>,
     /// Damage found by this recovery (new entries in the quarantine list).
     pub quarantined_new: Vec<Quarantined>,
     /// Every quarantined range on record after recovery, old and new, ascending.
     pub quarantined: Vec<QuarantinedRange>,
 }
 
-/// Runs recovery. `start` is the checkpoint to scan from (`None`: from the first segment).
+/// Runs recovery. `start` is the checkpoint to scan from (`None`: from the first segment); no
+/// append will ever get an offset below it.
 pub async fn recover(
     vfs: &Arc<dyn Vfs>,
     dir: &Path,
     segment_bytes_max: u64,
     start: Option<u64>,
+    salts: SaltSource,
 ) -> Result<(ActiveLog, RecoveryReport), WalError> {
-    let bases = list_segments(vfs.as_ref(), dir).await?;
+    let mut segments = list_segments(vfs.as_ref(), dir).await?;
     // The list is derivable from the log: if the medium damaged the list itself, forget it and
     // rescan the whole log, which finds every damaged range again. Refusing to open would turn
     // one flipped bit in metadata into a database that never starts again.
@@ -85,31 +115,30 @@ pub async fn recover(
         }
         Err(e) => return Err(e),
     };
+    let floor = start.unwrap_or(0);
     let mut report = RecoveryReport::default();
-    let Some(&first_base) = bases.first() else {
-        if let Some(checkpoint) = start.filter(|&c| c > 0) {
-            return Err(WalError::CheckpointBeyondEnd { checkpoint, end: 0 });
-        }
-        let active = create_first_segment(vfs, dir, segment_bytes_max).await?;
+    if segments.is_empty() {
+        segments.push(create_first_segment(vfs, dir, &salts).await?);
         report.created = true;
-        report.segments = 1;
-        report.quarantined = quarantined;
-        return Ok((active, report));
-    };
+    }
+    let first_base = segments[0].base;
     let mut pos = if rebuild {
         first_base
     } else {
-        start.unwrap_or(0).max(first_base)
+        floor.max(first_base)
     };
     report.scanned_from = pos;
-    let first_index = locate(&bases, pos).unwrap_or(0);
-    let last_index = bases.len() - 1;
+    let first_index = locate(&segments, pos).unwrap_or(0);
+    let last_index = segments.len() - 1;
     let mut active_file: Option<Box<dyn VfsFile>> = None;
     let mut active_len = 0;
+    // Where the valid log ends, if the last segment's scan stopped short of its bytes' end.
+    let mut valid_end: Option<u64> = None;
 
-    for (index, &base) in bases.iter().enumerate().skip(first_index) {
+    for (index, &segment) in segments.iter().enumerate().skip(first_index) {
         let is_last = index == last_index;
-        let path = segment_path(dir, base);
+        let base = segment.base;
+        let path = segment.path(dir);
         let mode = if is_last {
             OpenMode::Write
         } else {
@@ -119,11 +148,14 @@ pub async fn recover(
             .open(&path, mode)
             .await
             .map_err(|e| WalError::io("open", &path, e))?;
-        let room = segment_room_bytes(&bases, index);
+        let room = segment_room_bytes(&segments, index);
         pos = pos.max(base);
-        let mut view = SegmentView::new(file.as_ref(), &path, room).await?;
+        let mut view = SegmentView::new(file.as_ref(), &path, segment, room).await?;
         let file_len = view.end();
+        let mut rescanned = false;
+        let mut torn: Option<(u64, Option<RecordDefect>)> = None;
         loop {
+            let unskipped = pos;
             pos = skip_quarantined(&quarantined, pos);
             let local = pos - base;
             if room.is_some_and(|room| local >= room) {
@@ -131,31 +163,39 @@ pub async fn recover(
             }
             if is_last && local >= file_len {
                 if local > file_len {
-                    return Err(beyond_end(start, pos, base + file_len, dir));
+                    if !rescanned {
+                        // The scan start lies past the log's bytes: find where the valid log
+                        // really ends by scanning this segment from its base.
+                        rescanned = true;
+                        pos = base;
+                        report.scanned_from = base;
+                        continue;
+                    }
+                    // A quarantined range runs past the bytes: the log ends where it starts.
+                    valid_end = Some(unskipped);
                 }
                 break;
             }
-            let defect = match view.probe(local).await? {
-                Probe::Valid { framed_bytes } => {
+            let probe = view.probe(local).await?;
+            let verdict = match probe {
+                Probe::Valid { framed_bytes } => Verdict::Valid { framed_bytes },
+                other => view.judge_damage(local, other).await?,
+            };
+            let (defect, next) = match verdict {
+                Verdict::Valid { framed_bytes } => {
                     report.records_valid += 1;
                     pos += framed_bytes;
                     continue;
                 }
-                Probe::Incomplete => None,
-                Probe::Invalid(defect) => Some(defect),
+                Verdict::Damaged { defect, next_valid } => (defect, next_valid),
             };
-            let next = view.next_valid(local + RECORD_ALIGN_BYTES).await?;
             let resume = match (next, room) {
                 (Some(next), _) => next,
                 (None, Some(room)) => room,
                 (None, None) => {
                     // Nothing valid follows in the last segment: a torn tail.
-                    report.torn_tail = Some(TornTail {
-                        offset: pos,
-                        bytes_truncated: file_len - local,
-                        defect,
-                    });
-                    active_len = local;
+                    torn = Some((pos, defect));
+                    valid_end = Some(pos);
                     break;
                 }
             };
@@ -179,7 +219,28 @@ pub async fn recover(
         }
         drop(view);
         if is_last {
-            if report.torn_tail.is_none() {
+            let end = valid_end.unwrap_or(pos);
+            if end < floor {
+                // Leave the damaged bytes where they are: they lie below the cursor, and the
+                // next segment will start at the cursor (see the module comment).
+                report.tail_lost = Some(TailLost {
+                    from: end,
+                    to: floor,
+                });
+                active_len = file_len;
+            } else if let Some((offset, defect)) = torn {
+                report.torn_tail = Some(TornTail {
+                    offset,
+                    bytes_truncated: file_len - (offset - base),
+                    defect,
+                });
+                active_len = offset - base;
+            } else if valid_end.is_some() {
+                return Err(WalError::QuarantineCorrupt {
+                    path: dir.join(quarantine::QUARANTINE_FILE_NAME),
+                    reason: "a range extends past the end of the log",
+                });
+            } else {
                 active_len = pos - base;
             }
             active_file = Some(file);
@@ -191,8 +252,8 @@ pub async fn recover(
         quarantined.retain(|r| r.end > first_base);
         quarantine::store(vfs.as_ref(), dir, &quarantined).await?;
     }
-    let last_base = bases[last_index];
-    let last_path = segment_path(dir, last_base);
+    let last = segments[last_index];
+    let last_path = last.path(dir);
     let Some(file) = active_file else {
         return Err(WalError::io(
             "recover",
@@ -210,6 +271,13 @@ pub async fn recover(
             .await
             .map_err(|e| WalError::io("set_len", &last_path, e))?;
     }
+    if let Some(lost) = &report.tail_lost {
+        tracing::error!(
+            from = lost.from,
+            to = lost.to,
+            "acknowledged log below the ingest cursor is lost; the log continues at the cursor"
+        );
+    }
     // Make what we just read durable before building on it (see the module comment).
     file.sync_data()
         .await
@@ -217,50 +285,39 @@ pub async fn recover(
     vfs.sync_dir(dir)
         .await
         .map_err(|e| WalError::io("sync_dir", dir, e))?;
-    report.end_offset = last_base + active_len;
-    report.segments = bases.len();
+    let continue_at = report.tail_lost.map(|lost| lost.to);
+    report.end_offset = continue_at.unwrap_or(last.base + active_len);
+    report.segments = segments.len();
     report.quarantined = quarantined;
     let active = ActiveLog::new(
         Arc::clone(vfs),
         dir.to_owned(),
         segment_bytes_max,
-        bases,
+        salts,
+        segments,
         file,
         active_len,
+        continue_at,
     );
     Ok((active, report))
-}
-
-fn beyond_end(start: Option<u64>, pos: u64, end: u64, dir: &Path) -> WalError {
-    match start {
-        Some(checkpoint) if checkpoint == pos => WalError::CheckpointBeyondEnd { checkpoint, end },
-        _ => WalError::QuarantineCorrupt {
-            path: dir.join(quarantine::QUARANTINE_FILE_NAME),
-            reason: "a range extends past the end of the log",
-        },
-    }
 }
 
 async fn create_first_segment(
     vfs: &Arc<dyn Vfs>,
     dir: &Path,
-    segment_bytes_max: u64,
-) -> Result<ActiveLog, WalError> {
-    let path = segment_path(dir, 0);
-    let file = vfs
-        .open(&path, OpenMode::Create)
+    salts: &SaltSource,
+) -> Result<SegmentName, WalError> {
+    let segment = SegmentName {
+        base: 0,
+        salt: salts.salt_for(0),
+    };
+    let path = segment.path(dir);
+    vfs.open(&path, OpenMode::Create)
         .await
         .map_err(|e| WalError::io("open", &path, e))?;
     // The entry must be durable before any record in it is acknowledged.
     vfs.sync_dir(dir)
         .await
         .map_err(|e| WalError::io("sync_dir", dir, e))?;
-    Ok(ActiveLog::new(
-        Arc::clone(vfs),
-        dir.to_owned(),
-        segment_bytes_max,
-        vec![0],
-        file,
-        0,
-    ))
+    Ok(segment)
 }

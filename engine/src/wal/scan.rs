@@ -1,24 +1,37 @@
-//! Finding and verifying records in a segment whose bytes may be torn, rotted or missing.
+//! Finding and verifying records in a segment whose bytes may be torn, rotted, missing, misplaced
+//! or, for one read, misread.
 //!
 //! Fault model: a segment's bytes are untrusted. A header may claim any length, the file may end
 //! mid-record (a torn tail or a write still in progress), a range may be garbage with valid records
 //! after it (bit rot of synced data, or a crash that kept later sectors of a write but not earlier
-//! ones). Every probe checks the claimed length before reading the payload, so no allocation is
-//! larger than one maximal record plus the scan window.
+//! ones), and a well-formed frame may sit where it was never written (see `record.rs`: every
+//! probe checks the frame's offset against the position and the segment's salt). Every probe
+//! checks the claimed length before reading the payload, so no allocation is larger than one
+//! maximal record plus the scan window.
+//!
+//! A read may also return bytes that are wrong once and right the next time (a transient bad
+//! read). Noise can hide a valid frame but never forge one, so before anything destructive or
+//! final is decided on bytes that did not verify (cutting a tail, quarantining a range, reporting
+//! corruption), [`SegmentView::judge_damage`] reads them again: the verdict "damaged" stands only
+//! if every read agrees that nothing verifies at the position, and the look-ahead keeps the
+//! earliest frame any read verified.
 
 use std::path::Path;
 
 use super::error::{RecordDefect, WalError};
 use super::record::{Header, RECORD_ALIGN_BYTES, RECORD_HEADER_BYTES};
+use super::segment::SegmentName;
 use crate::io::VfsFile;
 
 /// How much of a segment one read pulls in while scanning (recovery and look-ahead).
 pub const SCAN_WINDOW_BYTES: usize = 256 * 1024;
+/// How many times bytes that did not verify are read again before a verdict on them.
+pub const REREADS_BEFORE_VERDICT: u32 = 2;
 
 /// What lies at a position in a segment.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Probe {
-    /// A whole record whose checksums verify.
+    /// A whole record whose checksums and position verify.
     Valid { framed_bytes: u64 },
     /// Fewer bytes than a whole record before the end of the file: a torn tail, or a write not yet
     /// finished.
@@ -27,10 +40,25 @@ pub enum Probe {
     Invalid(RecordDefect),
 }
 
+/// The verdict on a position whose first probe did not verify, after every re-read.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// A re-read verified: the first read was noise.
+    Valid { framed_bytes: u64 },
+    /// Every read agrees nothing verifies here. `defect` is the first defect seen (`None`: the
+    /// bytes were only incomplete); `next_valid` the earliest later aligned position (segment-
+    /// local) where any read verified a frame.
+    Damaged {
+        defect: Option<RecordDefect>,
+        next_valid: Option<u64>,
+    },
+}
+
 /// A windowed view of one segment, for scanning many positions with few reads.
 pub struct SegmentView<'a> {
     file: &'a dyn VfsFile,
     path: &'a Path,
+    segment: SegmentName,
     /// Bytes of the segment that are present: the file length, capped at `room_bytes`.
     end: u64,
     /// How far the segment may extend (the next segment's base), if it is not the last.
@@ -44,12 +72,14 @@ impl<'a> SegmentView<'a> {
     pub async fn new(
         file: &'a dyn VfsFile,
         path: &'a Path,
+        segment: SegmentName,
         room_bytes: Option<u64>,
     ) -> Result<SegmentView<'a>, WalError> {
         let len = file.len().await.map_err(|e| WalError::io("len", path, e))?;
         Ok(SegmentView {
             file,
             path,
+            segment,
             end: room_bytes.map_or(len, |room| len.min(room)),
             room_bytes,
             window_start: 0,
@@ -60,6 +90,12 @@ impl<'a> SegmentView<'a> {
     /// The end of the bytes present in this segment (segment-local).
     pub fn end(&self) -> u64 {
         self.end
+    }
+
+    /// Drops the cached window, so the next probe reads the disk again.
+    fn forget(&mut self) {
+        self.window.clear();
+        self.window_start = 0;
     }
 
     /// Up to `want` bytes at segment-local `local`, fewer only at the end of the segment.
@@ -86,13 +122,14 @@ impl<'a> SegmentView<'a> {
 
     /// What lies at segment-local `local`.
     pub async fn probe(&mut self, local: u64) -> Result<Probe, WalError> {
+        let segment = self.segment;
+        let room_left = self
+            .room_bytes
+            .map_or(u64::MAX, |room| room.saturating_sub(local));
         let head = self.bytes(local, RECORD_HEADER_BYTES).await?;
         let Some(header) = Header::decode(head) else {
             return Ok(Probe::Incomplete);
         };
-        let room_left = self
-            .room_bytes
-            .map_or(u64::MAX, |room| room.saturating_sub(local));
         if let Err(defect) = header.check_len(room_left) {
             return Ok(Probe::Invalid(defect));
         }
@@ -104,24 +141,66 @@ impl<'a> SegmentView<'a> {
             return Ok(Probe::Incomplete);
         }
         let payload = &whole[RECORD_HEADER_BYTES..RECORD_HEADER_BYTES + header.len as usize];
-        Ok(match header.verify(payload) {
-            Ok(()) => Probe::Valid {
-                framed_bytes: framed,
+        Ok(
+            match header.verify(payload, segment.base + local, segment.salt) {
+                Ok(()) => Probe::Valid {
+                    framed_bytes: framed,
+                },
+                Err(defect) => Probe::Invalid(defect),
             },
-            Err(defect) => Probe::Invalid(defect),
-        })
+        )
     }
 
-    /// The first aligned position at or after `from` holding a valid record.
-    pub async fn next_valid(&mut self, from: u64) -> Result<Option<u64>, WalError> {
+    /// The first aligned position at or after `from`, and below `before` if given, holding a
+    /// valid record.
+    async fn next_valid(
+        &mut self,
+        from: u64,
+        before: Option<u64>,
+    ) -> Result<Option<u64>, WalError> {
         let mut pos = from.div_ceil(RECORD_ALIGN_BYTES) * RECORD_ALIGN_BYTES;
-        while pos + RECORD_HEADER_BYTES as u64 <= self.end {
+        while pos + RECORD_HEADER_BYTES as u64 <= self.end && before.is_none_or(|b| pos < b) {
             if let Probe::Valid { .. } = self.probe(pos).await? {
                 return Ok(Some(pos));
             }
             pos += RECORD_ALIGN_BYTES;
         }
         Ok(None)
+    }
+
+    /// Judges segment-local `local`, whose first probe gave `first`: looks ahead for the next
+    /// valid frame, then reads the position and the look-ahead again [`REREADS_BEFORE_VERDICT`]
+    /// times (see the module comment). A `first` of `Valid` means the frame verifies but is
+    /// refused for another reason (a reader's durable-end bound): only what follows it is judged.
+    pub async fn judge_damage(&mut self, local: u64, first: Probe) -> Result<Verdict, WalError> {
+        let recheck_position = !matches!(first, Probe::Valid { .. });
+        let mut defect = match first {
+            Probe::Invalid(defect) => Some(defect),
+            Probe::Valid { .. } | Probe::Incomplete => None,
+        };
+        let after = local + RECORD_ALIGN_BYTES;
+        let mut next_valid = self.next_valid(after, None).await?;
+        for _ in 0..REREADS_BEFORE_VERDICT {
+            self.forget();
+            if recheck_position {
+                match self.probe(local).await? {
+                    Probe::Valid { framed_bytes } => {
+                        tracing::warn!(path = %self.path.display(), local, "a re-read verified bytes a first read did not: transient bad read");
+                        return Ok(Verdict::Valid { framed_bytes });
+                    }
+                    Probe::Incomplete => {}
+                    Probe::Invalid(again) => {
+                        defect.get_or_insert(again);
+                    }
+                }
+            }
+            // Only an earlier frame could change the verdict.
+            if let Some(earlier) = self.next_valid(after, next_valid).await? {
+                next_valid = Some(earlier);
+            }
+        }
+        self.forget();
+        Ok(Verdict::Damaged { defect, next_valid })
     }
 }
 
@@ -133,10 +212,25 @@ pub enum Fetched {
     Invalid(RecordDefect),
 }
 
-/// Reads and verifies the record at segment-local `local`. `room_bytes` as for [`SegmentView`].
+impl Fetched {
+    /// The same judgement as a [`Probe`] (for [`SegmentView::judge_damage`]).
+    pub fn as_probe(&self) -> Probe {
+        match self {
+            Fetched::Valid { framed_bytes, .. } => Probe::Valid {
+                framed_bytes: *framed_bytes,
+            },
+            Fetched::Incomplete => Probe::Incomplete,
+            Fetched::Invalid(defect) => Probe::Invalid(*defect),
+        }
+    }
+}
+
+/// Reads and verifies the record at segment-local `local` of `segment`. `room_bytes` as for
+/// [`SegmentView`].
 pub async fn fetch_record(
     file: &dyn VfsFile,
     path: &Path,
+    segment: SegmentName,
     local: u64,
     room_bytes: Option<u64>,
 ) -> Result<Fetched, WalError> {
@@ -172,11 +266,13 @@ pub async fn fetch_record(
         return Ok(short);
     }
     body.truncate(header.len as usize);
-    Ok(match header.verify(&body) {
-        Ok(()) => Fetched::Valid {
-            payload: body,
-            framed_bytes: framed,
+    Ok(
+        match header.verify(&body, segment.base + local, segment.salt) {
+            Ok(()) => Fetched::Valid {
+                payload: body,
+                framed_bytes: framed,
+            },
+            Err(defect) => Fetched::Invalid(defect),
         },
-        Err(defect) => Fetched::Invalid(defect),
-    })
+    )
 }

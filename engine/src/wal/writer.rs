@@ -7,6 +7,8 @@
 //! closed (see `active.rs`), and ENOSPC fails only the batch. Concurrent appenders share one write
 //! and one sync per batch through the leader/follower protocol in `commit.rs`, with no background
 //! task, so it runs the same on a current-thread runtime, a `LocalSet` and a multi-thread runtime.
+//! A directory the WAL creates (and every ancestor it had to create) is not durable until its
+//! parent is synced, so `open` syncs the parent of every level it created before anything else.
 
 use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
@@ -18,9 +20,9 @@ use super::active::{ActiveLog, FlushError};
 use super::commit::{answer, CommitQueue, FollowerTicket, LeaderGuard, Role, Wake};
 use super::durable::DurableEnd;
 use super::error::{FailCause, WalError};
-use super::record::{self, RECORD_HEADER_BYTES, RECORD_PAYLOAD_BYTES_MAX};
+use super::record::{self, RECORD_ALIGN_BYTES, RECORD_HEADER_BYTES, RECORD_PAYLOAD_BYTES_MAX};
 use super::recovery::{recover, RecoveryReport};
-use super::segment::segment_path;
+use super::salt::SaltSource;
 use crate::io::{Vfs, VfsLock};
 
 /// Name of the lock file in the WAL directory.
@@ -39,8 +41,13 @@ pub struct WalOptions {
     /// The most bytes one group-commit batch writes (at least one record is always written).
     pub batch_bytes_max: u64,
     /// Recovery scans from this offset (the ingest checkpoint, a record boundary) instead of the
-    /// first segment.
+    /// first segment. No append ever gets an offset below it: if the log ends below it (its tail
+    /// was lost), the log continues at it (see `RecoveryReport::tail_lost`).
     pub recovery_start_offset: Option<u64>,
+    /// Where segment salts come from. `None` (production): a fresh key from the OS per open.
+    /// `Some(seed)`: derived from the seed, for reproducible simulation; give every open (boot)
+    /// its own seed, or a segment re-created at the same base gets its predecessor's salt.
+    pub salt_seed: Option<u64>,
 }
 
 impl Default for WalOptions {
@@ -49,6 +56,7 @@ impl Default for WalOptions {
             segment_bytes_max: SEGMENT_BYTES_MAX_DEFAULT,
             batch_bytes_max: BATCH_BYTES_MAX_DEFAULT,
             recovery_start_offset: None,
+            salt_seed: None,
         }
     }
 }
@@ -62,6 +70,14 @@ impl WalOptions {
         }
         if self.batch_bytes_max == 0 {
             return Err(WalError::InvalidOptions("batch_bytes_max is zero"));
+        }
+        if self
+            .recovery_start_offset
+            .is_some_and(|start| !start.is_multiple_of(RECORD_ALIGN_BYTES))
+        {
+            return Err(WalError::InvalidOptions(
+                "recovery_start_offset is not a record boundary (8-aligned)",
+            ));
         }
         Ok(())
     }
@@ -81,20 +97,13 @@ pub struct Wal {
 }
 
 impl Wal {
-    /// Locks `dir` (creating it if needed), recovers it and opens it for appending.
-    #[tracing::instrument(skip(vfs, options), fields(dir = %dir.display()))]
+    /// Locks `dir` (creating it and its missing ancestors if needed, durably), recovers it and
+    /// opens it for appending.
+    #[tracing::instrument(skip(vfs, options), fields(dir = %dir.display(), recovery_start_offset = ?options.recovery_start_offset, seeded = options.salt_seed.is_some()))]
     pub async fn open(vfs: Arc<dyn Vfs>, dir: &Path, options: WalOptions) -> Result<Wal, WalError> {
         options.validate()?;
-        vfs.create_dir_all(dir)
-            .await
-            .map_err(|e| WalError::io("create_dir_all", dir, e))?;
-        // If the directory was just created, its own entry is not durable until its parent is
-        // synced; without this a power loss could take the whole log with it.
-        if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-            vfs.sync_dir(parent)
-                .await
-                .map_err(|e| WalError::io("sync_dir", parent, e))?;
-        }
+        let salts = SaltSource::new(options.salt_seed)?;
+        create_dir_durably(vfs.as_ref(), dir).await?;
         let lock_path = dir.join(LOCK_FILE_NAME);
         let lock = match vfs.lock(&lock_path).await {
             Ok(lock) => lock,
@@ -110,12 +119,14 @@ impl Wal {
             dir,
             options.segment_bytes_max,
             options.recovery_start_offset,
+            salts,
         )
         .await?;
         tracing::info!(
             end_offset = report.end_offset,
             records = report.records_valid,
             torn = report.torn_tail.is_some(),
+            tail_lost = ?report.tail_lost,
             quarantined_new = report.quarantined_new.len(),
             "WAL recovered"
         );
@@ -167,8 +178,7 @@ impl Wal {
                 max_bytes: RECORD_PAYLOAD_BYTES_MAX,
             });
         }
-        let frame = record::encode(payload);
-        let result = match self.queue.enqueue(frame)? {
+        let result = match self.queue.enqueue(payload.to_vec())? {
             Role::Leader => self.lead().await,
             Role::Follower(rx) => match FollowerTicket::new(&self.queue, rx).wait().await {
                 Wake::Done(result) => result,
@@ -197,27 +207,42 @@ impl Wal {
         let mut batch = self
             .queue
             .take_batch(room.min(self.options.batch_bytes_max));
-        let mut bytes = Vec::with_capacity(batch.iter().map(|p| p.frame.len()).sum());
-        let mut starts = Vec::with_capacity(batch.len());
-        for pending in &mut batch {
-            starts.push(bytes.len() as u64);
-            bytes.append(&mut pending.frame);
-        }
+        let payloads: Vec<Vec<u8>> = batch
+            .iter_mut()
+            .map(|pending| std::mem::take(&mut pending.payload))
+            .collect();
         let span = tracing::Span::current();
         span.record("batch_len", batch.len());
-        span.record("batch_bytes", bytes.len());
         guard.hold(batch);
+        let mut starts = Vec::with_capacity(payloads.len());
         let flushed = async {
             if rotate {
                 active.rotate().await?;
             }
-            active.write_durably(&bytes).await
+            // Frames name their own offset and the segment's salt, so they are built only now
+            // that both are known.
+            let (start, salt) = (active.end_offset(), active.salt());
+            let total: u64 = payloads
+                .iter()
+                .map(|p| record::framed_bytes(p.len() as u32))
+                .sum();
+            let mut bytes = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+            for payload in &payloads {
+                let at = bytes.len() as u64;
+                starts.push(at);
+                record::encode_into(&mut bytes, payload, start + at, salt);
+            }
+            span.record("batch_bytes", bytes.len());
+            active
+                .write_durably(&bytes)
+                .await
+                .map(|at| (at, bytes.len() as u64))
         }
         .await;
         let batch = guard.release();
         let results: Vec<Result<u64, WalError>> = match flushed {
-            Ok(start) => {
-                self.durable.send_replace(start + bytes.len() as u64);
+            Ok((start, len)) => {
+                self.durable.send_replace(start + len);
                 starts.iter().map(|rel| Ok(start + rel)).collect()
             }
             Err(FlushError::Failed(err)) => vec![Err(err); batch.len()],
@@ -250,8 +275,8 @@ impl Wal {
     pub async fn truncate_below(&self, checkpoint_offset: u64) -> Result<usize, WalError> {
         let victims = self.active.lock().await.detach_below(checkpoint_offset);
         // Oldest first, so a crash part-way leaves a contiguous suffix of the log.
-        for &base in &victims {
-            let path = segment_path(&self.dir, base);
+        for victim in &victims {
+            let path = victim.path(&self.dir);
             match self.vfs.remove(&path).await {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
@@ -266,4 +291,40 @@ impl Wal {
         }
         Ok(victims.len())
     }
+}
+
+/// Creates `dir` and any missing ancestors, then makes each created level's entry durable by
+/// syncing its parent (shallowest first). The parent of `dir` is synced even when `dir` existed:
+/// a process that created it may have crashed before its own sync.
+async fn create_dir_durably(vfs: &dyn Vfs, dir: &Path) -> Result<(), WalError> {
+    let mut created = Vec::new();
+    for level in dir.ancestors().filter(|l| !l.as_os_str().is_empty()) {
+        match vfs.list(level).await {
+            Ok(_) => break,
+            Err(e) if e.kind() == ErrorKind::NotFound => created.push(level),
+            Err(e) => return Err(WalError::io("list", level, e)),
+        }
+    }
+    vfs.create_dir_all(dir)
+        .await
+        .map_err(|e| WalError::io("create_dir_all", dir, e))?;
+    if created.is_empty() {
+        created.push(dir);
+    }
+    for level in created.iter().rev() {
+        let Some(parent) = level.parent() else {
+            // The root has no entry of its own to make durable.
+            continue;
+        };
+        // A relative path's first level lives in the working directory.
+        let parent = if parent.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            parent
+        };
+        vfs.sync_dir(parent)
+            .await
+            .map_err(|e| WalError::io("sync_dir", parent, e))?;
+    }
+    Ok(())
 }

@@ -225,3 +225,15 @@ fn render(key: &[u8]) -> String {
 pub fn ok<T>(r: Result<T, EngineError>, ctx: &str) -> T {
     r.unwrap_or_else(|e| panic!("{ctx}: {e}"))
 }
+
+/// The path of the WAL segment with base `base` in `dir` (its name carries the salt drawn when it
+/// was created). Pass a SimDisk's `observer()` so the lookup changes nothing in the run.
+pub async fn segment_path(vfs: &dyn Vfs, dir: &Path, base: u64) -> std::path::PathBuf {
+    stemedb::wal::segment_files(vfs, dir)
+        .await
+        .expect("list segments")
+        .into_iter()
+        .find(|(segment, _)| segment.base == base)
+        .expect("segment exists")
+        .1
+}
