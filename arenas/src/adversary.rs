@@ -14,6 +14,11 @@
 //!   assertions, votes and evidence in turn). The harness knows they are bad without asking the
 //!   engine's signing message, so a field that message leaves out is caught.
 //!
+//! - `smuggler`: a valid evidence record whose content embeds well-formed WAL frames of another
+//!   validly signed record (never submitted itself), at every alignment. If recovery's
+//!   look-ahead ever takes an embedded frame for a record after the outer one is damaged, a
+//!   record nobody appended surfaces: the log oracle fails the run whatever damage it excuses.
+//!
 //! Both draw from the workload's stream and use the workload's signing keys (plus extra ones for
 //! the signature-count bound), so they replay like any other operation.
 
@@ -92,6 +97,39 @@ impl Adversary {
             }
         }
         Record::Assertion(self.signed(a, 1))
+    }
+
+    /// A valid evidence record for `target` whose content smuggles frames of `inner` (a validly
+    /// signed record that is never submitted on its own), and `inner`'s payload. The frames are
+    /// framed for guessed offsets near `offset_hint` and guessed salts: a client knows roughly
+    /// where the log is (acknowledgements carry offsets) but never a segment's salt.
+    pub fn smuggler(
+        &self,
+        rng: &mut SimRng,
+        inner: &Record,
+        target: Hash32,
+        offset_hint: u64,
+        ts: u64,
+    ) -> Option<(Record, Vec<u8>)> {
+        let payload = inner.encode().ok()?;
+        let mut content = Vec::new();
+        // One copy at each of the 8 alignments, so one of them sits on a frame boundary of the
+        // log wherever the encoder puts the content inside the outer record.
+        for shift in 0..stemedb::wal::RECORD_ALIGN_BYTES {
+            let guess = (offset_hint + rng.random_range(0..4096u64)) / 8 * 8;
+            let salt = if rng.random_bool(0.5) {
+                0
+            } else {
+                rng.random()
+            };
+            content.extend(std::iter::repeat_n(0u8, shift as usize + 1));
+            content.extend(stemedb::wal::record::encode(&payload, guess, salt));
+        }
+        let signer = &self.cosigners[0];
+        Some((
+            Record::Evidence(signer.evidence(target, content, ts)),
+            payload,
+        ))
     }
 
     /// The bytes of a record signed properly and then changed in exactly one signed field (to a

@@ -71,6 +71,10 @@ pub struct RunConfig {
     /// Per mille of records that are valid but exactly at a validation bound (see `adversary`).
     #[serde(default)]
     pub edge_per_mille: u16,
+    /// Per mille of records that smuggle well-formed WAL frames of another signed record in
+    /// their content (see `adversary::smuggler`); 0 in old artifacts.
+    #[serde(default)]
+    pub smuggle_per_mille: u16,
     /// WAL segment size: small, so rotation and truncation happen in every run.
     pub segment_bytes_max: u64,
     /// Crash-restarts (chaos).
@@ -105,6 +109,10 @@ pub struct Tripwire {
     pub acked_min: u64,
 }
 
+/// Smuggling records in chaos, per mille (about 20 in a 2000-operation run): chaos is where
+/// headers get damaged and recovery looks ahead.
+pub const SMUGGLE_PER_MILLE_CHAOS: u16 = 10;
+
 /// Records at a validation bound, per mille (about 20 in a 2000-operation run).
 pub const EDGE_PER_MILLE_DEFAULT: u16 = 10;
 
@@ -131,6 +139,7 @@ impl RunConfig {
             query_pct: 0,
             hostile_per_mille: 0,
             edge_per_mille: EDGE_PER_MILLE_DEFAULT,
+            smuggle_per_mille: 0,
             segment_bytes_max: 64 * 1024,
             crashes_min: 0,
             crashes_max: 0,
@@ -157,6 +166,7 @@ impl RunConfig {
                 c.troll_voters = 8;
                 c.query_pct = 10;
                 c.hostile_per_mille = 20;
+                c.smuggle_per_mille = SMUGGLE_PER_MILLE_CHAOS;
                 c.crashes_min = 3;
                 c.crashes_max = 5;
             }
@@ -234,6 +244,10 @@ impl RunConfig {
             self.hostile_per_mille.to_string(),
         );
         o.insert("edge_per_mille".into(), self.edge_per_mille.to_string());
+        o.insert(
+            "smuggle_per_mille".into(),
+            self.smuggle_per_mille.to_string(),
+        );
         o.insert(
             "segment_bytes_max".into(),
             self.segment_bytes_max.to_string(),

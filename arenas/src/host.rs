@@ -249,6 +249,10 @@ async fn writer(env: Env, engine: Rc<Engine>, queries: Rc<QueryEngine>) {
                 submit(&env, &engine, None, Some((bytes, signatures))).await
             }
             Op::Query(spec) => check::query(&env, &engine, &queries, spec).await,
+            Op::Smuggle { outer, inner } => {
+                env.shared.borrow_mut().oracle.smuggled(&inner);
+                submit(&env, &engine, Some(&outer), None).await
+            }
         }
     }
     env.shared.borrow_mut().writers_running -= 1;

@@ -42,6 +42,12 @@ pub enum Op {
         signatures: crate::oracle::validity::Signatures,
     },
     Query(QuerySpec),
+    /// A valid record (`outer`) that carries well-formed WAL frames of `inner`, a signed record
+    /// never submitted on its own: `inner` must never surface from the log.
+    Smuggle {
+        outer: Record,
+        inner: Vec<u8>,
+    },
 }
 
 /// A contested topic of the voting arena: the honest claim and the trolls' claim.
@@ -52,6 +58,9 @@ pub struct Topic {
     pub honest: Hash32,
     pub troll: Hash32,
 }
+
+/// The smuggler's guess of the log's growth per operation, for guessing offsets.
+const SMUGGLE_BYTES_PER_OP_GUESS: u64 = 256;
 
 pub struct Workload {
     cfg: RunConfig,
@@ -155,6 +164,19 @@ impl Workload {
             let (bytes, signatures) = self.hostile(ts);
             return Some(Op::Hostile { bytes, signatures });
         }
+        if self.rng.random_range(0..1000u16) < self.cfg.smuggle_per_mille {
+            let target = self.target();
+            let inner = self.vote_or_assertion(ts);
+            // Where the log roughly is, from the workload alone (so the fault mix never changes
+            // the operations): a few hundred bytes per operation so far.
+            let hint = self.issued * SMUGGLE_BYTES_PER_OP_GUESS;
+            if let Some((outer, inner)) =
+                self.adversary
+                    .smuggler(&mut self.rng, &inner, target, hint, ts)
+            {
+                return Some(Op::Smuggle { outer, inner });
+            }
+        }
         if self.rng.random_range(0..1000u16) < self.cfg.edge_per_mille {
             let target = self.target();
             return Some(Op::Submit(self.adversary.edge_valid(
@@ -228,6 +250,24 @@ impl Workload {
             )
         };
         Record::Vote(voter.vote(target, Weight::from_units(units), ts))
+    }
+
+    /// A signed vote or assertion that only ever travels inside another record: its hash is not
+    /// an issued assertion (votes must target real ones).
+    fn vote_or_assertion(&mut self, ts: u64) -> Record {
+        let can_vote = !self.assertions.is_empty() && !self.honest.is_empty();
+        if can_vote && self.rng.random_bool(0.5) {
+            let target = self.assertions[self.rng.random_range(0..self.assertions.len())];
+            let voter = &self.honest[self.rng.random_range(0..self.honest.len())];
+            return Record::Vote(voter.vote(
+                target,
+                Weight::from_units(HONEST_WEIGHT_UNITS_MAX),
+                ts,
+            ));
+        }
+        let a = self.assertion(ts);
+        self.assertions.pop();
+        a
     }
 
     fn evidence(&mut self, ts: u64) -> Record {

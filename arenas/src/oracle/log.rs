@@ -45,6 +45,9 @@ pub struct LogOracle {
     ghosts: Vec<(u64, Vec<u8>)>,
     /// Payloads the harness signed itself: their signatures are good by construction.
     signed: BTreeSet<Digest>,
+    /// Payloads that only ever travelled as frames inside another record's content: none may
+    /// ever be read back from the log, damaged or not.
+    smuggled: BTreeSet<Digest>,
     /// The reference validator's verdicts by payload digest (a pure function of the bytes, asked
     /// for the same record by several checks).
     verdicts: RefCell<BTreeMap<Digest, bool>>,
@@ -89,6 +92,11 @@ impl LogOracle {
             }
             Signatures::Verify => {}
         }
+    }
+
+    /// `payload` travels as embedded frames inside a record about to be submitted.
+    pub fn smuggled(&mut self, payload: &[u8]) {
+        self.smuggled.insert(digest(payload));
     }
 
     /// The reference validator's verdict on `payload` (see `oracle::validity`).
@@ -221,6 +229,11 @@ impl LogOracle {
         for (offset, payload) in scan {
             let damaged = self.record_damaged(*offset, payload.len());
             let d = digest(payload);
+            if self.smuggled.contains(&d) && self.submitted.get(&d).is_none() {
+                return Err(Failure::Safety(format!(
+                    "a phantom record surfaced at offset {offset}: its frame was only ever smuggled inside another record's content"
+                )));
+            }
             let n = seen.entry(d).or_insert(0);
             *n += 1;
             let submitted = self.submitted.get(&d).copied().unwrap_or(0);
