@@ -229,7 +229,7 @@ impl LogOracle {
         for (offset, payload) in scan {
             let damaged = self.record_damaged(*offset, payload.len());
             let d = digest(payload);
-            if self.smuggled.contains(&d) && self.submitted.get(&d).is_none() {
+            if self.smuggled.contains(&d) && !self.submitted.contains_key(&d) {
                 return Err(Failure::Safety(format!(
                     "a phantom record surfaced at offset {offset}: its frame was only ever smuggled inside another record's content"
                 )));
