@@ -420,3 +420,50 @@ async fn cancelled_appenders_never_stall_the_queue() {
         "only appended payloads are in the log"
     );
 }
+
+#[tokio::test]
+async fn a_format_v2_directory_is_refused_naming_the_file_and_left_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    // A v2 segment: `wal-{base:020}.seg`, frames without offset or salt.
+    let old = tmp.path().join("wal-00000000000000000000.seg");
+    std::fs::write(&old, [7u8; 96]).unwrap();
+    let err = Wal::open(vfs(), tmp.path(), WalOptions::default())
+        .await
+        .unwrap_err();
+    match &err {
+        WalError::UnsupportedFormat { path, .. } => assert_eq!(path, &old),
+        other => panic!("expected UnsupportedFormat, got {other}"),
+    }
+    assert!(
+        err.to_string().contains("wal-00000000000000000000.seg"),
+        "{err}"
+    );
+    let err = WalReader::open(vfs(), tmp.path()).await.unwrap_err();
+    assert!(matches!(err, WalError::UnsupportedFormat { .. }), "{err}");
+    // Nothing was changed: the old segment is intact and no v3 segment was created beside it.
+    assert_eq!(std::fs::read(&old).unwrap(), [7u8; 96]);
+    assert!(segment_files(tmp.path())
+        .await
+        .iter()
+        .all(|n| parse_segment_name(n).is_none()));
+}
+
+#[tokio::test]
+async fn seeded_salts_are_reproducible_and_differ_between_seeds() {
+    let salts = |seed: u64| async move {
+        let tmp = tempfile::tempdir().unwrap();
+        let options = WalOptions {
+            salt_seed: Some(seed),
+            ..small_segments()
+        };
+        let wal = Wal::open(vfs(), tmp.path(), options).await.unwrap();
+        for i in 0..10 {
+            wal.append(&payload(i)).await.unwrap();
+        }
+        segment_files(tmp.path()).await
+    };
+    let (a, b, c) = (salts(1).await, salts(1).await, salts(2).await);
+    assert!(a.len() > 1);
+    assert_eq!(a, b, "the same seed names the same segments");
+    assert_ne!(a, c, "another seed draws other salts");
+}

@@ -27,7 +27,9 @@ use stemedb::io::{Clock, OpenMode, Vfs};
 use stemedb::model::{Assertion, Record};
 use stemedb::storage::{keys, KvStore};
 use stemedb::wal::record::framed_bytes;
-use stemedb::wal::{ReadOutcome, Wal, WalError, WalOptions, WalReader, RECORD_HEADER_BYTES};
+use stemedb::wal::{
+    ReadOutcome, Wal, WalError, WalOptions, WalReader, RECORD_ALIGN_BYTES, RECORD_HEADER_BYTES,
+};
 use stemedb::{Engine, EngineOptions};
 use stemedb_faults::{
     ClockPlan, CrashSpec, DiskFault, MisdirectTarget, SimClock, SimDisk, SimKv, SECTOR_BYTES,
@@ -129,7 +131,7 @@ fn outer_carrying(
         let probe = build(pad, &marker);
         let at = find(&probe, &marker).expect("the content is in the payload");
         let global = outer_at + RECORD_HEADER_BYTES as u64 + at as u64;
-        if global % 8 != 0 {
+        if !global.is_multiple_of(RECORD_ALIGN_BYTES) {
             continue;
         }
         let frame = inner(global);

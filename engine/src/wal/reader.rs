@@ -85,6 +85,7 @@ impl WalReader {
     }
 
     /// The offset of the first record still in the log (segments below may have been removed).
+    #[tracing::instrument(skip(self), fields(dir = %self.dir.display()))]
     pub async fn first_offset(&mut self) -> Result<u64, WalError> {
         self.refresh().await?;
         Ok(skip_quarantined(

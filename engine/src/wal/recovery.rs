@@ -21,8 +21,11 @@
 //!   or stop verifying, below the cursor). Recovery then never cuts below the cursor and never
 //!   lets an append reuse an offset below it: the log continues at the cursor (the next append
 //!   starts a new segment whose base is the cursor; cursors are record boundaries, so 8-aligned),
-//!   and the report carries [`TailLost`]. Nothing is changed on disk for it at open, so a crash
-//!   before the engine recorded the loss finds and reports the same loss again; once the new
+//!   and the report carries [`TailLost`]. Nothing below the cursor is cut. Every open reports
+//!   the loss again until the log moves past the cursor, so a crash before the engine recorded it
+//!   finds it again: a file shorter than the cursor is simply found short again; bytes that reach
+//!   the cursor but no longer verify (found by a full rescan) are remembered as a quarantined
+//!   range ending at the cursor, since a scan from the cursor would not see them. Once the new
 //!   segment exists, the damaged bytes are bounded by it and read as damage below the cursor,
 //!   which ingest never reads again.
 //! - What recovery read may itself be only in the page cache (after a process crash, not a power
@@ -134,6 +137,8 @@ pub async fn recover(
     let mut active_len = 0;
     // Where the valid log ends, if the last segment's scan stopped short of its bytes' end.
     let mut valid_end: Option<u64> = None;
+    // A lost range below the cursor was added to the quarantine list.
+    let mut marker_added = false;
 
     for (index, &segment) in segments.iter().enumerate().skip(first_index) {
         let is_last = index == last_index;
@@ -228,6 +233,20 @@ pub async fn recover(
                     to: floor,
                 });
                 active_len = file_len;
+                if base + file_len >= floor {
+                    // The bytes up to the cursor exist but are no log any more. A later open
+                    // scans from the cursor and would see nothing wrong: remember the range as
+                    // damage, so that open still reports the loss until the log moves on.
+                    let marker = QuarantinedRange {
+                        start: end,
+                        end: floor,
+                    };
+                    if !quarantined.contains(&marker) {
+                        quarantined.push(marker);
+                        quarantined.sort_unstable();
+                        marker_added = true;
+                    }
+                }
             } else if let Some((offset, defect)) = torn {
                 report.torn_tail = Some(TornTail {
                     offset,
@@ -243,11 +262,21 @@ pub async fn recover(
             } else {
                 active_len = pos - base;
             }
+            if report.tail_lost.is_none() && base + active_len == floor && floor > base {
+                // The loss found by an earlier open, whose log has not moved on since.
+                report.tail_lost = quarantined
+                    .iter()
+                    .find(|r| r.end == floor && r.start >= base)
+                    .map(|r| TailLost {
+                        from: r.start,
+                        to: floor,
+                    });
+            }
             active_file = Some(file);
         }
     }
 
-    if rebuild || !report.quarantined_new.is_empty() {
+    if rebuild || marker_added || !report.quarantined_new.is_empty() {
         // Ranges below the first segment refer to bytes that no longer exist.
         quarantined.retain(|r| r.end > first_base);
         quarantine::store(vfs.as_ref(), dir, &quarantined).await?;
@@ -285,7 +314,12 @@ pub async fn recover(
     vfs.sync_dir(dir)
         .await
         .map_err(|e| WalError::io("sync_dir", dir, e))?;
-    let continue_at = report.tail_lost.map(|lost| lost.to);
+    // Only a loss found now leaves the active segment's bytes short of the cursor; one found
+    // again through its marker already ends exactly at the cursor.
+    let continue_at = report
+        .tail_lost
+        .map(|lost| lost.to)
+        .filter(|&to| to != last.base + active_len);
     report.end_offset = continue_at.unwrap_or(last.base + active_len);
     report.segments = segments.len();
     report.quarantined = quarantined;

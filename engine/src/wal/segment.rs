@@ -113,6 +113,7 @@ pub async fn list_segments(vfs: &dyn Vfs, dir: &Path) -> Result<Vec<SegmentName>
 
 /// The segment files in `dir` with their paths, ascending by base: for tools and tests that need
 /// to reach a segment's bytes without knowing its salt.
+#[tracing::instrument(skip(vfs), fields(dir = %dir.display()))]
 pub async fn segment_files(
     vfs: &dyn Vfs,
     dir: &Path,
