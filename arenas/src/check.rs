@@ -86,23 +86,9 @@ fn refresh_damage(env: &Env) {
         .iter()
         .filter_map(|d| global(d).map(|start| (start, start + d.len)))
         .collect();
-    // A misdirected write's bytes exist where they landed: the records it carried may be read
-    // (and applied) there, at another position in the log than their own.
-    let copies: Vec<crate::oracle::log::Copy> = damage
-        .windows(2)
-        .filter(|w| {
-            w[0].cause == "misdirected_write_aimed" && w[1].cause == "misdirected_write_landed"
-        })
-        .filter_map(|w| {
-            Some(crate::oracle::log::Copy {
-                aimed: global(&w[0])?,
-                landed: global(&w[1])?,
-                len: w[0].len,
-            })
-        })
-        .collect();
+    // A misdirected write's bytes exist where they landed, but every v3 frame names its own
+    // offset, so the records they carry must never be read (or applied) there: no allowance.
     let mut s = env.shared.borrow_mut();
-    s.oracle.copies = copies;
     if s.trace && s.oracle.damage != ranges {
         eprintln!("media damage (global log ranges): {ranges:?}");
         for line in env.disk.fault_log() {

@@ -38,8 +38,6 @@ pub struct LogOracle {
     uncertain: BTreeSet<u64>,
     /// Damaged global log ranges `[start, end)`, from the disk's media-damage report.
     pub damage: Vec<(u64, u64)>,
-    /// Misdirected writes within the log: where their bytes were aimed and where they landed.
-    pub copies: Vec<Copy>,
     /// Records media damage destroyed whose offset a later record took: the engine may have
     /// applied them before they were lost, so the replay considers them (uncertain) in place.
     ghosts: Vec<(u64, Vec<u8>)>,
@@ -51,15 +49,6 @@ pub struct LogOracle {
     /// The reference validator's verdicts by payload digest (a pure function of the bytes, asked
     /// for the same record by several checks).
     verdicts: RefCell<BTreeMap<Digest, bool>>,
-}
-
-/// A misdirected write inside the log: `len` bytes aimed at global offset `aimed` landed at
-/// `landed` instead.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Copy {
-    pub aimed: u64,
-    pub landed: u64,
-    pub len: u64,
 }
 
 /// One record of the log as the replay sees it.
@@ -166,19 +155,6 @@ impl LogOracle {
             payload: p.clone(),
             uncertain: self.uncertain.contains(o) || self.record_damaged(*o, p.len()),
         }));
-        // Every record a misdirected write carried may also be read where the write landed, so it
-        // may have been applied at that position too (uncertain, like every damaged record).
-        for c in &self.copies {
-            for (o, p) in self.known.range(c.aimed..c.aimed.saturating_add(c.len)) {
-                if o + frame_bytes(p.len()) <= c.aimed + c.len {
-                    out.push(Entry {
-                        offset: c.landed + (o - c.aimed),
-                        payload: p.clone(),
-                        uncertain: true,
-                    });
-                }
-            }
-        }
         // Stable: ghosts stay ahead of the record that replaced them.
         out.sort_by_key(|e| e.offset);
         out
@@ -317,7 +293,7 @@ mod tests {
     fn the_tail_of_an_overwritten_record_stays_excused_after_later_scans() {
         for acknowledged in [true, false] {
             let mut oracle = LogOracle::default();
-            let victim = vec![7u8; 88];
+            let victim = vec![7u8; 80];
             assert_eq!(frame_bytes(victim.len()), 128);
             let later = vec![9u8; 88];
             let phantom = vec![3u8; 824];
