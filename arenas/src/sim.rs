@@ -1,6 +1,11 @@
 //! One seed's run: the engine as a turmoil host over SimDisk, SimKv and SimClock, the arena's
 //! workload as tasks inside it, crashes and restarts from the fault plan, the checks after every
 //! recovery, and a fault-free liveness phase that must drain and agree with the reference models.
+//!
+//! A planned crash is a power loss (the disk and the KV apply its spec to what was pending) or a
+//! process kill (the KV loses its unflushed in-process state; the disk's page cache survives).
+//! Either kills the host and restarts it, and either may be timed from the latest start of the
+//! process, which puts it inside recovery.
 
 use std::cell::RefCell;
 use std::path::Path;
@@ -10,7 +15,7 @@ use std::time::Duration;
 
 use stemedb::io::{Clock, Vfs};
 use stemedb::storage::KvStore;
-use stemedb_faults::{FaultPlan, SimClock, SimDisk, SimKv};
+use stemedb_faults::{CrashEvent, CrashKind, FaultPlan, SimClock, SimDisk, SimKv};
 
 use crate::config::RunConfig;
 use crate::host;
@@ -44,6 +49,7 @@ pub struct SeedResult {
     pub fingerprint: String,
     pub metrics: Metrics,
     pub sim_elapsed: Duration,
+    /// Crashes of both kinds: power losses and process kills.
     pub crashes: u32,
 }
 
@@ -128,6 +134,20 @@ const STEPS_PER_SIM_S: u64 = 1_000 / crate::world::TICK_DURATION.as_millis() as 
 /// A run whose workload has not finished in this much virtual time is stuck.
 const WORKLOAD_SIM_S_MAX: u64 = 3_600;
 
+/// Arms the disk for the next planned crash: the call it strikes at (counted from now, the start
+/// of a process, if it is boot-timed) fails, and so does every later one until it is executed.
+fn arm(disk: &SimDisk, next: Option<&CrashEvent>) {
+    let Some(crash) = next else { return };
+    let op = match crash.at_boot_op {
+        Some(n) => disk.ops() + n,
+        None => crash.at_op,
+    };
+    match crash.kind {
+        CrashKind::PowerLoss => disk.power_off_at_op(op),
+        CrashKind::ProcessKill => disk.kill_process_at_op(op),
+    }
+}
+
 /// Runs one seed to its verdict.
 pub fn run_seed(config: &RunConfig) -> SeedResult {
     let plan = config.plan();
@@ -167,14 +187,13 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         Box::new(move || Box::pin(host::boot(boot_env.clone()))),
     );
     let mut crashes = plan.crashes.clone().into_iter().peekable();
-    // The power fails at the planned disk call itself, not at the next step boundary: a step
-    // spans many calls in a burst, and crashes must land mid-burst as often as between bursts.
-    // The host dies at the step boundary (until then every disk call fails, as after a power
-    // cut; nothing more becomes durable).
-    if let Some(first) = crashes.peek() {
-        disk.power_off_at_op(first.at_op);
-    }
+    // The power fails (or the process dies) at the planned disk call itself, not at the next
+    // step boundary: a step spans many calls in a burst, and crashes must land mid-burst as often
+    // as between bursts. The host dies at the step boundary (until then every disk call fails,
+    // as after a power cut; nothing more becomes durable).
+    arm(&disk, crashes.peek());
     let mut crash_count = 0u32;
+    let mut kill_count = 0u32;
     let mut liveness_deadline: Option<Duration> = None;
     let workload_deadline = Duration::from_secs(WORKLOAD_SIM_S_MAX);
     let steps_max = (WORKLOAD_SIM_S_MAX + config.liveness_budget_ms / 1_000 + 1) * STEPS_PER_SIM_S;
@@ -193,18 +212,31 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
             Phase::Faults => {
                 // A crash fires at its disk operation, or at the matching point of the workload if
                 // the disk is quieter than estimated, so every planned crash happens.
+                // A boot-timed crash waits for its own call: the workload's progress says nothing
+                // about how far the latest start has got.
                 let progress = s.workload.issued() * crate::config::DISK_OPS_PER_WORKLOAD_OP;
-                let power_cut = !disk.is_powered();
-                if let Some(crash) =
-                    crashes.next_if(|c| power_cut || c.at_op <= disk.ops().max(progress))
-                {
-                    crash_count += 1;
-                    let report = disk.crash(&crash.spec);
+                let struck = !disk.is_powered() || !disk.is_process_alive();
+                if let Some(crash) = crashes.next_if(|c| {
+                    struck || (c.at_boot_op.is_none() && c.at_op <= disk.ops().max(progress))
+                }) {
                     let kv_report = kv.crash(&crash.spec);
-                    s.event(
-                        now,
-                        &format!("crash {crash_count}: {report:?} {kv_report:?}"),
-                    );
+                    match crash.kind {
+                        CrashKind::PowerLoss => {
+                            crash_count += 1;
+                            let report = disk.crash(&crash.spec);
+                            s.event(
+                                now,
+                                &format!("crash {crash_count}: {report:?} {kv_report:?}"),
+                            );
+                        }
+                        CrashKind::ProcessKill => {
+                            // sled keeps unflushed batches in the process, so the KV loses them
+                            // as in a power loss; the disk's page cache belongs to the kernel.
+                            kill_count += 1;
+                            disk.kill_process();
+                            s.event(now, &format!("process kill {kill_count}: {kv_report:?}"));
+                        }
+                    }
                     s.metrics
                         .counts
                         .add_event(stemedb_reports::names::EVENT_CRASHES, 1);
@@ -215,9 +247,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     drop(s);
                     world.crash(HOST_NAME);
                     world.bounce(HOST_NAME);
-                    if let Some(next) = crashes.peek() {
-                        disk.power_off_at_op(next.at_op);
-                    }
+                    arm(&disk, crashes.peek());
                     continue;
                 }
                 if s.stuck_opening {
@@ -239,6 +269,8 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     drop(s);
                     world.crash(HOST_NAME);
                     world.bounce(HOST_NAME);
+                    // A boot-timed crash counts from this start too.
+                    arm(&disk, crashes.peek());
                     continue;
                 }
                 if s.restart_requested {
@@ -250,6 +282,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     drop(s);
                     world.crash(HOST_NAME);
                     world.bounce(HOST_NAME);
+                    arm(&disk, crashes.peek());
                     continue;
                 }
                 if s.workload_done {
@@ -302,6 +335,11 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
     if crash_count > 0 {
         s.metrics.counts.add_fault("crash", u64::from(crash_count));
     }
+    if kill_count > 0 {
+        s.metrics
+            .counts
+            .add_fault("process_kill", u64::from(kill_count));
+    }
     s.metrics.sim_duration_us = sim_elapsed.as_micros() as u64;
     let (done, boot) = (s.verifier_done, s.verifier_boot);
     s.metrics
@@ -332,6 +370,6 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         fingerprint,
         metrics: std::mem::take(&mut s.metrics),
         sim_elapsed,
-        crashes: crash_count,
+        crashes: crash_count + kill_count,
     }
 }

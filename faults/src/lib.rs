@@ -21,7 +21,7 @@ pub use disk::{CrashReport, DiskStats, MediaDamage, SimDisk, SECTOR_BYTES};
 pub use kv::{KvCrashReport, KvFault, KvStats, SimKv};
 pub use latency::{LatencyDist, LatencyModel};
 pub use plan::{
-    ClockJump, ClockPlan, CrashEvent, CrashMode, CrashSpec, DiskFault, FaultClass, FaultPlan,
-    FileSelector, MisdirectTarget, ScheduledFault,
+    ClockJump, ClockPlan, CrashEvent, CrashKind, CrashMode, CrashSpec, DiskFault, FaultClass,
+    FaultPlan, FileSelector, FsyncEioSpec, MisdirectTarget, ScheduledFault, WriteLanded,
 };
 pub use swarm::PlanConfig;

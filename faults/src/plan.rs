@@ -5,6 +5,11 @@
 //! by simulated milliseconds. "Where" is a [`FileSelector`], resolved when the fault fires and
 //! recorded in the disk's fault log, so a plan made before any file exists still lands somewhere
 //! real.
+//!
+//! Crashes come in two kinds ([`CrashKind`]): a power loss (the page cache is lost and every
+//! pending write is kept, dropped or torn) and a process kill (the process dies, the kernel and
+//! its page cache live on, so nothing pending is lost). Either may be timed from the latest start
+//! of the process (`CrashEvent::at_boot_op`), which puts it inside recovery.
 
 use std::path::PathBuf;
 
@@ -28,10 +33,16 @@ pub enum FaultClass {
     ClockSkew,
     ClockDrift,
     ClockJump,
+    /// A read returns flipped bits once; the stored bytes are fine (a transport or cache error).
+    ReadCorrupt,
+    /// A write fails with EIO after none, a sector-aligned prefix, or all of it reached the cache.
+    WriteEio,
+    /// The process dies at a disk call; the page cache survives.
+    ProcessKill,
 }
 
 impl FaultClass {
-    pub const ALL: [FaultClass; 11] = [
+    pub const ALL: [FaultClass; 14] = [
         FaultClass::Crash,
         FaultClass::MisdirectedWrite,
         FaultClass::LatentSectorError,
@@ -43,6 +54,9 @@ impl FaultClass {
         FaultClass::ClockSkew,
         FaultClass::ClockDrift,
         FaultClass::ClockJump,
+        FaultClass::ReadCorrupt,
+        FaultClass::WriteEio,
+        FaultClass::ProcessKill,
     ];
 
     pub fn name(self) -> &'static str {
@@ -58,6 +72,9 @@ impl FaultClass {
             FaultClass::ClockSkew => "clock_skew",
             FaultClass::ClockDrift => "clock_drift",
             FaultClass::ClockJump => "clock_jump",
+            FaultClass::ReadCorrupt => "read_corrupt",
+            FaultClass::WriteEio => "write_eio",
+            FaultClass::ProcessKill => "process_kill",
         }
     }
 }
@@ -82,15 +99,73 @@ pub enum MisdirectTarget {
     OtherFile { file: FileSelector },
 }
 
+/// What of a write that fails with EIO reached the page cache (as pending data, like any write).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WriteLanded {
+    Nothing,
+    /// The bytes up to the `sectors`-th sector boundary after the write's offset (0: nothing; a
+    /// boundary at or past the write's end: all of it).
+    Prefix {
+        sectors: u32,
+    },
+    All,
+}
+
+/// What a failed fsync did to each pending operation it covered. The device may have completed
+/// any of them before it failed, so each is drawn like a crash's outcome (`mode`, from `seed`):
+/// persisted, dropped, or torn at a sector boundary. `DropAll` is the classic reading of Linux
+/// (and what plans before this field meant).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FsyncEioSpec {
+    pub seed: u64,
+    pub mode: CrashMode,
+}
+
+impl FsyncEioSpec {
+    pub const fn drop_all() -> Self {
+        Self {
+            seed: 0,
+            mode: CrashMode::DropAll,
+        }
+    }
+}
+
+impl Default for FsyncEioSpec {
+    fn default() -> Self {
+        Self::drop_all()
+    }
+}
+
 /// A fault the disk executes itself.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum DiskFault {
-    /// The next `sync_data` fails with EIO and the dirty data it covered is dropped (Linux marks
-    /// the pages clean): it is never made durable, even by a later successful sync.
-    FsyncEio,
+    /// The next `sync_data` fails with EIO. The pages it covered are marked clean whatever
+    /// happened to them (ext4, XFS and btrfs do this): each covered operation persisted, was
+    /// dropped or was torn as `spec` says, and a later successful sync makes none of the dropped
+    /// data durable. The caller cannot know which, so nothing may depend on it.
+    ///
+    /// Plans from before `spec` existed spell this fault `"fsync_eio"`; see
+    /// [`ScheduledFault`], which still reads them (as `DropAll`).
+    FsyncEio {
+        #[serde(default)]
+        spec: FsyncEioSpec,
+    },
     /// The next read fails once with EIO (a transient error: retrying succeeds).
     ReadEio,
+    /// The next read that returns at least one byte (of `file`, resolved when the fault fires; of
+    /// any file if `None`) returns `flips` distinct bits flipped, at positions drawn from `seed`.
+    /// Nothing stored changes, so reading the same range again returns the truth: this is not
+    /// media damage, and the engine must re-read before it acts on what looks like corruption.
+    ReadCorrupt {
+        file: Option<FileSelector>,
+        seed: u64,
+        /// At least one, at most every bit the read returned.
+        flips: u8,
+    },
+    /// The next non-empty write fails with EIO after `landed` of it reached the page cache.
+    WriteEio { landed: WriteLanded },
     /// The next write reports success but lands elsewhere; the aimed-at bytes are unchanged.
     MisdirectedWrite(MisdirectTarget),
     /// Reads touching the sector fail with EIO from now on (until a write covers the whole
@@ -112,8 +187,10 @@ pub enum DiskFault {
 impl DiskFault {
     pub fn class(&self) -> FaultClass {
         match self {
-            DiskFault::FsyncEio => FaultClass::FsyncEio,
+            DiskFault::FsyncEio { .. } => FaultClass::FsyncEio,
             DiskFault::ReadEio => FaultClass::ReadEio,
+            DiskFault::ReadCorrupt { .. } => FaultClass::ReadCorrupt,
+            DiskFault::WriteEio { .. } => FaultClass::WriteEio,
             DiskFault::MisdirectedWrite(_) => FaultClass::MisdirectedWrite,
             DiskFault::LatentSectorError { .. } => FaultClass::LatentSectorError,
             DiskFault::BitRot { .. } => FaultClass::BitRot,
@@ -126,7 +203,38 @@ impl DiskFault {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ScheduledFault {
     pub at_op: u64,
+    #[serde(deserialize_with = "legacy::disk_fault")]
     pub fault: DiskFault,
+}
+
+/// Reading plans written before a fault grew fields.
+mod legacy {
+    use serde::{Deserialize, Deserializer};
+
+    use super::{DiskFault, FsyncEioSpec};
+
+    /// Faults that were unit variants then and carry data now.
+    #[derive(Deserialize)]
+    #[serde(rename_all = "snake_case")]
+    enum Unit {
+        FsyncEio,
+    }
+
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Either {
+        Current(DiskFault),
+        Unit(Unit),
+    }
+
+    pub(super) fn disk_fault<'de, D: Deserializer<'de>>(d: D) -> Result<DiskFault, D::Error> {
+        Ok(match Either::deserialize(d)? {
+            Either::Current(fault) => fault,
+            Either::Unit(Unit::FsyncEio) => DiskFault::FsyncEio {
+                spec: FsyncEioSpec::drop_all(),
+            },
+        })
+    }
 }
 
 /// How a crash treats what was not yet durable.
@@ -186,11 +294,44 @@ impl CrashSpec {
     }
 }
 
-/// A crash (power loss followed by restart), at a disk operation count.
+/// What dies in a crash.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrashKind {
+    /// The machine loses power: the disk applies the [`CrashSpec`] to everything pending.
+    #[default]
+    PowerLoss,
+    /// Only the process dies (SIGKILL, OOM killer, a panic that aborts): its handles and locks
+    /// die with it, but the kernel's page cache lives on, so the next process reads data that is
+    /// not yet durable and a later power loss still judges everything left pending. The spec
+    /// applies to the embedded KV only, whose unflushed state lived in the dead process.
+    ProcessKill,
+}
+
+/// A crash followed by a restart, at a disk operation count.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CrashEvent {
+    /// The disk call the crash strikes at (0-based, counted since the disk was created).
     pub at_op: u64,
     pub spec: CrashSpec,
+    #[serde(default)]
+    pub kind: CrashKind,
+    /// If set, the crash strikes at this call of the process's latest start instead (0: its
+    /// first call), so a small value lands inside recovery; `at_op` then only orders the plan.
+    #[serde(default)]
+    pub at_boot_op: Option<u64>,
+}
+
+impl CrashEvent {
+    /// A power loss at `at_op`.
+    pub const fn power_loss(at_op: u64, spec: CrashSpec) -> Self {
+        Self {
+            at_op,
+            spec,
+            kind: CrashKind::PowerLoss,
+            at_boot_op: None,
+        }
+    }
 }
 
 /// A step in a node's wall clock at a simulated monotonic time.
@@ -218,7 +359,7 @@ pub struct FaultPlan {
     pub latency: Option<LatencyModel>,
     /// Disk faults, sorted by `at_op`.
     pub disk: Vec<ScheduledFault>,
-    /// Crashes, sorted by `at_op`; the world (not the disk) executes them.
+    /// Crashes of both kinds, sorted by `at_op`; the world (not the disk) executes them.
     pub crashes: Vec<CrashEvent>,
     pub clock: ClockPlan,
 }
@@ -249,8 +390,12 @@ impl FaultPlan {
         for f in &self.disk {
             *counts.entry(f.fault.class().name()).or_insert(0) += 1;
         }
-        if !self.crashes.is_empty() {
-            counts.insert(FaultClass::Crash.name(), self.crashes.len() as u64);
+        for c in &self.crashes {
+            let class = match c.kind {
+                CrashKind::PowerLoss => FaultClass::Crash,
+                CrashKind::ProcessKill => FaultClass::ProcessKill,
+            };
+            *counts.entry(class.name()).or_insert(0) += 1;
         }
         if !self.clock.jumps.is_empty() {
             counts.insert(FaultClass::ClockJump.name(), self.clock.jumps.len() as u64);

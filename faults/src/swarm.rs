@@ -10,8 +10,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::latency::LatencyModel;
 use crate::plan::{
-    ClockJump, CrashEvent, CrashMode, CrashSpec, DiskFault, FaultClass, FaultPlan, FileSelector,
-    MisdirectTarget, ScheduledFault,
+    ClockJump, CrashEvent, CrashKind, CrashMode, CrashSpec, DiskFault, FaultClass, FaultPlan,
+    FileSelector, FsyncEioSpec, MisdirectTarget, ScheduledFault, WriteLanded,
 };
 use crate::rng;
 
@@ -58,6 +58,22 @@ const CLOCK_JUMP_MS_MAX: i64 = 3_600_000;
 const CRASH_ROT_PROBABILITY: f64 = 0.5;
 /// ENOSPC strikes this many bytes above the usage at the time, at most.
 const FILL_UP_HEADROOM_BYTES_MAX: u64 = 64 * 1024;
+/// Chance that a crash (either kind) is timed from the latest start of the process rather than
+/// from the disk's creation. Uniform times almost never land in the few calls recovery makes,
+/// and recovery is where a crash is hardest to survive (see `CrashEvent::at_boot_op`).
+const BOOT_CRASH_PROBABILITY: f64 = 0.25;
+/// A boot-timed crash strikes within this many calls of the start. The engine's open (create and
+/// sync its directory, lock, list, load the quarantine list, scan from the checkpoint, cut back,
+/// sync) takes 9 to 11 calls over a caught-up log and more when it must scan, so most strike
+/// inside recovery and the rest in the catch-up just after it.
+const BOOT_CRASH_OPS_MAX: u64 = 16;
+/// Bits a corrupt read flips, at most.
+const READ_CORRUPT_FLIPS_MAX: u8 = 4;
+/// A failed write's landed prefix ends at most this many sector boundaries past its offset.
+const WRITE_EIO_PREFIX_SECTORS_MAX: u32 = 8;
+/// Share of fsync EIO faults that drop everything they covered (the classic reading of Linux);
+/// the others persist, drop or tear each covered write.
+const FSYNC_EIO_DROP_ALL_PROBABILITY: f64 = 0.25;
 
 impl FaultPlan {
     /// The plan of `seed` under `config`. Same inputs, same plan, on every machine.
@@ -88,21 +104,43 @@ impl FaultPlan {
                         config.crashes_min..=config.crashes_max.max(config.crashes_min),
                     );
                     for _ in 0..n {
-                        let keep_pct = class_rng.random_range(0..=100u8);
-                        let torn_pct = class_rng.random_range(0..=100 - keep_pct);
+                        let mode = outcome_mode(&mut class_rng);
                         let at_op = at(&mut class_rng);
                         let seed = class_rng.next_u64();
                         // Only where media faults are allowed at all (the class list says so).
                         let rot_last_synced = (config.allowed.contains(&FaultClass::BitRot)
                             && class_rng.random_bool(CRASH_ROT_PROBABILITY))
                         .then(|| class_rng.next_u64());
+                        let at_boot_op = boot_op(&mut class_rng);
                         plan.crashes.push(CrashEvent {
                             at_op,
                             spec: CrashSpec {
                                 seed,
-                                mode: CrashMode::Random { keep_pct, torn_pct },
+                                mode,
                                 rot_last_synced,
                             },
+                            kind: CrashKind::PowerLoss,
+                            at_boot_op,
+                        });
+                    }
+                }
+                FaultClass::ProcessKill => {
+                    for _ in 0..events {
+                        // The mode decides only what the KV's unflushed state keeps: the disk
+                        // loses nothing in a process kill.
+                        let mode = outcome_mode(&mut class_rng);
+                        let at_op = at(&mut class_rng);
+                        let seed = class_rng.next_u64();
+                        let at_boot_op = boot_op(&mut class_rng);
+                        plan.crashes.push(CrashEvent {
+                            at_op,
+                            spec: CrashSpec {
+                                seed,
+                                mode,
+                                rot_last_synced: None,
+                            },
+                            kind: CrashKind::ProcessKill,
+                            at_boot_op,
                         });
                     }
                 }
@@ -156,6 +194,18 @@ impl FaultPlan {
     }
 }
 
+/// Per-write outcome percentages, as a crash or a failed fsync applies them.
+fn outcome_mode(rng: &mut rng::SimRng) -> CrashMode {
+    let keep_pct = rng.random_range(0..=100u8);
+    let torn_pct = rng.random_range(0..=100 - keep_pct);
+    CrashMode::Random { keep_pct, torn_pct }
+}
+
+fn boot_op(rng: &mut rng::SimRng) -> Option<u64> {
+    rng.random_bool(BOOT_CRASH_PROBABILITY)
+        .then(|| rng.random_range(0..BOOT_CRASH_OPS_MAX))
+}
+
 fn file_selector(config: &PlanConfig, rng: &mut rng::SimRng) -> FileSelector {
     match config.target_paths.choose(rng) {
         Some(path) if rng.random_bool(0.5) => FileSelector::Path(path.clone()),
@@ -165,8 +215,34 @@ fn file_selector(config: &PlanConfig, rng: &mut rng::SimRng) -> FileSelector {
 
 fn disk_fault(class: FaultClass, config: &PlanConfig, rng: &mut rng::SimRng) -> DiskFault {
     match class {
-        FaultClass::FsyncEio => DiskFault::FsyncEio,
+        FaultClass::FsyncEio => DiskFault::FsyncEio {
+            spec: if rng.random_bool(FSYNC_EIO_DROP_ALL_PROBABILITY) {
+                FsyncEioSpec::drop_all()
+            } else {
+                FsyncEioSpec {
+                    seed: rng.next_u64(),
+                    mode: outcome_mode(rng),
+                }
+            },
+        },
         FaultClass::ReadEio => DiskFault::ReadEio,
+        FaultClass::ReadCorrupt => {
+            let targeted = rng.random_bool(0.5);
+            DiskFault::ReadCorrupt {
+                file: targeted.then(|| file_selector(config, rng)),
+                seed: rng.next_u64(),
+                flips: rng.random_range(1..=READ_CORRUPT_FLIPS_MAX),
+            }
+        }
+        FaultClass::WriteEio => DiskFault::WriteEio {
+            landed: match rng.random_range(0..3u8) {
+                0 => WriteLanded::Nothing,
+                1 => WriteLanded::Prefix {
+                    sectors: rng.random_range(1..=WRITE_EIO_PREFIX_SECTORS_MAX),
+                },
+                _ => WriteLanded::All,
+            },
+        },
         FaultClass::MisdirectedWrite => DiskFault::MisdirectedWrite(if rng.random_bool(0.5) {
             MisdirectTarget::Shift {
                 sectors: rng.random_range(-8..=8i64),

@@ -10,7 +10,7 @@ use std::process::Command;
 
 use rand::Rng;
 use stemedb::io::{OpenMode, Vfs};
-use stemedb_faults::{rng, CrashEvent, FaultClass, FaultPlan, PlanConfig, SimDisk};
+use stemedb_faults::{rng, CrashEvent, CrashKind, FaultClass, FaultPlan, PlanConfig, SimDisk};
 
 const SEED_ENV: &str = "STEMEDB_FP_SEED";
 const WRITERS: u64 = 3;
@@ -24,12 +24,16 @@ fn plan_config() -> PlanConfig {
     }
 }
 
-/// Crashes the disk when the plan says so; returns true if it did.
+/// Crashes the disk (or kills the process) when the plan says so; returns true if it did. A
+/// boot-timed crash is taken at its `at_op` here: this workload has no boots to time it from.
 fn crash_if_due(disk: &SimDisk, crashes: &std::cell::RefCell<Vec<CrashEvent>>) -> bool {
     let mut crashes = crashes.borrow_mut();
     if crashes.first().is_some_and(|c| c.at_op <= disk.ops()) {
         let event = crashes.remove(0);
-        disk.crash(&event.spec);
+        match event.kind {
+            CrashKind::PowerLoss => drop(disk.crash(&event.spec)),
+            CrashKind::ProcessKill => disk.kill_process(),
+        }
         return true;
     }
     false

@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use stemedb::io::{read_to_end, OpenMode, Vfs, VfsFile, ENOSPC_ERRNO};
 use stemedb_faults::{
-    CrashMode, CrashSpec, DiskFault, FaultPlan, FileSelector, MisdirectTarget, ScheduledFault,
-    SimDisk, SECTOR_BYTES,
+    CrashMode, CrashSpec, DiskFault, FaultPlan, FileSelector, FsyncEioSpec, MisdirectTarget,
+    ScheduledFault, SimDisk, SECTOR_BYTES,
 };
 
 const SEEDS: u64 = 300;
@@ -18,9 +18,11 @@ fn p(name: &str) -> PathBuf {
     Path::new("/d").join(name)
 }
 
+/// A disk with the directory `/d`, durably created (its entry in `/` synced).
 async fn disk_with_dir(seed: u64) -> SimDisk {
     let disk = SimDisk::new(seed);
     disk.create_dir_all(Path::new("/d")).await.unwrap();
+    disk.sync_dir(Path::new("/")).await.unwrap();
     disk
 }
 
@@ -274,7 +276,9 @@ async fn fsync_eio_drops_the_dirty_data_for_good() {
     let disk = disk_with_dir(1).await;
     let f = durable_file(&disk, "a", b"old!").await;
     f.write_at(0, b"new!").await.unwrap();
-    disk.inject(DiskFault::FsyncEio);
+    disk.inject(DiskFault::FsyncEio {
+        spec: FsyncEioSpec::drop_all(),
+    });
     let err = f.sync_data().await.unwrap_err();
     assert_eq!(err.raw_os_error(), Some(EIO), "fsync reports EIO");
     let mut buf = [0u8; 4];
@@ -411,7 +415,9 @@ async fn scheduled_faults_fire_at_their_exact_operation() {
     let plan = FaultPlan {
         disk: vec![ScheduledFault {
             at_op: 5,
-            fault: DiskFault::FsyncEio,
+            fault: DiskFault::FsyncEio {
+                spec: FsyncEioSpec::drop_all(),
+            },
         }],
         ..FaultPlan::none()
     };
@@ -517,7 +523,9 @@ async fn heal_stops_every_fault_but_keeps_what_they_did() {
     let plan = FaultPlan {
         disk: vec![ScheduledFault {
             at_op: 100,
-            fault: DiskFault::FsyncEio,
+            fault: DiskFault::FsyncEio {
+                spec: FsyncEioSpec::drop_all(),
+            },
         }],
         ..FaultPlan::none()
     };

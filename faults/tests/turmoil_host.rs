@@ -58,6 +58,8 @@ fn run(seed: u64, crash: CrashSpec) -> (Observed, SimDisk, Duration) {
             if observed.borrow().boots == 1 {
                 let start = tokio::time::Instant::now();
                 disk.create_dir_all(Path::new("/db")).await?;
+                // The directory's own entry, or a power loss takes it and everything in it.
+                disk.sync_dir(Path::new("/")).await?;
                 let synced = disk
                     .open(Path::new("/db/synced"), OpenMode::CreateNew)
                     .await?;

@@ -11,7 +11,7 @@ use stemedb::wal::{
     segment_files, FailCause, QuarantinedRange, ReadOutcome, RecordDefect, Wal, WalError,
     WalOptions, WalReader, WalRecord, RECORD_HEADER_BYTES,
 };
-use stemedb_faults::{CrashSpec, DiskFault, SimDisk};
+use stemedb_faults::{CrashSpec, DiskFault, FsyncEioSpec, SimDisk};
 
 const DIR: &str = "/wal";
 
@@ -190,7 +190,9 @@ async fn fsync_eio_fails_the_batch_and_every_later_append_until_reopen() {
     append_n(&wal, 0..5).await;
     let acked_end = wal.durable_end();
 
-    disk.inject(DiskFault::FsyncEio);
+    disk.inject(DiskFault::FsyncEio {
+        spec: FsyncEioSpec::drop_all(),
+    });
     let results = concurrent_appends(Rc::clone(&wal), 4, 1, 5).await;
     assert_eq!(disk.stats().fsync_errors, 1);
     for result in &results {

@@ -1,16 +1,23 @@
-//! Power loss. What was durable stays; what was pending is decided per the [`CrashSpec`]:
-//! each pending write kept, dropped, or torn at a sector boundary into one of exactly three
-//! shapes (prefix kept; suffix kept; prefix kept and the next sector garbage), each pending
-//! truncation kept or dropped, and each directory keeping a prefix of its pending entry
-//! operations. Then every handle and lock dies and the power comes back.
+//! Crashes, of both kinds.
+//!
+//! Power loss: what was durable stays; what was pending is decided per the [`CrashSpec`]: each
+//! pending write kept, dropped, or torn at a sector boundary into one of exactly three shapes
+//! (prefix kept; suffix kept; prefix kept and the next sector garbage), each pending truncation
+//! kept or dropped, and each directory keeping a prefix of its pending entry operations (a
+//! directory whose own entry is lost vanishes with everything in it). Then every handle and lock
+//! dies and the power comes back.
+//!
+//! Process kill: every handle and lock of the process dies and nothing else changes. The page
+//! cache (live contents, pending writes, pending entries) belongs to the kernel, which lives on,
+//! so a later power loss still judges everything left pending.
 
 use rand::{Rng, RngCore};
 use serde::Serialize;
 
-use super::state::{apply_dir_op, apply_pending, apply_write, PendingOp, SECTOR_BYTES};
+use super::state::{apply_pending, apply_write, PendingOp, SECTOR_BYTES};
 use super::DiskState;
 use crate::plan::{CrashMode, CrashSpec};
-use crate::rng;
+use crate::rng::{self, SimRng};
 
 /// What one crash did.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
@@ -22,6 +29,8 @@ pub struct CrashReport {
     pub truncations_dropped: u64,
     pub dir_ops_kept: u64,
     pub dir_ops_lost: u64,
+    /// Directories that vanished because their own entry was not durable.
+    pub dirs_lost: u64,
 }
 
 /// How a torn write reached the platter.
@@ -39,38 +48,14 @@ impl DiskState {
         let inos: Vec<u64> = self.inodes.keys().copied().collect();
         for ino in inos {
             let inode = self.inodes.get_mut(&ino).expect("listed");
-            for op in std::mem::take(&mut inode.pending) {
-                match op {
-                    PendingOp::SetLen(_) => {
-                        if decide_keep(spec.mode, &mut rng) {
-                            apply_pending(&mut inode.durable, &op);
-                            report.truncations_kept += 1;
-                        } else {
-                            report.truncations_dropped += 1;
-                        }
-                    }
-                    PendingOp::Write { offset, ref data } => {
-                        match decide_write(spec.mode, offset, data.len() as u64, &mut rng) {
-                            WriteFate::Keep => {
-                                apply_pending(&mut inode.durable, &op);
-                                report.writes_kept += 1;
-                            }
-                            WriteFate::Drop => report.writes_dropped += 1,
-                            WriteFate::Tear(boundary, tear) => {
-                                tear_write(
-                                    &mut inode.durable,
-                                    offset,
-                                    data,
-                                    boundary,
-                                    tear,
-                                    &mut rng,
-                                );
-                                report.writes_torn += 1;
-                            }
-                        }
-                    }
-                }
-            }
+            let pending = std::mem::take(&mut inode.pending);
+            settle(
+                &mut inode.durable,
+                pending,
+                spec.mode,
+                &mut rng,
+                &mut report,
+            );
             inode.live = inode.durable.clone();
         }
         for dir in self.dirs.values_mut() {
@@ -81,12 +66,13 @@ impl DiskState {
                 CrashMode::Random { .. } => rng.random_range(0..=pending.len()),
             };
             for op in &pending[..kept] {
-                apply_dir_op(&mut dir.durable, op);
+                dir.apply_durably(op);
             }
             report.dir_ops_kept += kept as u64;
             report.dir_ops_lost += (pending.len() - kept) as u64;
             dir.live = dir.durable.clone();
         }
+        report.dirs_lost = self.drop_unreachable_dirs();
         // Files no durable entry reaches are gone for good.
         let linked: std::collections::BTreeSet<u64> = self
             .dirs
@@ -123,6 +109,51 @@ impl DiskState {
         let summary = format!("crash {:?}: {report:?}", spec.mode);
         self.record(&[b"crash", summary.as_bytes()]);
         report
+    }
+
+    pub(super) fn kill_process(&mut self) {
+        self.epoch += 1;
+        self.locks.clear();
+        self.process_alive = true;
+        self.kill_at_op = None;
+        self.stats.process_kills += 1;
+        self.record(&[b"process_kill"]);
+    }
+}
+
+/// Applies to `durable` the fate `mode` draws for each of `pending`, in order, and counts them.
+/// Shared by power loss and failed fsyncs: both leave each operation persisted, dropped or torn.
+pub(super) fn settle(
+    durable: &mut Vec<u8>,
+    pending: Vec<PendingOp>,
+    mode: CrashMode,
+    rng: &mut SimRng,
+    report: &mut CrashReport,
+) {
+    for op in pending {
+        match op {
+            PendingOp::SetLen(_) => {
+                if decide_keep(mode, rng) {
+                    apply_pending(durable, &op);
+                    report.truncations_kept += 1;
+                } else {
+                    report.truncations_dropped += 1;
+                }
+            }
+            PendingOp::Write { offset, ref data } => {
+                match decide_write(mode, offset, data.len() as u64, rng) {
+                    WriteFate::Keep => {
+                        apply_pending(durable, &op);
+                        report.writes_kept += 1;
+                    }
+                    WriteFate::Drop => report.writes_dropped += 1,
+                    WriteFate::Tear(boundary, tear) => {
+                        tear_write(durable, offset, data, boundary, tear, rng);
+                        report.writes_torn += 1;
+                    }
+                }
+            }
+        }
     }
 }
 

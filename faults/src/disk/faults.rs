@@ -38,13 +38,22 @@ impl DiskState {
     pub(super) fn fire(&mut self, fault: DiskFault) {
         self.count_fault(&fault);
         match fault {
-            DiskFault::FsyncEio => {
-                self.armed_fsync_eio += 1;
+            DiskFault::FsyncEio { spec } => {
+                self.armed_fsync_eio.push(spec);
                 self.log_fault("fsync_eio armed: the next sync_data fails".into());
             }
             DiskFault::ReadEio => {
                 self.armed_read_eio += 1;
                 self.log_fault("read_eio armed: the next read fails once".into());
+            }
+            DiskFault::ReadCorrupt { file, seed, flips } => {
+                self.arm_read_corrupt(file, seed, flips);
+            }
+            DiskFault::WriteEio { landed } => {
+                self.armed_write_eio.push(landed);
+                self.log_fault(format!(
+                    "write_eio armed: the next write fails after {landed:?} reached the cache"
+                ));
             }
             DiskFault::MisdirectedWrite(target) => {
                 self.armed_misdirect.push(target);
@@ -101,7 +110,7 @@ impl DiskState {
     }
 
     /// Resolves a selector to a linked file with durable data: (inode, path).
-    fn select(&self, file: &FileSelector) -> Option<(Ino, String)> {
+    pub(super) fn select(&self, file: &FileSelector) -> Option<(Ino, String)> {
         match file {
             FileSelector::Path(path) => {
                 let (dir, name) = split(path).ok()?;

@@ -6,19 +6,30 @@
 //! - Writes and truncations are visible at once and durable only after `sync_data`. A crash keeps,
 //!   drops or tears each pending write at sector granularity (prefix kept, suffix kept, or the torn
 //!   sector filled with garbage) and keeps or drops each pending truncation.
-//! - Directory entry operations (create, rename, remove) are durable only after `sync_dir`; a crash
-//!   keeps a prefix of each directory's pending operations, so a file whose data was synced but
-//!   whose entry was not can vanish. Directory creation itself is treated as durable at once
-//!   (the engine creates its directories once, before any data; modelled loss there adds nothing).
-//! - fsync EIO drops the dirty data it covered for good; ENOSPC at a capacity (StorageFull, errno
-//!   28, possibly after a partial write); misdirected writes; latent sector errors; bit rot of
-//!   synced data; transient read EIO; latency per call from a seeded distribution, with stalls.
-//! - A crash invalidates every open handle and lock; calls through old handles fail.
+//! - Directory entry operations (create, rename, remove, and creating a subdirectory) are durable
+//!   only after `sync_dir` of the directory holding the entry; a crash keeps a prefix of each
+//!   directory's pending operations, so a file whose data was synced but whose entry was not can
+//!   vanish, and a directory whose entry in its parent was not synced vanishes with its contents.
+//! - fsync EIO: the pages it covered are marked clean, and each covered write persisted, was
+//!   dropped, or was torn, as the fault's spec says (by default all dropped); a later successful
+//!   sync makes none of the dropped data durable.
+//! - Write EIO after none, a sector-aligned prefix, or all of the write reached the page cache.
+//! - ENOSPC at a capacity (StorageFull, errno 28, possibly after a partial write); misdirected
+//!   writes; latent sector errors; bit rot of synced data; transient read EIO; transient read
+//!   corruption (flipped bits in what one read returns, nothing stored changed); latency per call
+//!   from a seeded distribution, with stalls.
+//! - A power loss (`crash`) applies the rules above to everything pending and invalidates every
+//!   open handle and lock. A process kill (`kill_process`) invalidates the handles and locks and
+//!   nothing else: the page cache outlives the process. From the planned call of either until
+//!   the world executes it, every call fails (the dying process gets nothing more done).
 //!
 //! Not modelled: unlinked-but-open files use no space; rename across directories is refused.
 
 mod crash;
+mod dirs;
 mod faults;
+mod fsync_eio;
+mod read_corrupt;
 mod state;
 
 use std::collections::BTreeMap;
@@ -32,9 +43,12 @@ use serde::Serialize;
 use stemedb::io::{storage_full_error, OpenMode, Vfs, VfsFile, VfsLock};
 
 use crate::latency::{LatencyModel, OpClass};
-use crate::plan::{CrashSpec, DiskFault, FaultPlan, MisdirectTarget, ScheduledFault};
+use crate::plan::{
+    CrashSpec, DiskFault, FaultPlan, FsyncEioSpec, MisdirectTarget, ScheduledFault, WriteLanded,
+};
 use crate::rng::{self, SimRng};
 pub use crash::CrashReport;
+use read_corrupt::ArmedCorruption;
 pub use state::SECTOR_BYTES;
 use state::{eio, not_found, split, Dir, DirOp, Ino, Inode, PendingOp};
 
@@ -50,8 +64,14 @@ pub struct DiskStats {
     pub dir_syncs: u64,
     pub fsync_errors: u64,
     pub read_errors: u64,
+    /// Writes that failed with EIO (the write EIO fault).
+    pub write_errors: u64,
+    /// Reads that returned flipped bits (the read corruption fault).
+    pub corrupt_reads: u64,
     pub enospc_errors: u64,
+    /// Power losses.
     pub crashes: u64,
+    pub process_kills: u64,
     /// Faults that fired, by class name.
     pub faults: BTreeMap<String, u64>,
     /// Simulated time spent in I/O latency, microseconds.
@@ -90,16 +110,24 @@ pub(crate) struct DiskState {
     dirs: BTreeMap<PathBuf, Dir>,
     inodes: BTreeMap<Ino, Inode>,
     next_ino: Ino,
-    /// Bumped at every crash; handles and locks from an older epoch are dead.
+    /// Bumped at every crash and process kill; handles and locks from an older epoch are dead.
     epoch: u64,
     power_off_at_op: Option<u64>,
+    /// The process dies at this call (see [`SimDisk::kill_process_at_op`]).
+    kill_at_op: Option<u64>,
+    /// False from a planned process kill until the world executes it: the dying process's calls
+    /// fail, as after a power cut.
+    process_alive: bool,
     /// The byte ranges the latest successful `sync_data` calls made durable (`[start, end)` of
     /// an inode), newest last, at most `RECENT_SYNCS_MAX`.
     recent_syncs: std::collections::VecDeque<(Ino, u64, u64)>,
     powered: bool,
     capacity_bytes: Option<u64>,
-    armed_fsync_eio: u32,
+    /// Armed faults, each for the next call of its kind, oldest first.
+    armed_fsync_eio: Vec<FsyncEioSpec>,
     armed_read_eio: u32,
+    armed_read_corrupt: Vec<ArmedCorruption>,
+    armed_write_eio: Vec<WriteLanded>,
     armed_misdirect: Vec<MisdirectTarget>,
     /// Scheduled faults not yet fired, by operation count.
     schedule: BTreeMap<u64, Vec<DiskFault>>,
@@ -142,11 +170,15 @@ impl SimDisk {
             next_ino: 1,
             epoch: 0,
             power_off_at_op: None,
+            kill_at_op: None,
+            process_alive: true,
             recent_syncs: Default::default(),
             powered: true,
             capacity_bytes: None,
-            armed_fsync_eio: 0,
+            armed_fsync_eio: Vec::new(),
             armed_read_eio: 0,
+            armed_read_corrupt: Vec::new(),
+            armed_write_eio: Vec::new(),
             armed_misdirect: Vec::new(),
             schedule,
             locks: BTreeMap::new(),
@@ -228,6 +260,28 @@ impl SimDisk {
         self.state().crash(spec)
     }
 
+    /// The process dies at call number `op` (0-based, see [`SimDisk::ops`]): that call and every
+    /// later one fail with EIO until [`SimDisk::kill_process`] executes the kill.
+    pub fn kill_process_at_op(&self, op: u64) {
+        let mut s = self.state();
+        s.kill_at_op = Some(op);
+        if s.stats.ops >= op {
+            s.process_alive = false;
+        }
+    }
+
+    /// Whether no planned process kill has struck since the last executed one.
+    pub fn is_process_alive(&self) -> bool {
+        self.state().process_alive
+    }
+
+    /// The process dies and a new one may start: every open handle and lock dies, and nothing
+    /// else changes (the page cache outlives the process, so pending writes and entries stay
+    /// pending and visible).
+    pub fn kill_process(&self) {
+        self.state().kill_process();
+    }
+
     /// Arms a fault now (as if the plan scheduled it at the current operation).
     pub fn inject(&self, fault: DiskFault) {
         self.state().fire(fault);
@@ -238,12 +292,15 @@ impl SimDisk {
     pub fn heal(&self) {
         let mut s = self.state();
         s.schedule.clear();
-        s.armed_fsync_eio = 0;
+        s.armed_fsync_eio.clear();
         s.armed_read_eio = 0;
+        s.armed_read_corrupt.clear();
+        s.armed_write_eio.clear();
         s.armed_misdirect.clear();
         s.capacity_bytes = None;
-        // A power cut still scheduled would strike the fault-free phase.
+        // A power cut or kill still scheduled would strike the fault-free phase.
         s.power_off_at_op = None;
+        s.kill_at_op = None;
         for inode in s.inodes.values_mut() {
             inode.bad_sectors.clear();
         }
@@ -282,6 +339,9 @@ impl SimDisk {
     pub fn durable_file(&self, path: &Path) -> Option<Vec<u8>> {
         let s = self.state();
         let (dir, name) = split(path).ok()?;
+        if !s.durably_reachable(&dir) {
+            return None;
+        }
         let ino = s.dirs.get(&dir)?.durable.get(&name)?;
         Some(s.inodes.get(ino)?.durable.clone())
     }
@@ -313,9 +373,10 @@ impl SimDisk {
         self.state().trace.finalize().to_hex().to_string()
     }
 
-    /// Starts a call: counts it, fires due faults, checks power, draws its latency. Returns how
-    /// long to sleep (whole milliseconds), or `None` when the disk has no latency model.
-    fn begin(&self, class: OpClass, epoch: Option<u64>) -> io::Result<Option<Duration>> {
+    /// Starts a call: counts it, fires due faults, checks power and the process, draws its
+    /// latency. Returns the epoch the call started in and how long to sleep (whole
+    /// milliseconds), or `None` when the disk has no latency model.
+    fn begin(&self, class: OpClass, epoch: Option<u64>) -> io::Result<(u64, Option<Duration>)> {
         let mut s = self.state();
         let op = s.stats.ops;
         s.stats.ops += 1;
@@ -323,9 +384,13 @@ impl SimDisk {
         if s.power_off_at_op.is_some_and(|at| op >= at) {
             s.powered = false;
         }
+        if s.kill_at_op.is_some_and(|at| op >= at) {
+            s.process_alive = false;
+        }
         s.check_live(epoch)?;
+        let started = s.epoch;
         let Some(model) = s.latency else {
-            return Ok(None);
+            return Ok((started, None));
         };
         let drawn_us = model.sample(class, &mut s.latency_rng).as_micros() as u64;
         s.stats.latency_us_total += drawn_us;
@@ -335,7 +400,7 @@ impl SimDisk {
         s.latency_debt_us += drawn_us;
         let sleep_ms = s.latency_debt_us / 1_000;
         s.latency_debt_us %= 1_000;
-        Ok(Some(Duration::from_millis(sleep_ms)))
+        Ok((started, Some(Duration::from_millis(sleep_ms))))
     }
 
     /// Runs one call: begin, take the simulated latency, then act (if still powered and alive).
@@ -354,7 +419,8 @@ impl SimDisk {
             }
             return act(&mut self.state());
         }
-        match self.begin(class, epoch)? {
+        let (started, delay) = self.begin(class, epoch)?;
+        match delay {
             Some(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
             // No yield on a zero-length delay: `yield_now` inside turmoil's paused runtimes
             // made runs differ between processes (the CI determinism gate caught 1 in 4).
@@ -362,15 +428,16 @@ impl SimDisk {
             None => {}
         }
         let mut s = self.state();
-        // Power may have failed, or the disk crashed, while this call was in flight.
-        s.check_live(epoch)?;
+        // Power may have failed, or the disk crashed or the process died, while this call was in
+        // flight; a call without a handle belongs to the process that started it too.
+        s.check_live(Some(started))?;
         act(&mut s)
     }
 }
 
 impl DiskState {
     fn check_live(&self, epoch: Option<u64>) -> io::Result<()> {
-        if !self.powered {
+        if !self.powered || !self.process_alive {
             return Err(eio());
         }
         if epoch.is_some_and(|e| e != self.epoch) {
@@ -446,6 +513,15 @@ impl DiskState {
     fn image(&self, durable: bool) -> Vec<u8> {
         let mut out = Vec::new();
         for (path, dir) in &self.dirs {
+            if durable && !self.durably_reachable(path) {
+                continue;
+            }
+            // Directories are part of the image (an empty one lost in a crash changes it); a
+            // length no file can have marks them.
+            let tag = path.to_string_lossy();
+            out.extend_from_slice(&(tag.len() as u64).to_le_bytes());
+            out.extend_from_slice(tag.as_bytes());
+            out.extend_from_slice(&u64::MAX.to_le_bytes());
             let entries = if durable { &dir.durable } else { &dir.live };
             for (name, ino) in entries {
                 let Some(inode) = self.inodes.get(ino) else {
@@ -469,9 +545,27 @@ impl DiskState {
             .map(|cap| cap.saturating_sub(self.usage_bytes()))
     }
 
-    /// The shared write path of write_at and append, with capacity and misdirection.
+    /// The shared write path of write_at and append, with write EIO, capacity and misdirection.
     fn write(&mut self, ino: Ino, offset: u64, data: &[u8]) -> io::Result<()> {
         self.stats.writes += 1;
+        if !self.armed_write_eio.is_empty() && !data.is_empty() {
+            // Before misdirection: the failed write is the one the fault was armed for, and a
+            // misdirection armed too waits for the next write.
+            let landed = self.armed_write_eio.remove(0);
+            let len = landed_len(landed, offset, data.len() as u64);
+            let cached = if len > 0 {
+                self.land(ino, offset, &data[..len as usize])
+            } else {
+                Ok(())
+            };
+            self.stats.write_errors += 1;
+            self.log_fault(format!(
+                "write_eio: inode {ino} write of {} bytes at {offset}: {len} bytes reached the page cache ({landed:?}){}",
+                data.len(),
+                if cached.is_err() { ", cut short by ENOSPC" } else { "" }
+            ));
+            return Err(eio());
+        }
         let (mut target_ino, mut target_off) = (ino, offset);
         if !self.armed_misdirect.is_empty() && !data.is_empty() {
             let target = self.armed_misdirect.remove(0);
@@ -480,6 +574,12 @@ impl DiskState {
             self.note_damage(ino, offset, len, "misdirected_write_aimed");
             self.note_damage(target_ino, target_off, len, "misdirected_write_landed");
         }
+        self.land(target_ino, target_off, data)
+    }
+
+    /// Puts `data` in the page cache at `target_off` as a pending write, as far as the capacity
+    /// allows (StorageFull past it).
+    fn land(&mut self, target_ino: Ino, target_off: u64, data: &[u8]) -> io::Result<()> {
         let live_len = self.inode_mut(target_ino)?.live.len() as u64;
         let (writable, full) = match self.headroom() {
             Some(room) => {
@@ -530,16 +630,9 @@ impl DiskState {
     }
 
     fn sync_data(&mut self, ino: Ino) -> io::Result<()> {
-        if self.armed_fsync_eio > 0 {
-            self.armed_fsync_eio -= 1;
-            let inode = self.inode_mut(ino)?;
-            let dropped = std::mem::take(&mut inode.pending);
-            self.stats.fsync_errors += 1;
-            self.log_fault(format!(
-                "fsync_eio: inode {ino}: {} pending ops dropped, never to be durable",
-                dropped.len()
-            ));
-            return Err(eio());
+        if !self.armed_fsync_eio.is_empty() {
+            let spec = self.armed_fsync_eio.remove(0);
+            return self.fail_sync(ino, spec);
         }
         let inode = self.inode_mut(ino)?;
         let mut written: Option<(u64, u64)> = None;
@@ -584,6 +677,9 @@ impl DiskState {
         }
         let start = offset as usize;
         buf[..n as usize].copy_from_slice(&inode.live[start..start + n as usize]);
+        if !observer {
+            self.corrupt_read(ino, offset, &mut buf[..n as usize]);
+        }
         Ok(n as usize)
     }
 
@@ -655,21 +751,27 @@ impl DiskState {
             .get_mut(path)
             .ok_or_else(|| not_found("sync_dir", path))?;
         for op in std::mem::take(&mut d.pending) {
-            state::apply_dir_op(&mut d.durable, &op);
+            d.apply_durably(&op);
         }
         self.stats.dir_syncs += 1;
         Ok(())
     }
 
-    fn create_dir_all(&mut self, path: &Path) {
-        for ancestor in path.ancestors() {
-            self.dirs.entry(ancestor.to_path_buf()).or_default();
-        }
-    }
-
     fn list(&self, path: &Path) -> io::Result<Vec<String>> {
         let d = self.dirs.get(path).ok_or_else(|| not_found("list", path))?;
         Ok(d.live.keys().cloned().collect())
+    }
+}
+
+/// How many bytes of a `len`-byte write at `offset` reached the page cache before its EIO.
+fn landed_len(landed: WriteLanded, offset: u64, len: u64) -> u64 {
+    match landed {
+        WriteLanded::Nothing => 0,
+        WriteLanded::All => len,
+        WriteLanded::Prefix { sectors } => {
+            let boundary = (offset / SECTOR_BYTES + u64::from(sectors)) * SECTOR_BYTES;
+            boundary.saturating_sub(offset).min(len)
+        }
     }
 }
 
@@ -832,9 +934,9 @@ impl Vfs for SimDisk {
     async fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         observer_refuses(self)?;
         self.call(OpClass::Metadata, None, |s| {
-            s.create_dir_all(path);
+            let r = s.create_dir_all(path);
             s.record(&[b"mkdir", &path_tag(path)]);
-            Ok(())
+            r
         })
         .await
     }

@@ -2,8 +2,12 @@
 //! operations, per directory durable and live entries plus pending entry operations.
 //!
 //! Invariant: for every inode, `live` equals `durable` with `pending` applied in order, EXCEPT
-//! where an fsync EIO dropped pending operations: then `live` keeps the data (the page cache still
-//! holds it, as on Linux) while `durable` never receives it. That divergence is the point.
+//! after an fsync EIO: the operations it covered leave `pending` (the pages are clean) while
+//! `durable` received only what the fault's spec let persist, and `live` keeps the data (the page
+//! cache still holds it, as on Linux). That divergence is the point.
+//!
+//! A directory exists live while it is a key of `DiskState::dirs`; it exists durably while its
+//! name is in its parent's `durable_subdirs` and the parent exists durably (the roots always do).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io;
@@ -31,9 +35,22 @@ pub(crate) struct Inode {
 
 #[derive(Clone, Debug)]
 pub(crate) enum DirOp {
-    Link { name: String, ino: Ino },
-    Unlink { name: String },
-    Rename { from: String, to: String, ino: Ino },
+    Link {
+        name: String,
+        ino: Ino,
+    },
+    Unlink {
+        name: String,
+    },
+    Rename {
+        from: String,
+        to: String,
+        ino: Ino,
+    },
+    /// A subdirectory was created here.
+    Mkdir {
+        name: String,
+    },
 }
 
 #[derive(Clone, Debug, Default)]
@@ -41,6 +58,29 @@ pub(crate) struct Dir {
     pub durable: BTreeMap<String, Ino>,
     pub live: BTreeMap<String, Ino>,
     pub pending: Vec<DirOp>,
+    /// Subdirectories whose entries here are durable.
+    pub durable_subdirs: BTreeSet<String>,
+}
+
+impl Dir {
+    /// Makes one entry operation durable.
+    pub fn apply_durably(&mut self, op: &DirOp) {
+        match op {
+            DirOp::Link { name, ino } => {
+                self.durable.insert(name.clone(), *ino);
+            }
+            DirOp::Unlink { name } => {
+                self.durable.remove(name);
+            }
+            DirOp::Rename { from, to, ino } => {
+                self.durable.remove(from);
+                self.durable.insert(to.clone(), *ino);
+            }
+            DirOp::Mkdir { name } => {
+                self.durable_subdirs.insert(name.clone());
+            }
+        }
+    }
 }
 
 pub(crate) fn apply_write(buf: &mut Vec<u8>, offset: u64, data: &[u8]) {
@@ -56,21 +96,6 @@ pub(crate) fn apply_pending(buf: &mut Vec<u8>, op: &PendingOp) {
     match op {
         PendingOp::Write { offset, data } => apply_write(buf, *offset, data),
         PendingOp::SetLen(len) => buf.resize(*len as usize, 0),
-    }
-}
-
-pub(crate) fn apply_dir_op(entries: &mut BTreeMap<String, Ino>, op: &DirOp) {
-    match op {
-        DirOp::Link { name, ino } => {
-            entries.insert(name.clone(), *ino);
-        }
-        DirOp::Unlink { name } => {
-            entries.remove(name);
-        }
-        DirOp::Rename { from, to, ino } => {
-            entries.remove(from);
-            entries.insert(to.clone(), *ino);
-        }
     }
 }
 
