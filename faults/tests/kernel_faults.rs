@@ -404,6 +404,24 @@ async fn a_process_kill_keeps_the_page_cache_and_kills_handles_and_locks() {
     }
 }
 
+#[tokio::test]
+async fn a_power_loss_ends_a_dying_process_too() {
+    let disk = disk_with_dir(1).await;
+    let f = durable_file(&disk, "a", b"durable|").await;
+    f.append(b"pending").await.unwrap();
+    disk.kill_process_at_op(disk.ops());
+    assert!(disk.list(Path::new("/d")).await.is_err());
+    disk.crash(&CrashSpec::drop_all());
+    assert!(disk.is_process_alive(), "the new boot is a new process");
+    assert_eq!(
+        contents(&disk, &p("a")).await.unwrap(),
+        b"durable|",
+        "and the power loss judged what was pending"
+    );
+    let stats = disk.stats();
+    assert_eq!((stats.crashes, stats.process_kills), (1, 0));
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_kill_strikes_a_call_in_flight_without_a_handle() {
     // A call that started before the kill was executed belongs to the dead process even when it

@@ -105,6 +105,9 @@ impl DiskState {
         self.locks.clear();
         self.powered = true;
         self.power_off_at_op = None;
+        // The power loss ended every process, a dying one included.
+        self.process_alive = true;
+        self.kill_at_op = None;
         self.stats.crashes += 1;
         let summary = format!("crash {:?}: {report:?}", spec.mode);
         self.record(&[b"crash", summary.as_bytes()]);
