@@ -164,7 +164,10 @@ impl Workload {
             let (bytes, signatures) = self.hostile(ts);
             return Some(Op::Hostile { bytes, signatures });
         }
-        if self.rng.random_range(0..1000u16) < self.cfg.smuggle_per_mille {
+        // No draw when off, so artifacts from before smugglers replay the same operations.
+        if self.cfg.smuggle_per_mille > 0
+            && self.rng.random_range(0..1000u16) < self.cfg.smuggle_per_mille
+        {
             let target = self.target();
             let inner = self.vote_or_assertion(ts);
             // Where the log roughly is, from the workload alone (so the fault mix never changes
