@@ -125,6 +125,13 @@ pub const GAP_MS_MEAN_DEFAULT: u64 = 8_000;
 /// land inside the run rather than after it.
 pub const DISK_OPS_PER_WORKLOAD_OP: u64 = 3;
 
+/// Crashes land in the first 90% of the run so every one is followed by more work.
+pub fn crashes_before_the_end(plan: &mut FaultPlan) {
+    for c in &mut plan.crashes {
+        c.at_op = c.at_op * 9 / 10;
+    }
+}
+
 impl RunConfig {
     /// The default shape of `arena` at `ops` operations.
     pub fn new(arena: ArenaKind, seed: u64, ops: u64) -> Self {
@@ -179,6 +186,13 @@ impl RunConfig {
         if let Some(plan) = &self.plan {
             return plan.clone();
         }
+        let mut plan = FaultPlan::generate(self.seed, &self.plan_config());
+        crashes_before_the_end(&mut plan);
+        plan
+    }
+
+    /// The shape of the plans this run's arena gets: which classes, over which horizon.
+    pub fn plan_config(&self) -> PlanConfig {
         let horizon = self.ops * DISK_OPS_PER_WORKLOAD_OP;
         let (allowed, forced) = match self.arena {
             // The fault-free arenas still get realistic latency; cortex also a wrong clock.
@@ -199,7 +213,7 @@ impl RunConfig {
                 vec![FaultClass::Crash, FaultClass::SlowIo],
             ),
         };
-        let config = PlanConfig {
+        PlanConfig {
             op_horizon: horizon.max(1),
             duration_ms: self.expected_duration_ms(),
             crashes_min: self.crashes_min,
@@ -208,13 +222,7 @@ impl RunConfig {
             allowed,
             forced,
             target_paths: Vec::new(),
-        };
-        let mut plan = FaultPlan::generate(self.seed, &config);
-        // Crashes land in the first 90% of the run so every one is followed by more work.
-        for c in &mut plan.crashes {
-            c.at_op = c.at_op * 9 / 10;
         }
-        plan
     }
 
     /// Roughly how much virtual time the workload takes: its quiet gaps plus a couple of ms an

@@ -4,11 +4,14 @@
 //! turmoil host over a simulated disk, KV store and clock; the arena's workload runs as tasks
 //! inside it; crashes and restarts come from the seed's fault plan; reference models
 //! ([`oracle`]) and invariants ([`check`]) judge every step; a fault-free liveness phase ends it.
+//! With the feature `fuzzing`, `fuzzing` holds the bodies of the cargo-fuzz targets in `fuzz/`.
 
 pub mod adversary;
 pub mod check;
 pub mod cli;
 pub mod config;
+#[cfg(feature = "fuzzing")]
+pub mod fuzzing;
 pub mod host;
 pub mod metrics;
 pub mod oracle;

@@ -4,12 +4,14 @@
 //!   contents per file and per directory, that executes an explicit [`FaultPlan`].
 //! - [`FaultPlan`]: every fault of a run as serialisable data (what, where, when), generated per
 //!   seed by a swarm generator ([`FaultPlan::generate`]), so a failing run can be saved, replayed,
-//!   shrunk and fed by a fuzzer.
+//!   shrunk and fed by a fuzzer (feature `arbitrary`: bounded plans from a fuzzer's bytes).
 //! - [`SimClock`]: virtual wall and monotonic time with skew, drift and jumps.
 //! - [`rng`]: independent seeded streams derived from one root seed.
 
 mod clock;
 mod disk;
+#[cfg(feature = "arbitrary")]
+mod fuzz_plan;
 mod kv;
 mod latency;
 mod plan;
@@ -18,6 +20,10 @@ mod swarm;
 
 pub use clock::SimClock;
 pub use disk::{CrashReport, DiskStats, MediaDamage, SimDisk, SECTOR_BYTES};
+#[cfg(feature = "arbitrary")]
+pub use fuzz_plan::{
+    ARBITRARY_CAPACITY_BYTES_MAX, ARBITRARY_CLOCK_JUMPS_MAX, ARBITRARY_DISK_FAULTS_MAX,
+};
 pub use kv::{KvCrashReport, KvFault, KvStats, SimKv};
 pub use latency::{LatencyDist, LatencyModel};
 pub use plan::{

@@ -51,13 +51,13 @@ impl Default for PlanConfig {
 }
 
 /// Largest skew, drift and jump the generator draws (named so reports can cite them).
-const CLOCK_SKEW_MS_MAX: i64 = 120_000;
-const CLOCK_DRIFT_PPM_MAX: i64 = 500;
-const CLOCK_JUMP_MS_MAX: i64 = 3_600_000;
+pub(crate) const CLOCK_SKEW_MS_MAX: i64 = 120_000;
+pub(crate) const CLOCK_DRIFT_PPM_MAX: i64 = 500;
+pub(crate) const CLOCK_JUMP_MS_MAX: i64 = 3_600_000;
 /// Chance that a crash also corrupts the last synced write (see `CrashSpec::rot_last_synced`).
 const CRASH_ROT_PROBABILITY: f64 = 0.5;
 /// ENOSPC strikes this many bytes above the usage at the time, at most.
-const FILL_UP_HEADROOM_BYTES_MAX: u64 = 64 * 1024;
+pub(crate) const FILL_UP_HEADROOM_BYTES_MAX: u64 = 64 * 1024;
 /// Chance that a crash (either kind) is timed from the latest start of the process rather than
 /// from the disk's creation. Uniform times almost never land in the few calls recovery makes,
 /// and recovery is where a crash is hardest to survive (see `CrashEvent::at_boot_op`).
@@ -66,11 +66,17 @@ const BOOT_CRASH_PROBABILITY: f64 = 0.25;
 /// sync its directory, lock, list, load the quarantine list, scan from the checkpoint, cut back,
 /// sync) takes 9 to 11 calls over a caught-up log and more when it must scan, so most strike
 /// inside recovery and the rest in the catch-up just after it.
-const BOOT_CRASH_OPS_MAX: u64 = 16;
+pub(crate) const BOOT_CRASH_OPS_MAX: u64 = 16;
 /// Bits a corrupt read flips, at most.
-const READ_CORRUPT_FLIPS_MAX: u8 = 4;
+pub(crate) const READ_CORRUPT_FLIPS_MAX: u8 = 4;
 /// A failed write's landed prefix ends at most this many sector boundaries past its offset.
-const WRITE_EIO_PREFIX_SECTORS_MAX: u32 = 8;
+pub(crate) const WRITE_EIO_PREFIX_SECTORS_MAX: u32 = 8;
+/// A misdirected write lands at most this many sectors away from where it was aimed.
+pub(crate) const MISDIRECT_SHIFT_SECTORS_MAX: i64 = 8;
+/// `FileSelector::Nth` draws below this (taken modulo the number of files when it fires).
+pub(crate) const FILE_SELECTOR_NTH_BELOW: u32 = 64;
+/// Latent sector errors strike a sector below this (2 MiB of 512-byte sectors: the WAL's files).
+pub(crate) const LATENT_SECTOR_BELOW: u64 = 4096;
 /// Share of fsync EIO faults that drop everything they covered (the classic reading of Linux);
 /// the others persist, drop or tear each covered write.
 const FSYNC_EIO_DROP_ALL_PROBABILITY: f64 = 0.25;
@@ -209,7 +215,7 @@ fn boot_op(rng: &mut rng::SimRng) -> Option<u64> {
 fn file_selector(config: &PlanConfig, rng: &mut rng::SimRng) -> FileSelector {
     match config.target_paths.choose(rng) {
         Some(path) if rng.random_bool(0.5) => FileSelector::Path(path.clone()),
-        _ => FileSelector::Nth(rng.random_range(0..64)),
+        _ => FileSelector::Nth(rng.random_range(0..FILE_SELECTOR_NTH_BELOW)),
     }
 }
 
@@ -245,7 +251,8 @@ fn disk_fault(class: FaultClass, config: &PlanConfig, rng: &mut rng::SimRng) -> 
         },
         FaultClass::MisdirectedWrite => DiskFault::MisdirectedWrite(if rng.random_bool(0.5) {
             MisdirectTarget::Shift {
-                sectors: rng.random_range(-8..=8i64),
+                sectors: rng
+                    .random_range(-MISDIRECT_SHIFT_SECTORS_MAX..=MISDIRECT_SHIFT_SECTORS_MAX),
             }
         } else {
             MisdirectTarget::OtherFile {
@@ -254,7 +261,7 @@ fn disk_fault(class: FaultClass, config: &PlanConfig, rng: &mut rng::SimRng) -> 
         }),
         FaultClass::LatentSectorError => DiskFault::LatentSectorError {
             file: file_selector(config, rng),
-            sector: rng.random_range(0..4096),
+            sector: rng.random_range(0..LATENT_SECTOR_BELOW),
         },
         FaultClass::BitRot => DiskFault::BitRot {
             file: file_selector(config, rng),

@@ -18,8 +18,8 @@ use clap::{Args, Parser, Subcommand};
 
 use crate::config::ArenaKind;
 
-pub use artifact::Artifact;
-pub use exec::{build_profile, commit};
+pub use artifact::{Artifact, ARTIFACT_FORMAT};
+pub use exec::{build_profile, commit, run_guarded};
 pub use shrink::{shrink, signature};
 
 #[derive(Parser, Debug)]
