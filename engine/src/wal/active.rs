@@ -183,6 +183,11 @@ impl ActiveLog {
     /// Writes `bytes` (whole records) after the acknowledged end in one write and one sync.
     /// Returns the global offset of the first byte.
     pub async fn write_durably(&mut self, bytes: &[u8]) -> Result<u64, FlushError> {
+        // 4 EiB of log cannot be written; reaching the bound means an offset was corrupted.
+        assert!(
+            self.end_offset().saturating_add(bytes.len() as u64) <= super::WAL_OFFSET_MAX,
+            "a batch would take the log past WAL_OFFSET_MAX"
+        );
         self.dirty = true;
         if let Err(e) = self.file.write_at(self.len, bytes).await {
             self.truncate_back().await.map_err(FlushError::Closed)?;

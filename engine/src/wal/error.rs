@@ -122,6 +122,10 @@ pub enum WalError {
     /// Two segment files claim the same base offset (this writer never creates a second one).
     #[error("WAL segments {first} and {second} claim the same base offset")]
     DuplicateSegment { first: PathBuf, second: PathBuf },
+    /// A segment name claims a base offset above [`WAL_OFFSET_MAX`](super::WAL_OFFSET_MAX): no
+    /// writer of this log created it. Nothing was changed.
+    #[error("WAL segment {path} claims base offset {base}, above the {max} maximum")]
+    SegmentBaseOutOfRange { path: PathBuf, base: u64, max: u64 },
     /// The OS could not supply randomness for segment salts.
     #[error("no OS randomness for segment salts: {source}")]
     Entropy {

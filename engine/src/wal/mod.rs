@@ -54,7 +54,7 @@ pub use record::{
 };
 pub use recovery::{Quarantined, RecoveryReport, TailLost, TornTail};
 pub use scan::REREADS_BEFORE_VERDICT;
-pub use segment::{parse_segment_name, segment_files, segment_name, SegmentName};
+pub use segment::{parse_segment_name, segment_files, segment_name, SegmentName, WAL_OFFSET_MAX};
 pub use writer::{
     Wal, WalOptions, BATCH_BYTES_MAX_DEFAULT, LOCK_FILE_NAME, SEGMENT_BYTES_MAX_DEFAULT,
 };

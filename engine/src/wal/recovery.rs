@@ -21,7 +21,8 @@
 //!   or stop verifying, below the cursor). Recovery then never cuts below the cursor and never
 //!   lets an append reuse an offset below it: the log continues at the cursor (the next append
 //!   starts a new segment whose base is the cursor; cursors are record boundaries, so 8-aligned),
-//!   and the report carries [`TailLost`]. Nothing below the cursor is cut. Every open reports
+//!   and the report carries [`TailLost`]. Nothing below the cursor is cut; bytes above it are a
+//!   torn tail (nothing valid follows the damage) and are cut at the cursor. Every open reports
 //!   the loss again until the log moves past the cursor, so a crash before the engine recorded it
 //!   finds it again: a file shorter than the cursor is simply found short again; bytes that reach
 //!   the cursor but no longer verify (found by a full rescan) are remembered as a quarantined
@@ -233,6 +234,19 @@ pub async fn recover(
                     to: floor,
                 });
                 active_len = file_len;
+                if base + file_len > floor {
+                    // The look-ahead found no valid record after `end`, so the bytes at and above
+                    // the cursor are a torn tail: cut them, so that the segment ends exactly at
+                    // the cursor, as every later open (which scans from the cursor) finds it.
+                    // Left in place, the next open would cut them itself and a second recovery
+                    // of the same bytes would change them.
+                    report.torn_tail = Some(TornTail {
+                        offset: floor,
+                        bytes_truncated: base + file_len - floor,
+                        defect: torn.and_then(|(_, defect)| defect),
+                    });
+                    active_len = floor - base;
+                }
                 if base + file_len >= floor {
                     // The bytes up to the cursor exist but are no log any more. A later open
                     // scans from the cursor and would see nothing wrong: remember the range as

@@ -28,6 +28,11 @@ const SEGMENT_SUFFIX: &str = ".seg";
 const SEGMENT_BASE_DIGITS: usize = 20;
 const SEGMENT_SALT_DIGITS: usize = 16;
 const SEGMENT_FIELD_SEPARATOR: char = '-';
+/// The highest global offset a log may reach (4 EiB). Offsets are `u64`, and positions inside a
+/// segment are computed as `base + local`; a bound far below `u64::MAX` keeps that arithmetic
+/// exact for every segment this writer can create. A name claiming a base above it was never
+/// written here (a stray or hostile file), and is refused rather than trusted.
+pub const WAL_OFFSET_MAX: u64 = 1 << 62;
 
 /// A segment's identity: the global offset of its first byte and the salt its frames are bound
 /// to.
@@ -101,6 +106,13 @@ pub async fn list_segments(vfs: &dyn Vfs, dir: &Path) -> Result<Vec<SegmentName>
     }
     let mut segments: Vec<SegmentName> =
         names.iter().filter_map(|n| parse_segment_name(n)).collect();
+    if let Some(far) = segments.iter().find(|s| s.base > WAL_OFFSET_MAX) {
+        return Err(WalError::SegmentBaseOutOfRange {
+            path: far.path(dir),
+            base: far.base,
+            max: WAL_OFFSET_MAX,
+        });
+    }
     segments.sort_unstable();
     if let Some(pair) = segments.windows(2).find(|w| w[0].base == w[1].base) {
         return Err(WalError::DuplicateSegment {
