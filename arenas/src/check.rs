@@ -13,7 +13,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use stemedb::io::Clock;
-use stemedb::lens::LensKind;
+use stemedb::lens::{LensKind, Rule};
 use stemedb::model::{Agent, Assertion, Hash32, Record};
 use stemedb::query::{Query, QueryEngine};
 use stemedb::storage::keys::{self, Key};
@@ -23,7 +23,7 @@ use stemedb_reports::names;
 
 use crate::config::ArenaKind;
 use crate::oracle::ingest::{self, hex};
-use crate::oracle::lens::LensModel;
+use crate::oracle::lens::{Answer, LensModel, Ranked};
 use crate::oracle::validity::Signatures;
 use crate::outcome::Failure;
 use crate::sim::{Env, Phase};
@@ -40,8 +40,10 @@ pub struct QueryCheck {
     pub spec: QuerySpec,
     pub before: u64,
     pub after: u64,
-    pub winner: Option<Hash32>,
-    pub candidates: BTreeSet<Hash32>,
+    /// Every candidate as the engine ranked it (best first), with its counted support.
+    pub ranked: Vec<Ranked>,
+    /// The rule the engine says separated the winner from the runner-up.
+    pub rule: Rule,
     pub used_view: bool,
     /// The engine's wall clock when the query started (what view ages are measured against).
     pub wall_ms: u64,
@@ -220,13 +222,26 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
                 now,
                 &format!("query {spec:?} -> {winner:?} view {}", r.used_view),
             );
+            if winner != r.candidates.first().map(|c| c.hash) {
+                s.fail(Failure::Safety(format!(
+                    "query {spec:?} names winner {winner:?}, not the first of its ranked candidates"
+                )));
+            }
             let boot = s.boots;
             s.queries.push(QueryCheck {
                 spec,
                 before,
                 after,
-                winner,
-                candidates: r.candidates.iter().map(|c| c.hash).collect(),
+                ranked: r
+                    .candidates
+                    .iter()
+                    .map(|c| Ranked {
+                        hash: c.hash,
+                        vote_count: c.vote_count,
+                        vote_weight: c.vote_weight,
+                    })
+                    .collect(),
+                rule: r.rule,
                 used_view: r.used_view,
                 wall_ms,
                 boot,
@@ -240,8 +255,8 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
                 spec,
                 before,
                 after,
-                winner: None,
-                candidates: BTreeSet::new(),
+                ranked: Vec::new(),
+                rule: Rule::NoCandidates,
                 used_view: false,
                 wall_ms,
                 boot,
@@ -420,28 +435,35 @@ fn check_kv(env: &Env, durable: u64) -> Result<(), Failure> {
     Ok(())
 }
 
+/// Doubtful records (touched by media damage) that may bear on one query, at most: every subset
+/// of them is tried, so the bound keeps a query's check at 2^N model answers per position.
+const DOUBTFUL_PER_QUERY_MAX: usize = 6;
+
 fn check_queries(env: &Env) -> Result<(), Failure> {
     let s = env.shared.borrow();
-    let uncertain_offsets: Vec<u64> = s
-        .oracle
-        .entries()
-        .iter()
-        .filter(|e| e.uncertain)
-        .map(|e| e.offset)
-        .collect();
     let accepted = s
         .oracle
         .entries()
         .into_iter()
-        .filter(|e| !e.uncertain)
-        .filter_map(|e| s.oracle.accept(&e.payload).map(|r| (e.offset, r)));
+        .filter_map(|e| {
+            s.oracle
+                .accept(&e.payload)
+                .map(|r| (e.offset, r, e.uncertain))
+        })
+        .collect::<Vec<_>>();
     let model = LensModel::new(accepted);
     let offsets: Vec<u64> = s.oracle.known().keys().copied().collect();
+    let (mut checked, mut unchecked) = (0u64, 0u64);
     for q in s.queries.iter().filter(|q| !q.failed) {
-        // Media damage below the query's horizon makes its ingested set unknowable.
-        if uncertain_offsets.iter().any(|&o| o < q.after) {
+        // Damage excuses exactly the damaged records that bear on this query: each of them may
+        // or may not have been ingested, so every combination is tried. Only a query with more
+        // of them than the bound goes unchecked (and is counted as such).
+        let doubtful = model.doubtful_for(&q.spec);
+        if doubtful.len() > DOUBTFUL_PER_QUERY_MAX {
+            unchecked += 1;
             continue;
         }
+        checked += 1;
         // The ingested set changes only at record boundaries: try each cursor position the query
         // could have seen. A view answer is the read of an earlier query that was still fresh:
         // try the positions of each such read; with none, the view broke the staleness rules.
@@ -470,12 +492,25 @@ fn check_queries(env: &Env) -> Result<(), Failure> {
                     .map(|o| o + 1),
             );
         }
-        let matched = positions.iter().any(|&upto| {
-            let answer = model.answer(&q.spec, upto);
-            answer.winner == q.winner && answer.candidates == q.candidates
+        let subsets = (0..1u32 << doubtful.len()).map(|mask| {
+            doubtful
+                .iter()
+                .enumerate()
+                .filter(|(bit, _)| mask & (1 << bit) != 0)
+                .map(|(_, &id)| id)
+                .collect::<BTreeSet<_>>()
+        });
+        let answered = Answer {
+            ranked: q.ranked.clone(),
+            rule: q.rule,
+        };
+        let matched = subsets.into_iter().any(|counted| {
+            positions
+                .iter()
+                .any(|&upto| model.answer(&q.spec, upto, &counted) == answered)
         });
         if !matched {
-            let expected = model.answer(&q.spec, q.after);
+            let expected = model.answer(&q.spec, q.after, &doubtful.iter().copied().collect());
             let offset_of = |h: &Hash32| {
                 s.oracle
                     .entries()
@@ -485,32 +520,59 @@ fn check_queries(env: &Env) -> Result<(), Failure> {
                         _ => None,
                     })
             };
-            let missing: Vec<String> = expected
-                .candidates
-                .difference(&q.candidates)
+            let (got, want) = (answered.candidates(), expected.candidates());
+            let missing: Vec<String> = want
+                .difference(&got)
                 .map(|h| format!("{h} at {:?}", offset_of(h)))
                 .collect();
-            let extra: Vec<String> = q
-                .candidates
-                .difference(&expected.candidates)
+            let extra: Vec<String> = got
+                .difference(&want)
                 .map(|h| format!("{h} at {:?}", offset_of(h)))
                 .collect();
             if s.trace {
                 eprintln!("query mismatch: missing {missing:?} extra {extra:?}");
+                eprintln!(
+                    "  engine ranked {:?} by {:?}",
+                    answered.ranked, answered.rule
+                );
+                eprintln!(
+                    "  model ranked {:?} by {:?}",
+                    expected.ranked, expected.rule
+                );
             }
+            let support = |a: &Answer| {
+                a.ranked
+                    .first()
+                    .map(|r| format!("{} voters, weight {:?}", r.vote_count, r.vote_weight))
+                    .unwrap_or_default()
+            };
             return Err(Failure::Safety(format!(
-                "query {:?} (cursor {}..{}, view {}) answered {:?} with {} candidates; the reference lens gives {:?} with {} candidates over the ingested set",
+                "query {:?} (cursor {}..{}, view {}, {} damaged records bear on it) answered {:?} ({}) with {} candidates by {:?}; the reference lens gives {:?} ({}) with {} candidates by {:?} over the ingested set",
                 q.spec,
                 q.before,
                 q.after,
                 q.used_view,
-                q.winner,
-                q.candidates.len(),
-                expected.winner,
-                expected.candidates.len()
+                doubtful.len(),
+                answered.winner(),
+                support(&answered),
+                answered.ranked.len(),
+                answered.rule,
+                expected.winner(),
+                support(&expected),
+                expected.ranked.len(),
+                expected.rule,
             )));
         }
     }
+    drop(s);
+    let mut s = env.shared.borrow_mut();
+    s.metrics.check(checked);
+    s.metrics
+        .counts
+        .add_event(names::EVENT_QUERIES_CHECKED, checked);
+    s.metrics
+        .counts
+        .add_event(names::EVENT_QUERIES_UNCHECKED_DAMAGE, unchecked);
     Ok(())
 }
 
@@ -598,8 +660,8 @@ mod tests {
             },
             before: 0,
             after: 0,
-            winner: None,
-            candidates: BTreeSet::new(),
+            ranked: Vec::new(),
+            rule: Rule::NoCandidates,
             used_view: false,
             wall_ms,
             boot,

@@ -30,6 +30,11 @@ pub const EVENT_CRASHES: &str = "crashes";
 pub const EVENT_RECOVERIES: &str = "recoveries";
 /// Event count: invariant checks evaluated.
 pub const EVENT_INVARIANT_CHECKS: &str = "invariant_checks";
+/// Answered queries the end-state oracle compared with the reference lens.
+pub const EVENT_QUERIES_CHECKED: &str = "queries_checked";
+/// Answered queries left unchecked because more damaged records bear on them than the oracle
+/// tries combinations of.
+pub const EVENT_QUERIES_UNCHECKED_DAMAGE: &str = "queries_unchecked_damage";
 
 /// Orders metric names: the well-known ones first in their documented order, then the rest by
 /// name, so every rendering lists them the same way.
