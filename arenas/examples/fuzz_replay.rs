@@ -5,7 +5,7 @@
 //! ```
 //!
 //! For `sim`, a failing input is turned into a failure artifact (in `STEMEDB_FUZZ_ARTIFACT_DIR`,
-//! default `fuzz/artifacts/sim`) for `stemedb-sim replay --artifact` and `stemedb-sim shrink
+//! default `fuzz/artifacts/sim-failures`) for `stemedb-sim replay --artifact` and `stemedb-sim shrink
 //! --artifact`; its path is printed. Exit code 1 if any input fails.
 
 use std::panic::{self, AssertUnwindSafe};

@@ -44,14 +44,23 @@ pub(super) fn wall_now() -> Instant {
 
 thread_local! {
     static PANIC_MESSAGE: RefCell<Option<String>> = const { RefCell::new(None) };
+    /// Whether this thread is inside [`run_guarded`]: only there is a panic a verdict.
+    static GUARDED: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
 }
 
 /// Panics anywhere in a run (the engine's tasks included) are recorded per thread, so a run can
-/// report "the engine panicked" as a safety violation instead of dying or hanging.
+/// report "the engine panicked" as a safety violation instead of dying or hanging. A panic
+/// outside a run goes to the hook that was there before (the default one, or a fuzzer's, which
+/// must see it to report the crash).
 fn install_panic_hook() {
     static ONCE: std::sync::Once = std::sync::Once::new();
     ONCE.call_once(|| {
-        panic::set_hook(Box::new(|info| {
+        let previous = panic::take_hook();
+        panic::set_hook(Box::new(move |info| {
+            if !GUARDED.with(std::cell::Cell::get) {
+                previous(info);
+                return;
+            }
             let at = info
                 .location()
                 .map(|l| format!(" at {}:{}", l.file(), l.line()))
@@ -74,7 +83,9 @@ fn install_panic_hook() {
 pub fn run_guarded(config: &RunConfig) -> SeedResult {
     install_panic_hook();
     PANIC_MESSAGE.with(|p| p.borrow_mut().take());
+    let was_guarded = GUARDED.with(|g| g.replace(true));
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| run_seed(config)));
+    GUARDED.with(|g| g.set(was_guarded));
     let panicked = PANIC_MESSAGE.with(|p| p.borrow_mut().take());
     match outcome {
         Ok(mut result) => {
@@ -261,7 +272,14 @@ pub fn finish(
             None => (Verdict::Pass, String::new()),
             Some(f) => (f.verdict(), f.message().to_owned()),
         };
-        let mut reproduce = reproduce_line(shape, &r.config, None);
+        // A run whose plan was given explicitly (an artifact's, a fuzzer's) is not reproduced by
+        // its seed: the line must name the artifact that carries the plan.
+        let artifact_path = Artifact::path_in(&output.out, arena, r.config.seed);
+        let mut reproduce = reproduce_line(
+            shape,
+            &r.config,
+            r.failure.as_ref().map(|_| artifact_path.as_path()),
+        );
         if let Some(f) = &r.failure {
             let artifact = Artifact {
                 format: ARTIFACT_FORMAT.into(),

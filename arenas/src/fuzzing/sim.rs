@@ -21,7 +21,8 @@ use crate::sim::SeedResult;
 /// a liveness phase, small enough for hundreds of runs a second across the fuzzer's cores.
 pub const SIM_OPS_MAX: u64 = 120;
 /// Where failure artifacts go, unless [`ARTIFACT_DIR_ENV`] says otherwise.
-pub const ARTIFACT_DIR_DEFAULT: &str = "fuzz/artifacts/sim";
+/// Not `fuzz/artifacts/sim` itself: cargo-fuzz names the newest file there as the failing input.
+pub const ARTIFACT_DIR_DEFAULT: &str = "fuzz/artifacts/sim-failures";
 /// Environment variable naming the directory for failure artifacts.
 pub const ARTIFACT_DIR_ENV: &str = "STEMEDB_FUZZ_ARTIFACT_DIR";
 /// Hex digits of the input's digest in an artifact's file name (inputs that share an arena and

@@ -276,7 +276,11 @@ mod tests {
         ]);
         let doubtful = model.doubtful_for(&spec("s", true));
         let offsets: Vec<u64> = doubtful.iter().map(|&id| model.offset(id)).collect();
-        assert_eq!(offsets, vec![100, 300], "damage to subject t excuses nothing about s");
+        assert_eq!(
+            offsets,
+            vec![100, 300],
+            "damage to subject t excuses nothing about s"
+        );
         let q = spec("s", true);
         let without = model.answer(&q, u64::MAX, &BTreeSet::new());
         assert_eq!(without.ranked.len(), 1);
