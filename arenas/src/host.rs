@@ -220,6 +220,23 @@ fn refused(env: &Env, what: &str, err: &EngineError) {
     }
 }
 
+/// Whether `err` promises that nothing of the record was stored. Validation and encoding
+/// happen before the WAL; a full device and an I/O error cut the partial batch back (and sync
+/// the cut) before they are returned, or the WAL fails closed instead. Failing closed (the bytes
+/// may have reached the disk) and an interrupted flush (its bytes are cut back only by the next
+/// flush, which a crash can pre-empt) promise nothing.
+fn refusal_is_definite(err: &EngineError) -> bool {
+    use stemedb::wal::WalError;
+    match err {
+        EngineError::Validation(_) | EngineError::Encode(_) => true,
+        EngineError::Wal(w) => matches!(
+            w,
+            WalError::RecordTooLarge { .. } | WalError::StorageFull { .. } | WalError::Io { .. }
+        ),
+        _ => false,
+    }
+}
+
 fn faults_active_locked(s: &crate::sim::Shared) -> bool {
     s.phase == Phase::Faults && s.config.arena == ArenaKind::Chaos
 }
@@ -315,6 +332,9 @@ async fn submit(
                 e,
                 EngineError::Wal(stemedb::wal::WalError::FailedClosed { .. })
             );
+            if refusal_is_definite(&e) {
+                env.shared.borrow_mut().oracle.refused_definitely(&payload);
+            }
             refused(env, what, &e);
             if failed_closed {
                 // Wait for the supervisor's restart rather than burn the workload on refusals.

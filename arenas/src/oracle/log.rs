@@ -29,6 +29,9 @@ fn digest(payload: &[u8]) -> Digest {
 pub struct LogOracle {
     /// How often each payload was submitted (acknowledged or not).
     submitted: BTreeMap<Digest, u32>,
+    /// How often a submission of each payload was refused with an error that promises nothing
+    /// was stored (see [`LogOracle::refused_definitely`]).
+    refused_definitely: BTreeMap<Digest, u32>,
     /// Acknowledged records by offset.
     acked: BTreeMap<u64, Vec<u8>>,
     /// The log as last observed, plus acknowledged records since.
@@ -81,6 +84,13 @@ impl LogOracle {
             }
             Signatures::Verify => {}
         }
+    }
+
+    /// A submission of `payload` was refused with an error that promises nothing was stored (a
+    /// validation error, a full device whose partial batch was cut back, an I/O error after which
+    /// the batch was cut back): those bytes must never appear in the log.
+    pub fn refused_definitely(&mut self, payload: &[u8]) {
+        *self.refused_definitely.entry(digest(payload)).or_insert(0) += 1;
     }
 
     /// `payload` travels as embedded frames inside a record about to be submitted.
@@ -213,9 +223,15 @@ impl LogOracle {
             let n = seen.entry(d).or_insert(0);
             *n += 1;
             let submitted = self.submitted.get(&d).copied().unwrap_or(0);
+            let refused = self.refused_definitely.get(&d).copied().unwrap_or(0);
             if *n > submitted && !damaged {
                 return Err(Failure::Safety(format!(
                     "the recovered log holds a record at offset {offset} that was submitted {submitted} time(s) but appears {n} time(s)"
+                )));
+            }
+            if *n + refused > submitted && !damaged {
+                return Err(Failure::Safety(format!(
+                    "the recovered log holds a record at offset {offset} ({n} time(s)) that was submitted {submitted} time(s) and refused {refused} time(s) with an error that promised nothing was stored"
                 )));
             }
             if let Some(old) = self.known.get(offset) {
