@@ -167,12 +167,19 @@ async fn scan_log(env: &Env) -> Result<(Vec<(u64, Vec<u8>)>, u64), Failure> {
     Ok((records, first))
 }
 
-pub async fn after_recovery(env: &Env) -> Result<(), Failure> {
+/// The whole log, read back, against the log oracle.
+async fn check_log(env: &Env) -> Result<(), Failure> {
     refresh_damage(env);
     let (scan, first) = scan_log(env).await?;
     let mut s = env.shared.borrow_mut();
     s.oracle.check_recovered(&scan, first)?;
     s.metrics.check(scan.len() as u64 + 1);
+    Ok(())
+}
+
+pub async fn after_recovery(env: &Env) -> Result<(), Failure> {
+    check_log(env).await?;
+    let s = env.shared.borrow();
     if let Some(t) = s.config.tripwire {
         let acked = s.oracle.acked_count() as u64;
         let crashes = s
@@ -317,6 +324,9 @@ pub async fn converge(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
             "ingest lag did not drain: cursor {cursor}, durable end {durable}"
         )));
     }
+    // The log as it ends, not only as recoveries found it: records that reached it without an
+    // acknowledgement (or against a refusal) since the last recovery are judged here.
+    check_log(env).await?;
     check_kv(env, durable)?;
     check_queries(env)?;
     if env.shared.borrow().config.arena == ArenaKind::Voting {
