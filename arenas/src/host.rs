@@ -262,9 +262,12 @@ async fn writer(env: Env, engine: Rc<Engine>, queries: Rc<QueryEngine>) {
         let Some(op) = op else { break };
         match op {
             Op::Submit(record) => submit(&env, &engine, Some(&record), None).await,
-            Op::Hostile { bytes, signatures } => {
-                submit(&env, &engine, None, Some((bytes, signatures))).await
-            }
+            Op::Hostile { bytes, signatures } => match through_validation(&bytes) {
+                // Half of the hostile records that decode canonically go through the validating
+                // entry point: what it refuses must never reach the log.
+                Some(record) => submit_validated_hostile(&env, &engine, &record, signatures).await,
+                None => submit(&env, &engine, None, Some((bytes, signatures))).await,
+            },
             Op::Query(spec) => check::query(&env, &engine, &queries, spec).await,
             Op::Smuggle { outer, inner } => {
                 env.shared.borrow_mut().oracle.smuggled(&inner);
@@ -273,6 +276,47 @@ async fn writer(env: Env, engine: Rc<Engine>, queries: Rc<QueryEngine>) {
         }
     }
     env.shared.borrow_mut().writers_running -= 1;
+}
+
+/// The record to send through `Engine::submit`, for hostile bytes that decode to a record whose
+/// canonical encoding they are, and that the payload's digest picks (half of them; the digest,
+/// not a draw, so the workload stream is unchanged).
+fn through_validation(bytes: &[u8]) -> Option<Record> {
+    let record = Record::decode(bytes).ok()?;
+    let canonical = record.encode().ok()? == bytes;
+    let picked = blake3::hash(bytes).as_bytes()[0] & 1 == 0;
+    (canonical && picked).then_some(record)
+}
+
+/// Sends a hostile record through the validating entry point. A validation refusal is the
+/// expected answer (and promises nothing was stored); an acknowledgement is treated like any
+/// other (ingest must then dead-letter what is invalid).
+async fn submit_validated_hostile(
+    env: &Env,
+    engine: &Rc<Engine>,
+    record: &Record,
+    signatures: Signatures,
+) {
+    let payload = match record.encode() {
+        Ok(p) => p,
+        Err(_) => return,
+    };
+    env.shared
+        .borrow_mut()
+        .oracle
+        .submitting(&payload, signatures);
+    let started = env.clock.monotonic();
+    let result = engine.submit(record).await;
+    let now = env.clock.monotonic();
+    match result {
+        Err(EngineError::Validation(e)) => {
+            let mut s = env.shared.borrow_mut();
+            s.event(now, &format!("hostile refused at submit: {e}"));
+            s.metrics.op("hostile_refused");
+            s.oracle.refused_definitely(&payload);
+        }
+        other => acknowledged_or_refused(env, engine, "hostile", payload, started, other).await,
+    }
 }
 
 /// Submits a workload record (signed by the harness: its signatures are good) or raw hostile
@@ -307,6 +351,18 @@ async fn submit(
         Some(r) => engine.submit(r).await,
         None => engine.submit_raw(&payload).await,
     };
+    acknowledged_or_refused(env, engine, what, payload, started, result).await;
+}
+
+/// What a submit's answer means for the oracle, the metrics and the writer.
+async fn acknowledged_or_refused(
+    env: &Env,
+    engine: &Rc<Engine>,
+    what: &'static str,
+    payload: Vec<u8>,
+    started: Duration,
+    result: Result<u64, EngineError>,
+) {
     let now = env.clock.monotonic();
     match result {
         Ok(offset) => {
