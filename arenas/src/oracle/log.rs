@@ -300,6 +300,35 @@ impl LogOracle {
 mod tests {
     use super::*;
 
+    /// A payload refused once with a definite error may appear only as often as its other
+    /// submissions allow: never, when that was its only submission.
+    #[test]
+    fn a_definitely_refused_record_must_not_appear_in_the_log() {
+        let mut oracle = LogOracle::default();
+        let refused = vec![5u8; 40];
+        let twice = vec![6u8; 40];
+        oracle.submitting(&refused, Signatures::KnownGood);
+        oracle.refused_definitely(&refused);
+        oracle.submitting(&twice, Signatures::KnownGood);
+        oracle.submitting(&twice, Signatures::KnownGood);
+        oracle.refused_definitely(&twice);
+        // The second submission of `twice` may have landed: one copy is allowed.
+        oracle.check_recovered(&[(0, twice.clone())], 0).unwrap();
+        let err = oracle
+            .check_recovered(&[(0, twice.clone()), (96, refused.clone())], 0)
+            .unwrap_err();
+        assert!(
+            err.message().contains("refused 1 time(s)"),
+            "{}",
+            err.message()
+        );
+        // Media damage over the record's own frame is the only excuse.
+        oracle.damage = vec![(96, 96 + frame_bytes(refused.len()))];
+        oracle
+            .check_recovered(&[(0, twice.clone()), (96, refused)], 0)
+            .unwrap();
+    }
+
     /// A misdirected write of 944 bytes of other frames lands on `[0, 944)`, over the start of an
     /// acknowledged record whose frame spans `[904, 1032)`. The next scan observes the landed
     /// frames (so `known` forgets the record at 904), yet the bytes `[944, 1032)` are still what
