@@ -15,7 +15,9 @@ use std::time::Duration;
 
 use stemedb::io::{Clock, Vfs};
 use stemedb::storage::KvStore;
-use stemedb_faults::{CrashEvent, CrashKind, FaultPlan, SimClock, SimDisk, SimKv};
+use stemedb_faults::{
+    AimOutcome, CrashEvent, CrashKind, FaultPlan, SimClock, SimDisk, SimKv, AIM_WINDOW_CALLS,
+};
 
 use crate::config::RunConfig;
 use crate::host;
@@ -138,6 +140,12 @@ const WORKLOAD_SIM_S_MAX: u64 = 3_600;
 /// of a process, if it is boot-timed) fails, and so does every later one until it is executed.
 fn arm(disk: &SimDisk, next: Option<&CrashEvent>) {
     let Some(crash) = next else { return };
+    if let (Some(aim), None) = (crash.aimed, crash.at_boot_op) {
+        // Events before the crash's own call do not count; one armed late counts from now.
+        let from_op = crash.at_op.max(disk.ops());
+        disk.aim_crash(crash.kind, aim, from_op, from_op + AIM_WINDOW_CALLS);
+        return;
+    }
     let op = match crash.at_boot_op {
         Some(n) => disk.ops() + n,
         None => crash.at_op,
@@ -217,8 +225,40 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                 let progress = s.workload.issued() * crate::config::DISK_OPS_PER_WORKLOAD_OP;
                 let struck = !disk.is_powered() || !disk.is_process_alive();
                 if let Some(crash) = crashes.next_if(|c| {
-                    struck || (c.at_boot_op.is_none() && c.at_op <= disk.ops().max(progress))
+                    struck
+                        || (c.at_boot_op.is_none()
+                            && c.aimed.is_none()
+                            && c.at_op <= disk.ops().max(progress))
                 }) {
+                    let aim = crash
+                        .aimed
+                        .filter(|_| crash.at_boot_op.is_none())
+                        .map(|aim| (aim, disk.take_aim_outcome()));
+                    if let Some((aim, outcome)) = aim {
+                        let hit = matches!(outcome, Some(AimOutcome::AtEvent(_)));
+                        s.event(
+                            now,
+                            &format!(
+                                "aimed crash: {} #{} +{} calls: {}",
+                                aim.event.name(),
+                                aim.nth,
+                                aim.after_calls,
+                                if hit {
+                                    "struck at the event"
+                                } else {
+                                    "event did not come"
+                                }
+                            ),
+                        );
+                        s.metrics.counts.add_event(
+                            if hit {
+                                stemedb_reports::names::EVENT_CRASHES_AIMED_HIT
+                            } else {
+                                stemedb_reports::names::EVENT_CRASHES_AIMED_MISSED
+                            },
+                            1,
+                        );
+                    }
                     let kv_report = kv.crash(&crash.spec);
                     match crash.kind {
                         CrashKind::PowerLoss => {

@@ -193,6 +193,8 @@ fn crash_event(
         },
         kind,
         at_boot_op,
+        // Not drawn from the input: that would give every committed corpus input another plan.
+        aimed: None,
     })
 }
 

@@ -19,7 +19,7 @@ pub mod rng;
 mod swarm;
 
 pub use clock::SimClock;
-pub use disk::{CrashReport, DiskStats, MediaDamage, SimDisk, SECTOR_BYTES};
+pub use disk::{AimOutcome, CrashReport, DiskStats, MediaDamage, SimDisk, SECTOR_BYTES};
 #[cfg(feature = "arbitrary")]
 pub use fuzz_plan::{
     ARBITRARY_CAPACITY_BYTES_MAX, ARBITRARY_CLOCK_JUMPS_MAX, ARBITRARY_DISK_FAULTS_MAX,
@@ -27,7 +27,8 @@ pub use fuzz_plan::{
 pub use kv::{KvCrashReport, KvFault, KvStats, SimKv};
 pub use latency::{LatencyDist, LatencyModel};
 pub use plan::{
-    ClockJump, ClockPlan, CrashEvent, CrashKind, CrashMode, CrashSpec, DiskFault, FaultClass,
-    FaultPlan, FileSelector, FsyncEioSpec, MisdirectTarget, ScheduledFault, WriteLanded,
+    ClockJump, ClockPlan, CrashAim, CrashEvent, CrashKind, CrashMode, CrashSpec, DiskEvent,
+    DiskFault, FaultClass, FaultPlan, FileSelector, FsyncEioSpec, MisdirectTarget, ScheduledFault,
+    WriteLanded, AIM_WINDOW_CALLS,
 };
 pub use swarm::PlanConfig;

@@ -320,7 +320,77 @@ pub struct CrashEvent {
     /// first call), so a small value lands inside recovery; `at_op` then only orders the plan.
     #[serde(default)]
     pub at_boot_op: Option<u64>,
+    /// If set (and `at_boot_op` is not), the crash is aimed at a disk event at or after `at_op`
+    /// instead of striking at `at_op` itself. Absent from plans written before aiming existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aimed: Option<CrashAim>,
 }
+
+/// A disk event a crash can be aimed at. Each one opens a window the engine must clean up after
+/// (cut a partial write back, make a new file's entry durable, finish what a removal began), and
+/// crashes drawn at uniform calls almost never land in those few calls: FoundationDB's BUGGIFY
+/// makes the same bet for code paths. Events are what the disk sees, not engine internals, so
+/// aiming needs no hook in the engine and works for any engine on the `Vfs` seam.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DiskEvent {
+    /// A write refused with StorageFull (ENOSPC), whatever prefix of it landed.
+    StorageFull,
+    /// A write or a data sync that failed with EIO.
+    IoError,
+    /// A file created (a new WAL segment, a dead-letter or checkpoint file).
+    Create,
+    /// A file removed (a segment retired after its records were ingested).
+    Remove,
+    /// A rename (a small file replaced atomically).
+    Rename,
+    /// A file's length set (a partial batch cut back, a torn tail cut by recovery).
+    SetLen,
+    /// The first successful data sync of a process (what recovery makes durable first).
+    FirstSync,
+    /// A successful directory sync (the moment new entries become durable).
+    SyncDir,
+}
+
+impl DiskEvent {
+    pub const ALL: [DiskEvent; 8] = [
+        DiskEvent::StorageFull,
+        DiskEvent::IoError,
+        DiskEvent::Create,
+        DiskEvent::Remove,
+        DiskEvent::Rename,
+        DiskEvent::SetLen,
+        DiskEvent::FirstSync,
+        DiskEvent::SyncDir,
+    ];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            DiskEvent::StorageFull => "storage_full",
+            DiskEvent::IoError => "io_error",
+            DiskEvent::Create => "create",
+            DiskEvent::Remove => "remove",
+            DiskEvent::Rename => "rename",
+            DiskEvent::SetLen => "set_len",
+            DiskEvent::FirstSync => "first_sync",
+            DiskEvent::SyncDir => "sync_dir",
+        }
+    }
+}
+
+/// Where an aimed crash strikes: `after_calls` calls after the `nth` occurrence (1-based) of
+/// `event` counted from the crash's `at_op` (0: the very next call). If the event has not come
+/// `AIM_WINDOW_CALLS` calls after `at_op`, the crash strikes there, so every planned crash still
+/// happens and a plan never waits on an event its faults cannot cause.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrashAim {
+    pub event: DiskEvent,
+    pub nth: u32,
+    pub after_calls: u32,
+}
+
+/// How long an aimed crash waits for its event, in disk calls after its `at_op`.
+pub const AIM_WINDOW_CALLS: u64 = 4_000;
 
 impl CrashEvent {
     /// A power loss at `at_op`.
@@ -330,6 +400,7 @@ impl CrashEvent {
             spec,
             kind: CrashKind::PowerLoss,
             at_boot_op: None,
+            aimed: None,
         }
     }
 }

@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::latency::LatencyModel;
 use crate::plan::{
-    ClockJump, CrashEvent, CrashKind, CrashMode, CrashSpec, DiskFault, FaultClass, FaultPlan,
-    FileSelector, FsyncEioSpec, MisdirectTarget, ScheduledFault, WriteLanded,
+    ClockJump, CrashAim, CrashEvent, CrashKind, CrashMode, CrashSpec, DiskEvent, DiskFault,
+    FaultClass, FaultPlan, FileSelector, FsyncEioSpec, MisdirectTarget, ScheduledFault,
+    WriteLanded,
 };
 use crate::rng;
 
@@ -67,6 +68,12 @@ const BOOT_CRASH_PROBABILITY: f64 = 0.25;
 /// sync) takes 9 to 11 calls over a caught-up log and more when it must scan, so most strike
 /// inside recovery and the rest in the catch-up just after it.
 pub(crate) const BOOT_CRASH_OPS_MAX: u64 = 16;
+/// Chance that a crash not timed from a start is aimed at a disk event (see `CrashAim`).
+const AIMED_CRASH_PROBABILITY: f64 = 0.3;
+/// An aimed crash strikes at most this many calls after its event (0: the very next call).
+pub(crate) const AIM_AFTER_CALLS_MAX: u32 = 3;
+/// An aimed crash strikes at the first to this-th occurrence of its event.
+pub(crate) const AIM_NTH_MAX: u32 = 3;
 /// Bits a corrupt read flips, at most.
 pub(crate) const READ_CORRUPT_FLIPS_MAX: u8 = 4;
 /// A failed write's landed prefix ends at most this many sector boundaries past its offset.
@@ -127,6 +134,7 @@ impl FaultPlan {
                             },
                             kind: CrashKind::PowerLoss,
                             at_boot_op,
+                            aimed: None,
                         });
                     }
                 }
@@ -147,6 +155,7 @@ impl FaultPlan {
                             },
                             kind: CrashKind::ProcessKill,
                             at_boot_op,
+                            aimed: None,
                         });
                     }
                 }
@@ -193,6 +202,7 @@ impl FaultPlan {
                 }
             }
         }
+        aim_crashes(seed, &mut plan);
         plan.disk.sort_by_key(|f| f.at_op);
         plan.crashes.sort_by_key(|c| c.at_op);
         plan.clock.jumps.sort_by_key(|j| j.at_ms);
@@ -205,6 +215,39 @@ fn outcome_mode(rng: &mut rng::SimRng) -> CrashMode {
     let keep_pct = rng.random_range(0..=100u8);
     let torn_pct = rng.random_range(0..=100 - keep_pct);
     CrashMode::Random { keep_pct, torn_pct }
+}
+
+/// Aims a share of the crashes not timed from a start at a disk event the plan can cause. The
+/// draws come from their own stream, so adding aiming left every other draw of a seed as it was.
+fn aim_crashes(seed: u64, plan: &mut FaultPlan) {
+    let mut rng = rng::stream(seed, "crash-aim");
+    let has = |c: FaultClass| plan.classes.contains(&c);
+    let mut events: Vec<DiskEvent> = DiskEvent::ALL
+        .into_iter()
+        .filter(|e| match e {
+            DiskEvent::StorageFull => has(FaultClass::Enospc),
+            DiskEvent::IoError => has(FaultClass::FsyncEio) || has(FaultClass::WriteEio),
+            _ => true,
+        })
+        .collect();
+    // The refusals the plan causes are rarer than the events every run has, and cleaning up
+    // after them is the least exercised code: draw them twice as often.
+    let rare: Vec<DiskEvent> = [DiskEvent::StorageFull, DiskEvent::IoError]
+        .into_iter()
+        .filter(|e| events.contains(e))
+        .collect();
+    events.extend(rare);
+    for crash in &mut plan.crashes {
+        let aimed = rng.random_bool(AIMED_CRASH_PROBABILITY);
+        let aim = CrashAim {
+            event: events[rng.random_range(0..events.len())],
+            nth: rng.random_range(1..=AIM_NTH_MAX),
+            after_calls: rng.random_range(0..=AIM_AFTER_CALLS_MAX),
+        };
+        if aimed && crash.at_boot_op.is_none() {
+            crash.aimed = Some(aim);
+        }
+    }
 }
 
 fn boot_op(rng: &mut rng::SimRng) -> Option<u64> {

@@ -115,6 +115,7 @@ fn new_events_have_their_documented_shape() {
         spec: CrashSpec::drop_all(),
         kind: CrashKind::ProcessKill,
         at_boot_op: Some(3),
+        aimed: None,
     };
     let text = serde_json::to_string(&kill).unwrap();
     assert_eq!(

@@ -98,6 +98,9 @@ impl VfsFile for ProbedFile {
     async fn len(&self) -> std::io::Result<u64> {
         self.inner.len().await
     }
+    async fn evict_cache(&self) -> std::io::Result<()> {
+        self.inner.evict_cache().await
+    }
 }
 
 #[tokio::test]

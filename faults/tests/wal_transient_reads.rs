@@ -110,6 +110,9 @@ impl VfsFile for FlakyFile {
     async fn len(&self) -> std::io::Result<u64> {
         self.inner.len().await
     }
+    async fn evict_cache(&self) -> std::io::Result<()> {
+        self.inner.evict_cache().await
+    }
 }
 
 /// A synced log of [`RECORDS`] records on a fresh disk: its offsets, end and segment path.

@@ -28,6 +28,11 @@ pub const WELL_KNOWN_LATENCIES: [&str; 5] = [
 pub const EVENT_CRASHES: &str = "crashes";
 /// Event count: completed recoveries.
 pub const EVENT_RECOVERIES: &str = "recoveries";
+/// Crashes aimed at a disk event that struck at it (see `CrashAim`); the rest of the aimed ones
+/// waited out their window and struck at its end.
+pub const EVENT_CRASHES_AIMED_HIT: &str = "crashes_aimed_hit";
+/// Aimed crashes whose event never came within the window.
+pub const EVENT_CRASHES_AIMED_MISSED: &str = "crashes_aimed_missed";
 /// Event count: invariant checks evaluated.
 pub const EVENT_INVARIANT_CHECKS: &str = "invariant_checks";
 /// Answered queries the end-state oracle compared with the reference lens.

@@ -293,6 +293,15 @@ async fn sync_calls_succeed(vfs: &dyn Vfs, dir: PathBuf) {
         b"durable",
         "sync changes no contents"
     );
+    // Without a failed fsync the cache holds what the medium holds, so eviction changes no
+    // contents, synced or not (dirty pages are never dropped).
+    f.write_at(7, b", and dirty").await.unwrap();
+    f.evict_cache().await.expect("evicting the cache succeeds");
+    assert_eq!(
+        read_to_end(f.as_ref()).await.unwrap(),
+        b"durable, and dirty",
+        "eviction changes no contents"
+    );
 }
 
 async fn handles_share_contents(vfs: &dyn Vfs, dir: PathBuf) {

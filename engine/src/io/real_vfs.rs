@@ -176,6 +176,11 @@ impl VfsFile for RealFile {
             .map_err(|e| with_path(e, "set_len", &self.path))
     }
 
+    async fn evict_cache(&self) -> io::Result<()> {
+        rustix::fs::fadvise(&self.file, 0, None, rustix::fs::Advice::DontNeed)
+            .map_err(|e| with_path(io::Error::from(e), "fadvise", &self.path))
+    }
+
     async fn len(&self) -> io::Result<u64> {
         Ok(self
             .file

@@ -91,6 +91,12 @@ pub trait VfsFile: Send + Sync + fmt::Debug {
     async fn set_len(&self, len: u64) -> io::Result<()>;
     /// The current (not necessarily durable) length.
     async fn len(&self) -> io::Result<u64>;
+    /// Drops this file's clean pages from the page cache, so later reads come from the medium
+    /// (`posix_fadvise(DONTNEED)`). Dirty pages stay: sync first to drop everything. Why it
+    /// exists: a failed fsync marks the pages it covered clean whether or not they reached the
+    /// disk, and they stay readable until evicted, so a process that restarts after one reads
+    /// bytes the disk does not hold and no later sync will write them.
+    async fn evict_cache(&self) -> io::Result<()>;
 }
 
 /// Holds an exclusive lock until dropped.

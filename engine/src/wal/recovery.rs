@@ -32,6 +32,12 @@
 //! - What recovery read may itself be only in the page cache (after a process crash, not a power
 //!   loss), so the last segment and the directory are synced before anything is acknowledged or
 //!   handed to readers on top of it.
+//! - What the page cache shows may never reach the disk at all: a failed fsync marks the pages it
+//!   covered clean whether or not they were written, and they stay readable. The WAL cuts a
+//!   failed batch back before failing closed, but a process that dies before that cut leaves the
+//!   batch readable to the next one, and a sync cannot make clean pages durable. So the last
+//!   segment is synced (what is dirty becomes durable) and its cache evicted before the scan:
+//!   recovery reads what the medium holds, and builds on nothing a power loss can take away.
 //! - A crash during recovery is harmless: every step is idempotent, and the quarantine list is
 //!   replaced atomically. A second recovery of the same bytes finds nothing new.
 
@@ -154,6 +160,15 @@ pub async fn recover(
             .open(&path, mode)
             .await
             .map_err(|e| WalError::io("open", &path, e))?;
+        if is_last {
+            // Read the medium, not the page cache: see the module comment on failed fsyncs.
+            file.sync_data()
+                .await
+                .map_err(|e| WalError::io("sync_data", &path, e))?;
+            file.evict_cache()
+                .await
+                .map_err(|e| WalError::io("evict_cache", &path, e))?;
+        }
         let room = segment_room_bytes(&segments, index);
         pos = pos.max(base);
         let mut view = SegmentView::new(file.as_ref(), &path, segment, room).await?;

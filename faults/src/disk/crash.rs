@@ -108,6 +108,8 @@ impl DiskState {
         // The power loss ended every process, a dying one included.
         self.process_alive = true;
         self.kill_at_op = None;
+        self.aim = None;
+        self.synced_this_process = false;
         self.stats.crashes += 1;
         let summary = format!("crash {:?}: {report:?}", spec.mode);
         self.record(&[b"crash", summary.as_bytes()]);
@@ -119,6 +121,8 @@ impl DiskState {
         self.locks.clear();
         self.process_alive = true;
         self.kill_at_op = None;
+        self.aim = None;
+        self.synced_this_process = false;
         self.stats.process_kills += 1;
         self.record(&[b"process_kill"]);
     }

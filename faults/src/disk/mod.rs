@@ -12,7 +12,8 @@
 //!   vanish, and a directory whose entry in its parent was not synced vanishes with its contents.
 //! - fsync EIO: the pages it covered are marked clean, and each covered write persisted, was
 //!   dropped, or was torn, as the fault's spec says (by default all dropped); a later successful
-//!   sync makes none of the dropped data durable.
+//!   sync makes none of the dropped data durable, and reads keep returning the dropped bytes until
+//!   the file's cache is evicted (`evict_cache`: live bytes become durable bytes plus pending ops).
 //! - Write EIO after none, a sector-aligned prefix, or all of the write reached the page cache.
 //! - ENOSPC at a capacity (StorageFull, errno 28, possibly after a partial write); misdirected
 //!   writes; latent sector errors; bit rot of synced data; transient read EIO; transient read
@@ -25,6 +26,7 @@
 //!
 //! Not modelled: unlinked-but-open files use no space; rename across directories is refused.
 
+mod aim;
 mod crash;
 mod dirs;
 mod faults;
@@ -44,9 +46,11 @@ use stemedb::io::{storage_full_error, OpenMode, Vfs, VfsFile, VfsLock};
 
 use crate::latency::{LatencyModel, OpClass};
 use crate::plan::{
-    CrashSpec, DiskFault, FaultPlan, FsyncEioSpec, MisdirectTarget, ScheduledFault, WriteLanded,
+    CrashSpec, DiskEvent, DiskFault, FaultPlan, FsyncEioSpec, MisdirectTarget, ScheduledFault,
+    WriteLanded,
 };
 use crate::rng::{self, SimRng};
+pub use aim::AimOutcome;
 pub use crash::CrashReport;
 use read_corrupt::ArmedCorruption;
 pub use state::SECTOR_BYTES;
@@ -146,6 +150,11 @@ pub(crate) struct DiskState {
     trace: blake3::Hasher,
     fault_log: Vec<String>,
     damage: Vec<MediaDamage>,
+    /// A crash aimed at a disk event, waiting for it.
+    aim: Option<aim::ArmedAim>,
+    aim_outcome: Option<AimOutcome>,
+    /// Whether the current process has completed a data sync (for `DiskEvent::FirstSync`).
+    synced_this_process: bool,
 }
 
 impl SimDisk {
@@ -192,6 +201,9 @@ impl SimDisk {
             trace: blake3::Hasher::new(),
             fault_log: Vec::new(),
             damage: Vec::new(),
+            aim: None,
+            aim_outcome: None,
+            synced_this_process: false,
         };
         Self {
             inner: Arc::new(Mutex::new(state)),
@@ -301,6 +313,7 @@ impl SimDisk {
         // A power cut or kill still scheduled would strike the fault-free phase.
         s.power_off_at_op = None;
         s.kill_at_op = None;
+        s.aim = None;
         for inode in s.inodes.values_mut() {
             inode.bad_sectors.clear();
         }
@@ -559,6 +572,7 @@ impl DiskState {
                 Ok(())
             };
             self.stats.write_errors += 1;
+            self.note_event(DiskEvent::IoError);
             self.log_fault(format!(
                 "write_eio: inode {ino} write of {} bytes at {offset}: {len} bytes reached the page cache ({landed:?}){}",
                 data.len(),
@@ -612,6 +626,7 @@ impl DiskState {
         }
         if full {
             self.stats.enospc_errors += 1;
+            self.note_event(DiskEvent::StorageFull);
             return Err(storage_full_error());
         }
         Ok(())
@@ -621,17 +636,33 @@ impl DiskState {
         let live_len = self.inode_mut(ino)?.live.len() as u64;
         if len > live_len && self.headroom().is_some_and(|room| len - live_len > room) {
             self.stats.enospc_errors += 1;
+            self.note_event(DiskEvent::StorageFull);
             return Err(storage_full_error());
         }
         let inode = self.inode_mut(ino)?;
         inode.live.resize(len as usize, 0);
         inode.pending.push(PendingOp::SetLen(len));
+        self.note_event(DiskEvent::SetLen);
+        Ok(())
+    }
+
+    /// Clean pages are dropped and re-read from the medium: the live bytes become the durable
+    /// bytes with the pending (dirty) operations applied on top. They differ only where a failed
+    /// fsync marked pages clean that it never persisted.
+    fn evict_cache(&mut self, ino: Ino) -> io::Result<()> {
+        let inode = self.inode_mut(ino)?;
+        let mut live = inode.durable.clone();
+        for op in &inode.pending {
+            state::apply_pending(&mut live, op);
+        }
+        inode.live = live;
         Ok(())
     }
 
     fn sync_data(&mut self, ino: Ino) -> io::Result<()> {
         if !self.armed_fsync_eio.is_empty() {
             let spec = self.armed_fsync_eio.remove(0);
+            self.note_event(DiskEvent::IoError);
             return self.fail_sync(ino, spec);
         }
         let inode = self.inode_mut(ino)?;
@@ -651,6 +682,9 @@ impl DiskState {
             }
         }
         self.stats.data_syncs += 1;
+        if !std::mem::replace(&mut self.synced_this_process, true) {
+            self.note_event(DiskEvent::FirstSync);
+        }
         Ok(())
     }
 
@@ -706,6 +740,7 @@ impl DiskState {
                 let d = self.dirs.get_mut(&dir).expect("looked up above");
                 d.live.insert(name.clone(), ino);
                 d.pending.push(DirOp::Link { name, ino });
+                self.note_event(DiskEvent::Create);
                 Ok(ino)
             }
         }
@@ -719,6 +754,7 @@ impl DiskState {
         let d = self.dirs.get_mut(&dir).expect("looked up above");
         d.live.remove(&name);
         d.pending.push(DirOp::Unlink { name });
+        self.note_event(DiskEvent::Remove);
         Ok(())
     }
 
@@ -742,6 +778,7 @@ impl DiskState {
             to: to_name,
             ino,
         });
+        self.note_event(DiskEvent::Rename);
         Ok(())
     }
 
@@ -754,6 +791,7 @@ impl DiskState {
             d.apply_durably(&op);
         }
         self.stats.dir_syncs += 1;
+        self.note_event(DiskEvent::SyncDir);
         Ok(())
     }
 
@@ -871,6 +909,17 @@ impl VfsFile for SimFile {
         self.disk
             .call(OpClass::Metadata, Some(self.epoch), |s| {
                 Ok(s.inode_mut(ino)?.live.len() as u64)
+            })
+            .await
+    }
+
+    async fn evict_cache(&self) -> io::Result<()> {
+        let ino = self.ino;
+        self.disk
+            .call(OpClass::Metadata, Some(self.epoch), |s| {
+                let r = s.evict_cache(ino);
+                s.record_result("evict_cache", ino, 0, 0, &r);
+                r
             })
             .await
     }
