@@ -7,7 +7,7 @@
 //!   a replay of the durable log; invalid records, and only those (or media-damaged ones), are
 //!   quarantined; every query left an audit record; trolls lost every contested topic.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::sync::Arc;
 use std::time::Duration;
@@ -431,6 +431,16 @@ fn check_kv(env: &Env, durable: u64) -> Result<(), Failure> {
             "the valid record at offset {o} was quarantined ({reason}), and no media fault touched it"
         )));
     }
+    let dead_letters: BTreeMap<u64, String> = quarantined
+        .iter()
+        .map(|&o| {
+            let reason = actual
+                .get(&keys::quarantine_key(o))
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default();
+            (o, reason)
+        })
+        .collect();
     match actual.get(keys::INGEST_CURSOR_KEY) {
         Some(v) if ingest::be_u64(v) == durable => {}
         other => {
@@ -440,6 +450,7 @@ fn check_kv(env: &Env, durable: u64) -> Result<(), Failure> {
             )))
         }
     }
+    crate::oracle::coverage::check(&entries, &dead_letters, durable).map_err(Failure::Safety)?;
     let checks = actual_data.len() as u64 + replay.quarantined.len() as u64;
     s.metrics.check(checks);
     Ok(())
