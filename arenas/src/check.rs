@@ -51,9 +51,41 @@ pub struct QueryCheck {
     pub boot: u32,
     /// The query failed; it may still have read the store and installed a view.
     pub failed: bool,
+    /// The sequence number of the answer's audit record (`None` for a failed query).
+    pub audit_seq: Option<u64>,
 }
 
 impl QueryCheck {
+    /// An answered query, with the ingest cursor before and after it.
+    pub fn answered(
+        spec: QuerySpec,
+        r: &stemedb::query::QueryResult,
+        (before, after): (u64, u64),
+        wall_ms: u64,
+        boot: u32,
+    ) -> Self {
+        QueryCheck {
+            spec,
+            before,
+            after,
+            ranked: r
+                .candidates
+                .iter()
+                .map(|c| Ranked {
+                    hash: c.hash,
+                    vote_count: c.vote_count,
+                    vote_weight: c.vote_weight,
+                })
+                .collect(),
+            rule: r.rule,
+            used_view: r.used_view,
+            wall_ms,
+            boot,
+            failed: false,
+            audit_seq: Some(r.audit_seq),
+        }
+    }
+
     /// Whether this query's store read may have installed the view that answered `view_query`:
     /// same process, same subject and predicate, and fresh for it (dated at or before the view
     /// query's clock and no more than its `max_stale` earlier). A view that is older, or dated in
@@ -235,25 +267,13 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
                 )));
             }
             let boot = s.boots;
-            s.queries.push(QueryCheck {
+            s.queries.push(QueryCheck::answered(
                 spec,
-                before,
-                after,
-                ranked: r
-                    .candidates
-                    .iter()
-                    .map(|c| Ranked {
-                        hash: c.hash,
-                        vote_count: c.vote_count,
-                        vote_weight: c.vote_weight,
-                    })
-                    .collect(),
-                rule: r.rule,
-                used_view: r.used_view,
+                &r,
+                (before, after),
                 wall_ms,
                 boot,
-                failed: false,
-            });
+            ));
         }
         Err(e) => {
             s.event(now, &format!("query failed: {e}"));
@@ -268,6 +288,7 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
                 wall_ms,
                 boot,
                 failed: true,
+                audit_seq: None,
             });
             s.metrics.op("query_failed");
             let tolerated = s.phase == Phase::Faults && s.config.arena == ArenaKind::Chaos;
@@ -618,12 +639,25 @@ async fn check_topics(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
             consensus: true,
             max_stale_ms: None,
         };
+        let wall_ms = env.clock.wall_ms();
         let r = queries
             .query(&query_of(&spec))
             .await
             .map_err(|e| Failure::Safety(format!("the final consensus query failed: {e}")))?;
-        env.shared.borrow_mut().metrics.op("query");
-        let winner = r.winner.map(|c| c.hash);
+        let winner = r.winner.as_ref().map(|c| c.hash);
+        {
+            let mut s = env.shared.borrow_mut();
+            s.metrics.op("query");
+            // Audited like every other answer (`oracle::audit`); the lens check ran already.
+            let (cursor, boot) = (engine.ingest_cursor(), s.boots);
+            s.queries.push(QueryCheck::answered(
+                spec,
+                &r,
+                (cursor, cursor),
+                wall_ms,
+                boot,
+            ));
+        }
         if winner != Some(topic.honest) {
             return Err(Failure::Safety(format!(
                 "trolls whose total weight is below the honest side's flipped topic {}: winner {:?}, honest {}",
@@ -638,15 +672,41 @@ async fn check_topics(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
 /// outside chaos).
 fn check_audit(env: &Env) -> Result<(), Failure> {
     let s = env.shared.borrow();
+    let mut stored = BTreeMap::new();
+    for (key, value) in env.kv.live_snapshot() {
+        if let Ok(Key::Audit { seq }) = Key::decode(&key) {
+            let record = stemedb::query::AuditRecord::decode(&value).map_err(|e| {
+                Failure::Safety(format!(
+                    "the audit record at sequence number {seq} is unreadable: {e}"
+                ))
+            })?;
+            stored.insert(seq, record);
+        }
+    }
+    let answered: Vec<crate::oracle::audit::Answered> = s
+        .queries
+        .iter()
+        .filter_map(|q| {
+            Some(crate::oracle::audit::Answered {
+                boot: q.boot,
+                audit_seq: q.audit_seq?,
+                wall_ms: q.wall_ms,
+                subject: q.spec.subject.clone(),
+                predicate: q.spec.predicate.clone(),
+                lens: query_of(&q.spec).lens,
+                used_view: q.used_view,
+                rule: q.rule,
+                candidates: q.ranked.len() as u64,
+                winner: q.ranked.first().map(|r| r.hash),
+            })
+        })
+        .collect();
+    crate::oracle::audit::check(&answered, &s.audit_floors, &stored).map_err(Failure::Safety)?;
     if s.config.arena == ArenaKind::Chaos {
+        // Crashes lose unflushed audit records; the checks above still hold.
         return Ok(());
     }
-    let audits = env
-        .kv
-        .live_snapshot()
-        .keys()
-        .filter(|k| matches!(Key::decode(k), Ok(Key::Audit { .. })))
-        .count() as u64;
+    let audits = stored.len() as u64;
     let answered = s
         .metrics
         .counts
@@ -687,6 +747,7 @@ mod tests {
             wall_ms,
             boot,
             failed: false,
+            audit_seq: None,
         }
     }
 

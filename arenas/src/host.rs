@@ -8,6 +8,7 @@ use std::time::Duration;
 use stemedb::io::Clock;
 use stemedb::model::Record;
 use stemedb::query::QueryEngine;
+use stemedb::storage::keys::Key;
 use stemedb::{Engine, EngineError, EngineOptions};
 use stemedb_reports::names;
 
@@ -37,6 +38,17 @@ pub async fn boot(env: Env) {
     let (phase, boot) = {
         let mut s = env.shared.borrow_mut();
         s.boots += 1;
+        let floor = env
+            .kv
+            .live_snapshot()
+            .keys()
+            .filter_map(|k| match Key::decode(k) {
+                Ok(Key::Audit { seq }) => Some(seq),
+                _ => None,
+            })
+            .max();
+        let boot = s.boots;
+        s.audit_floors.insert(boot, floor);
         let last = std::mem::take(&mut s.verifier_boot);
         s.verifier_done.hits += last.hits;
         s.verifier_done.misses += last.misses;

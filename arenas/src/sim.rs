@@ -79,6 +79,9 @@ pub struct Shared {
     pub verifier_done: stemedb::model::VerifierStats,
     pub verifier_boot: stemedb::model::VerifierStats,
     pub queries: Vec<crate::check::QueryCheck>,
+    /// Per boot, the highest audit sequence number stored when it started (see
+    /// `oracle::audit`).
+    pub audit_floors: std::collections::BTreeMap<u32, Option<u64>>,
     /// Print every event to stderr as it happens (`STEMEDB_SIM_TRACE=1`), for diagnosing a seed.
     pub trace: bool,
 }
@@ -180,6 +183,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         verifier_done: Default::default(),
         verifier_boot: Default::default(),
         queries: Vec::new(),
+        audit_floors: Default::default(),
         trace: std::env::var_os("STEMEDB_SIM_TRACE").is_some(),
     }));
     let env = Env {

@@ -6,6 +6,7 @@
 //! - [`log`]: what the harness knows of the log (submitted, acknowledged, observed) and the
 //!   durability checks after every recovery.
 
+pub mod audit;
 pub mod coverage;
 pub mod ingest;
 pub mod lens;
