@@ -201,6 +201,21 @@ async fn run_workload(env: &Env, engine: Rc<Engine>) {
             s.config.arena == ArenaKind::Chaos,
         )
     };
+    if exhausted && !failed {
+        // Faults stop here, before the driver notices, so that the drain below is helped by
+        // neither a fresh write nor a restart.
+        if chaos {
+            env.disk.heal();
+            let at = env.clock.monotonic();
+            env.shared
+                .borrow_mut()
+                .event(at, "faults stop; ingest drains without writes or a restart");
+        }
+        if let Err(failure) = check::drain(env, &engine).await {
+            env.shared.borrow_mut().fail(failure);
+            return;
+        }
+    }
     if exhausted && !failed && !chaos {
         // No faults struck: converge in this same process, so in-flight measurements finish.
         env.shared.borrow_mut().phase = Phase::Liveness;
