@@ -266,6 +266,12 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
                     "query {spec:?} names winner {winner:?}, not the first of its ranked candidates"
                 )));
             }
+            let lens = query_of(&spec).lens;
+            if let Err(e) =
+                crate::oracle::explain::check(lens, r.rule, &r.candidates, &r.explanation)
+            {
+                s.fail(Failure::Safety(format!("query {spec:?}: {e}")));
+            }
             let boot = s.boots;
             s.queries.push(QueryCheck::answered(
                 spec,

@@ -8,6 +8,7 @@
 
 pub mod audit;
 pub mod coverage;
+pub mod explain;
 pub mod ingest;
 pub mod lens;
 pub mod log;
