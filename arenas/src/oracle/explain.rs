@@ -15,6 +15,15 @@ fn units(sum: WeightSum) -> String {
     format!("{}.{:06}", sum.micros() / per_unit, sum.micros() % per_unit)
 }
 
+/// The lenses' names as users know them (DESIGN.md), spelled here rather than asked of the
+/// engine, so a wrong name is seen.
+fn lens_name(lens: LensKind) -> &'static str {
+    match lens {
+        LensKind::Recency => "recency",
+        LensKind::VoteAwareConsensus => "vote-aware consensus",
+    }
+}
+
 fn short(c: &Candidate) -> String {
     c.hash.to_string().chars().take(16).collect()
 }
@@ -26,7 +35,7 @@ pub fn check(
     ranked: &[Candidate],
     explanation: &str,
 ) -> Result<(), String> {
-    let mut facts = vec![lens.name().to_owned()];
+    let mut facts = vec![lens_name(lens).to_owned()];
     if let Some(winner) = ranked.first() {
         facts.push(short(winner));
         facts.push(format!("{} ms", winner.timestamp_ms()));
