@@ -59,7 +59,8 @@ impl SimDisk {
 }
 
 impl DiskState {
-    fn plan_strike(&mut self, kind: CrashKind, op: u64) {
+    /// The crash of `kind` strikes at call `op` (at once if that call has begun already).
+    pub(super) fn plan_strike(&mut self, kind: CrashKind, op: u64) {
         match kind {
             CrashKind::PowerLoss => {
                 self.power_off_at_op = Some(op);

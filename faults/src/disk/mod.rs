@@ -254,11 +254,8 @@ impl SimDisk {
     /// Power fails at call number `op` (0-based, see [`SimDisk::ops`]): that call and every later
     /// one fail with EIO until [`SimDisk::crash`] restores power.
     pub fn power_off_at_op(&self, op: u64) {
-        let mut s = self.state();
-        s.power_off_at_op = Some(op);
-        if s.stats.ops >= op {
-            s.powered = false;
-        }
+        self.state()
+            .plan_strike(crate::plan::CrashKind::PowerLoss, op);
     }
 
     /// Whether the power is still on.
@@ -275,11 +272,8 @@ impl SimDisk {
     /// The process dies at call number `op` (0-based, see [`SimDisk::ops`]): that call and every
     /// later one fail with EIO until [`SimDisk::kill_process`] executes the kill.
     pub fn kill_process_at_op(&self, op: u64) {
-        let mut s = self.state();
-        s.kill_at_op = Some(op);
-        if s.stats.ops >= op {
-            s.process_alive = false;
-        }
+        self.state()
+            .plan_strike(crate::plan::CrashKind::ProcessKill, op);
     }
 
     /// Whether no planned process kill has struck since the last executed one.
