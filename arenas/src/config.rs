@@ -75,6 +75,11 @@ pub struct RunConfig {
     /// their content (see `adversary::smuggler`); 0 in old artifacts.
     #[serde(default)]
     pub smuggle_per_mille: u16,
+    /// Per mille of records stamped by a clock other than the engine's (see
+    /// `workload::ForeignClock`): behind, ahead within and past the future tolerance, exactly at
+    /// it, reset to the epoch. 0 in old artifacts, so they replay the same records.
+    #[serde(default)]
+    pub foreign_clock_per_mille: u16,
     /// WAL segment size: small, so rotation and truncation happen in every run.
     pub segment_bytes_max: u64,
     /// Crash-restarts (chaos).
@@ -113,6 +118,10 @@ pub struct Tripwire {
 /// headers get damaged and recovery looks ahead.
 pub const SMUGGLE_PER_MILLE_CHAOS: u16 = 10;
 
+/// Records stamped by a foreign clock, per mille (about 100 in a 2000-operation run): enough
+/// that every kind of foreign clock stamps some records of every kind in most runs.
+pub const FOREIGN_CLOCK_PER_MILLE_DEFAULT: u16 = 50;
+
 /// Records at a validation bound, per mille (about 20 in a 2000-operation run).
 pub const EDGE_PER_MILLE_DEFAULT: u16 = 10;
 
@@ -147,6 +156,7 @@ impl RunConfig {
             hostile_per_mille: 0,
             edge_per_mille: EDGE_PER_MILLE_DEFAULT,
             smuggle_per_mille: 0,
+            foreign_clock_per_mille: FOREIGN_CLOCK_PER_MILLE_DEFAULT,
             segment_bytes_max: 64 * 1024,
             crashes_min: 0,
             crashes_max: 0,
@@ -164,6 +174,9 @@ impl RunConfig {
             }
             ArenaKind::Cortex => c.query_pct = 35,
             ArenaKind::Voting => {
+                // Its oracle needs every topic claim accepted, and its votes are signed in one
+                // queue up front; foreign clocks are judged in the other three arenas.
+                c.foreign_clock_per_mille = 0;
                 c.honest_voters = 6;
                 c.troll_voters = 24;
                 c.subjects = 4;
@@ -255,6 +268,10 @@ impl RunConfig {
         o.insert(
             "smuggle_per_mille".into(),
             self.smuggle_per_mille.to_string(),
+        );
+        o.insert(
+            "foreign_clock_per_mille".into(),
+            self.foreign_clock_per_mille.to_string(),
         );
         o.insert(
             "segment_bytes_max".into(),

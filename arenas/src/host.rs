@@ -237,10 +237,9 @@ fn refused(env: &Env, what: &str, err: &EngineError) {
     let mut s = env.shared.borrow_mut();
     s.event(at, &format!("{what} refused: {err}"));
     s.metrics.op("refused");
-    let clock_faults = s.config.arena == ArenaKind::Cortex;
-    let tolerated =
-        faults_active_locked(&s) || (clock_faults && matches!(err, EngineError::Validation(_)));
-    if !tolerated {
+    // Validation refusals of workload records are judged by the clock rule before this; here
+    // only the disk's faults excuse a refusal.
+    if !faults_active_locked(&s) {
         s.fail(crate::outcome::Failure::Safety(format!(
             "the engine refused a valid {what} without any fault: {err}"
         )));
@@ -375,10 +374,71 @@ async fn submit(
         .submitting(&payload, signatures);
     let started = env.clock.monotonic();
     let result = match record {
-        Some(r) => engine.submit(r).await,
+        Some(r) => {
+            // The engine's clock as `submit` reads it: nothing is awaited in between.
+            let engine_wall_ms = env.clock.wall_ms();
+            let result = engine.submit(r).await;
+            if clock_rule_held(env, r, engine_wall_ms, &result, &payload) {
+                return;
+            }
+            result
+        }
         None => engine.submit_raw(&payload).await,
     };
     acknowledged_or_refused(env, engine, what, payload, started, result).await;
+}
+
+/// Judges a workload record's submit by the clock rule (`oracle::clock`); the records are valid
+/// in every other rule, so a validation refusal can only be the clock rule's. Returns whether the
+/// answer was a refusal the rule demands (fully handled here); a breach of the rule fails the
+/// run, in every arena and every phase (no disk fault makes a date invalid).
+fn clock_rule_held(
+    env: &Env,
+    record: &Record,
+    engine_wall_ms: u64,
+    result: &Result<u64, EngineError>,
+    payload: &[u8],
+) -> bool {
+    use crate::oracle::clock::{self, ClockVerdict};
+    use stemedb::model::ValidationError;
+    let timestamp_ms = clock::timestamp_ms(record);
+    let verdict = clock::verdict(timestamp_ms, engine_wall_ms);
+    let kind = kind_name(record);
+    let at = env.clock.monotonic();
+    let mut s = env.shared.borrow_mut();
+    let breach = match (verdict, result) {
+        (
+            ClockVerdict::TooFarAhead,
+            Err(EngineError::Validation(ValidationError::TimestampInFuture { .. })),
+        ) => {
+            s.event(
+                at,
+                &format!(
+                    "{kind} dated {timestamp_ms} ms refused at engine time {engine_wall_ms} ms"
+                ),
+            );
+            s.metrics.op("future_refused");
+            s.oracle.refused_definitely(payload);
+            return true;
+        }
+        (ClockVerdict::TooFarAhead, Ok(offset)) => format!(
+            "the engine accepted a {kind} dated {timestamp_ms} ms, {} ms ahead of its clock \
+             ({engine_wall_ms} ms; the tolerance is {} ms), at offset {offset}",
+            timestamp_ms - engine_wall_ms,
+            clock::FUTURE_SKEW_MS_MAX
+        ),
+        (ClockVerdict::TooFarAhead, Err(e)) => format!(
+            "a {kind} dated {timestamp_ms} ms, too far ahead of the engine's clock \
+             ({engine_wall_ms} ms), got {e} instead of a future-timestamp refusal"
+        ),
+        (ClockVerdict::Passes, Err(EngineError::Validation(e))) => format!(
+            "the engine refused a valid {kind} dated {timestamp_ms} ms at engine time \
+             {engine_wall_ms} ms: {e}"
+        ),
+        (ClockVerdict::Passes, _) => return false,
+    };
+    s.fail(crate::outcome::Failure::Safety(breach));
+    true
 }
 
 /// What a submit's answer means for the oracle, the metrics and the writer.

@@ -20,6 +20,68 @@ const HONEST_WEIGHT_UNITS_MIN: u32 = 50;
 const HONEST_WEIGHT_UNITS_MAX: u32 = 100;
 /// Timestamps are coarsened to this grain so equal timestamps (recency ties) really happen.
 const TIMESTAMP_GRAIN_MS: u64 = 50;
+/// How far behind a lagging client clock may be: an hour.
+const FOREIGN_BEHIND_MS_MAX: u64 = 60 * 60 * 1000;
+/// How far ahead of the tolerance a far-future stamp may be: a year.
+const FOREIGN_FAR_AHEAD_MS_MAX: u64 = 365 * 24 * 60 * 60 * 1000;
+
+/// The clocks, other than the engine's, that stamp a share of the records
+/// (`RunConfig::foreign_clock_per_mille`). Real clients sign with their own clock: behind, ahead,
+/// reset, or honest while the server's clock is the wrong one. Each stamp is judged exactly by
+/// `oracle::clock` against the engine's reading at submit, so the engine must accept the ones
+/// within the tolerance (the bound itself included) and refuse the rest.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ForeignClock {
+    /// True time minus up to an hour: a lagging client (loses recency races it should lose).
+    Behind,
+    /// True time exactly: refused only while the engine's own clock is far behind (clock faults).
+    True,
+    /// True time plus up to twice the tolerance: a client running fast.
+    Fast,
+    /// The engine's reading plus 1 ms to the tolerance: ahead, yet accepted (wins recency).
+    AheadWithin,
+    /// The engine's reading plus exactly the tolerance: the last date accepted.
+    AtBound,
+    /// One ms past the bound: the first date refused.
+    PastBound,
+    /// Up to a year past the bound.
+    FarFuture,
+    /// The first second after the Unix epoch: a client whose clock was reset.
+    Epoch,
+}
+
+impl ForeignClock {
+    const ALL: [ForeignClock; 8] = [
+        ForeignClock::Behind,
+        ForeignClock::True,
+        ForeignClock::Fast,
+        ForeignClock::AheadWithin,
+        ForeignClock::AtBound,
+        ForeignClock::PastBound,
+        ForeignClock::FarFuture,
+        ForeignClock::Epoch,
+    ];
+
+    /// The date this clock stamps, given the engine's wall reading and the simulation's true
+    /// wall time.
+    fn stamp(self, rng: &mut SimRng, engine_wall_ms: u64, true_wall_ms: u64) -> u64 {
+        use crate::oracle::clock::FUTURE_SKEW_MS_MAX as SKEW;
+        match self {
+            ForeignClock::Behind => {
+                true_wall_ms.saturating_sub(rng.random_range(1..=FOREIGN_BEHIND_MS_MAX))
+            }
+            ForeignClock::True => true_wall_ms,
+            ForeignClock::Fast => true_wall_ms + rng.random_range(1..=2 * SKEW),
+            ForeignClock::AheadWithin => engine_wall_ms + rng.random_range(1..SKEW),
+            ForeignClock::AtBound => engine_wall_ms + SKEW,
+            ForeignClock::PastBound => engine_wall_ms + SKEW + 1,
+            ForeignClock::FarFuture => {
+                engine_wall_ms + SKEW + rng.random_range(2..=FOREIGN_FAR_AHEAD_MS_MAX)
+            }
+            ForeignClock::Epoch => rng.random_range(0..1_000),
+        }
+    }
+}
 
 /// A query the workload asks.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -81,6 +143,9 @@ pub struct Workload {
     burst_left: u64,
     /// Virtual time before which no writer takes an operation.
     quiet_until: Duration,
+    /// Which records foreign clocks stamp, and how, on its own stream so the operations drawn
+    /// are the same with foreign clocks on or off.
+    clock_rng: SimRng,
 }
 
 impl Workload {
@@ -105,6 +170,7 @@ impl Workload {
             traffic_rng: rng::stream(seed, "traffic"),
             burst_left: 0,
             quiet_until: Duration::ZERO,
+            clock_rng: rng::stream(seed, "foreign-clock"),
         }
         .with_first_burst()
     }
@@ -157,6 +223,7 @@ impl Workload {
         if self.cfg.arena == ArenaKind::Voting {
             return Some(self.next_voting(ts));
         }
+        let ts = self.foreign_stamp(wall_ms, now).unwrap_or(ts);
         if self.rng.random_range(0..100u8) < self.cfg.query_pct {
             return Some(Op::Query(self.query()));
         }
@@ -198,6 +265,18 @@ impl Workload {
             return Some(Op::Submit(self.evidence(ts)));
         }
         Some(Op::Submit(self.assertion(ts)))
+    }
+
+    /// A foreign clock's date for this operation's record, for a share of them. No draw when
+    /// off, so old artifacts replay the same records.
+    fn foreign_stamp(&mut self, engine_wall_ms: u64, now: Duration) -> Option<u64> {
+        let per_mille = self.cfg.foreign_clock_per_mille;
+        if per_mille == 0 || self.clock_rng.random_range(0..1000u16) >= per_mille {
+            return None;
+        }
+        let clock = ForeignClock::ALL[self.clock_rng.random_range(0..ForeignClock::ALL.len())];
+        let true_wall_ms = stemedb_faults::SIM_EPOCH_WALL_MS + now.as_millis() as u64;
+        Some(clock.stamp(&mut self.clock_rng, engine_wall_ms, true_wall_ms))
     }
 
     fn subject(&mut self) -> String {

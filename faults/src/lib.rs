@@ -18,7 +18,7 @@ mod plan;
 pub mod rng;
 mod swarm;
 
-pub use clock::SimClock;
+pub use clock::{SimClock, SIM_EPOCH_WALL_MS};
 pub use disk::{AimOutcome, CrashReport, DiskStats, MediaDamage, SimDisk, SECTOR_BYTES};
 #[cfg(feature = "arbitrary")]
 pub use fuzz_plan::{

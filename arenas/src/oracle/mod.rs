@@ -3,10 +3,12 @@
 //! - [`ingest`]: the KV a correct ingest worker leaves after applying a log, and a comparison
 //!   that names the first difference.
 //! - [`lens`]: the answer a correct lens gives over an ingested set.
+//! - [`clock`]: the clock rule at submit (which dates the engine must refuse).
 //! - [`log`]: what the harness knows of the log (submitted, acknowledged, observed) and the
 //!   durability checks after every recovery.
 
 pub mod audit;
+pub mod clock;
 pub mod coverage;
 pub mod explain;
 pub mod ingest;
