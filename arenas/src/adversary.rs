@@ -1,15 +1,16 @@
 //! Records at and just past the rules' edges: what an off-by-one or a dropped check in the
 //! engine's validation would let through or turn away.
 //!
-//! - `edge_valid`: valid records exactly at every bound (confidence 0 and 1, the longest subject,
-//!   predicate, object and evidence, the most signatures, the heaviest and the lightest vote).
-//!   They go through `submit`: an engine that refuses one refuses valid work, and ingest must
-//!   apply it.
-//! - `rule_breaking`: records properly signed (or signed to fool a lax verifier) that break one
-//!   rule each: one past every bound, a zero weight, NaN and negative-zero confidence, a signer
-//!   twice, a key swapped under a signature, a signature moved from another record, and the
-//!   small-order "weak key" that any message verifies under unless verification is strict. They
-//!   go in raw: ingest must dead-letter every one (the reference validator decides independently).
+//! - `edge_valid`: valid records exactly at every bound, both ends (confidence 0, the least
+//!   positive, the greatest below 1, and 1; the shortest and the longest subject, predicate,
+//!   object and evidence; the most signatures; the heaviest and the lightest vote). They go
+//!   through `submit`: an engine that refuses one refuses valid work, and ingest must apply it.
+//! - `rule_breaking`: records properly signed (or signed to fool a lax verifier) that break
+//!   exactly one bound of one field, or one signature rule, each drawn uniformly from the
+//!   catalogue [`Breach::ALL`] (every bound of every field, each side that can be crossed). Half
+//!   go in raw, where ingest must dead-letter every one (the reference validator decides
+//!   independently); half through `submit`, which must refuse each with the error that names
+//!   its breach (`Breach::named_by`).
 //! - `tampered`: records signed properly, then changed in one signed field (every field of
 //!   assertions, votes and evidence in turn). The harness knows they are bad without asking the
 //!   engine's signing message, so a field that message leaves out is caught.
@@ -24,7 +25,7 @@
 
 use rand::Rng;
 use stemedb::model::{
-    Agent, Assertion, Hash32, Lifecycle, Record, Vote, Weight, EVIDENCE_BYTES_MAX,
+    Agent, Assertion, Hash32, Lifecycle, Record, ValidationError, Vote, Weight, EVIDENCE_BYTES_MAX,
     OBJECT_BYTES_MAX, PREDICATE_BYTES_MAX, SIGNATURES_MAX, SIGNATURE_BYTES, SUBJECT_BYTES_MAX,
     WEIGHT_MAX,
 };
@@ -82,7 +83,7 @@ impl Adversary {
     pub fn edge_valid(&self, rng: &mut SimRng, target: Hash32, ts: u64) -> Record {
         let signer = &self.cosigners[0];
         let mut a = self.assertion(rng, ts);
-        match rng.random_range(0..9u8) {
+        match rng.random_range(0..15u8) {
             0 => a.confidence = 0.0,
             1 => a.confidence = 1.0,
             2 => a.subject = fill(SUBJECT_BYTES_MAX, b's'),
@@ -91,6 +92,13 @@ impl Adversary {
             5 => return Record::Assertion(self.signed(a, SIGNATURES_MAX)),
             6 => return Record::Vote(signer.vote(target, WEIGHT_MAX, ts)),
             7 => return Record::Vote(signer.vote(target, Weight::from_micros(1), ts)),
+            // The inside neighbours of the bounds `Breach` crosses from outside.
+            8 => a.subject = fill(1, b's'),
+            9 => a.predicate = fill(1, b'p'),
+            10 => a.object = fill(1, b'o'),
+            11 => a.confidence = f64::from_bits(1),
+            12 => a.confidence = 1.0 - f64::EPSILON / 2.0,
+            13 => return Record::Evidence(signer.evidence(target, vec![0xE5], ts)),
             _ => {
                 let content = vec![0xE5; EVIDENCE_BYTES_MAX];
                 return Record::Evidence(signer.evidence(target, content, ts));
@@ -185,63 +193,92 @@ impl Adversary {
         record.encode().unwrap_or_default()
     }
 
-    /// The bytes of a record that breaks exactly one rule (see the module docs).
-    pub fn rule_breaking(&self, rng: &mut SimRng, target: Hash32, ts: u64) -> Vec<u8> {
+    /// A record that breaks exactly one rule, drawn uniformly from [`Breach::ALL`], and the
+    /// rule it breaks.
+    pub fn rule_breaking(&self, rng: &mut SimRng, target: Hash32, ts: u64) -> (Breach, Vec<u8>) {
+        let breach = Breach::ALL[rng.random_range(0..Breach::ALL.len())];
+        (breach, self.breaking(breach, rng, target, ts))
+    }
+
+    /// The bytes of a record that breaks `breach` and no other rule: every other field is valid,
+    /// and the signatures are good over what was signed (unless the breach is a signature's).
+    pub fn breaking(&self, breach: Breach, rng: &mut SimRng, target: Hash32, ts: u64) -> Vec<u8> {
         let signer = &self.cosigners[0];
         let other = &self.cosigners[1];
         let mut a = self.assertion(rng, ts);
-        let record = match rng.random_range(0..16u8) {
-            0 => Record::Vote(signer.vote(target, Weight::ZERO, ts)),
-            1 => {
-                Record::Vote(signer.vote(target, Weight::from_micros(WEIGHT_MAX.micros() + 1), ts))
-            }
-            2 => {
-                a.confidence = f64::NAN;
-                Record::Assertion(self.signed(a, 1))
-            }
-            3 => {
-                a.confidence = -0.0;
-                Record::Assertion(self.signed(a, 1))
-            }
-            4 => {
-                a.confidence = 1.0 + f64::EPSILON;
-                Record::Assertion(self.signed(a, 1))
-            }
-            5 => {
+        let record = match breach {
+            Breach::SubjectEmpty => {
                 a.subject = String::new();
                 Record::Assertion(self.signed(a, 1))
             }
-            6 => {
+            Breach::SubjectTooLong => {
                 a.subject = fill(SUBJECT_BYTES_MAX + 1, b's');
                 Record::Assertion(self.signed(a, 1))
             }
-            7 => {
+            Breach::PredicateEmpty => {
+                a.predicate = String::new();
+                Record::Assertion(self.signed(a, 1))
+            }
+            Breach::PredicateTooLong => {
+                a.predicate = fill(PREDICATE_BYTES_MAX + 1, b'p');
+                Record::Assertion(self.signed(a, 1))
+            }
+            Breach::ObjectEmpty => {
+                a.object = String::new();
+                Record::Assertion(self.signed(a, 1))
+            }
+            Breach::ObjectTooLong => {
                 a.object = fill(OBJECT_BYTES_MAX + 1, b'o');
                 Record::Assertion(self.signed(a, 1))
             }
-            8 => Record::Assertion(self.signed(a, SIGNATURES_MAX + 1)),
-            9 => {
+            Breach::ConfidenceNan => {
+                a.confidence = f64::NAN;
+                Record::Assertion(self.signed(a, 1))
+            }
+            Breach::ConfidenceInfinite => {
+                a.confidence = if rng.random_bool(0.5) {
+                    f64::INFINITY
+                } else {
+                    f64::NEG_INFINITY
+                };
+                Record::Assertion(self.signed(a, 1))
+            }
+            Breach::ConfidenceBelowZero => {
+                // The largest value below zero: the bound's nearest outside neighbour.
+                a.confidence = -f64::from_bits(1);
+                Record::Assertion(self.signed(a, 1))
+            }
+            Breach::ConfidenceNegativeZero => {
+                a.confidence = -0.0;
+                Record::Assertion(self.signed(a, 1))
+            }
+            Breach::ConfidenceAboveOne => {
+                a.confidence = 1.0 + f64::EPSILON;
+                Record::Assertion(self.signed(a, 1))
+            }
+            Breach::NoSignature => Record::Assertion(a),
+            Breach::TooManySignatures => Record::Assertion(self.signed(a, SIGNATURES_MAX + 1)),
+            Breach::DuplicateSigner => {
                 // The same signer twice (both signatures valid).
                 let mut a = self.signed(a, 1);
                 let again = a.signatures[0];
                 a.signatures.push(again);
                 Record::Assertion(a)
             }
-            10 => Record::Assertion(a),
-            11 => {
+            Breach::SwappedKey => {
                 // Another key under a valid signature.
                 let mut a = self.signed(a, 1);
                 a.signatures[0].public_key = other.public_key();
                 Record::Assertion(a)
             }
-            12 => {
+            Breach::TransplantedSignature => {
                 // A signature moved from another record by the same signer.
                 let donor = self.signed(self.assertion(rng, ts + 1), 1);
                 let mut a = self.signed(a, 1);
                 a.signatures[0].signature = donor.signatures[0].signature;
                 Record::Assertion(a)
             }
-            13 => {
+            Breach::WeakKey => {
                 let mut weak = [0u8; SIGNATURE_BYTES];
                 weak[..32].copy_from_slice(&WEAK_KEY);
                 Record::Vote(Vote {
@@ -252,10 +289,120 @@ impl Adversary {
                     signature: weak,
                 })
             }
-            14 => Record::Evidence(signer.evidence(target, Vec::new(), ts)),
-            _ => Record::Evidence(signer.evidence(target, vec![0xE5; EVIDENCE_BYTES_MAX + 1], ts)),
+            Breach::WeightZero => Record::Vote(signer.vote(target, Weight::ZERO, ts)),
+            Breach::WeightTooLarge => {
+                Record::Vote(signer.vote(target, Weight::from_micros(WEIGHT_MAX.micros() + 1), ts))
+            }
+            Breach::EvidenceEmpty => Record::Evidence(signer.evidence(target, Vec::new(), ts)),
+            Breach::EvidenceTooLong => {
+                Record::Evidence(signer.evidence(target, vec![0xE5; EVIDENCE_BYTES_MAX + 1], ts))
+            }
         };
         record.encode().unwrap_or_default()
+    }
+}
+
+/// One bound of one field (or one signature rule), broken on its own. Every bound of every
+/// field is here, each side of it that can be crossed: the emptiness and the length of every
+/// string and of the evidence; confidence below zero by the least step, above one by the least
+/// step, negative zero, NaN and the infinities; no signature, one too many, a signer twice; a
+/// vote weight of zero and one micro-unit over the maximum; and the signature faults a lax
+/// verifier lets through. Not here: the self-parent rule (the identity hash covers the parent,
+/// so a self-parent needs a blake3 fixed point; `check_parent` is defence in depth), and the
+/// clock rule (judged at submit from foreign clocks, `workload::ForeignClock`; ingest never
+/// judges a date).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Breach {
+    SubjectEmpty,
+    SubjectTooLong,
+    PredicateEmpty,
+    PredicateTooLong,
+    ObjectEmpty,
+    ObjectTooLong,
+    ConfidenceNan,
+    ConfidenceInfinite,
+    ConfidenceBelowZero,
+    ConfidenceNegativeZero,
+    ConfidenceAboveOne,
+    NoSignature,
+    TooManySignatures,
+    DuplicateSigner,
+    SwappedKey,
+    TransplantedSignature,
+    WeakKey,
+    WeightZero,
+    WeightTooLarge,
+    EvidenceEmpty,
+    EvidenceTooLong,
+}
+
+impl Breach {
+    pub const ALL: [Breach; 21] = [
+        Breach::SubjectEmpty,
+        Breach::SubjectTooLong,
+        Breach::PredicateEmpty,
+        Breach::PredicateTooLong,
+        Breach::ObjectEmpty,
+        Breach::ObjectTooLong,
+        Breach::ConfidenceNan,
+        Breach::ConfidenceInfinite,
+        Breach::ConfidenceBelowZero,
+        Breach::ConfidenceNegativeZero,
+        Breach::ConfidenceAboveOne,
+        Breach::NoSignature,
+        Breach::TooManySignatures,
+        Breach::DuplicateSigner,
+        Breach::SwappedKey,
+        Breach::TransplantedSignature,
+        Breach::WeakKey,
+        Breach::WeightZero,
+        Breach::WeightTooLarge,
+        Breach::EvidenceEmpty,
+        Breach::EvidenceTooLong,
+    ];
+
+    /// Whether `err` names this breach: a record that breaks one rule must be refused for that
+    /// rule, not another (the typed error is what a client acts on).
+    pub fn named_by(self, err: &ValidationError) -> bool {
+        use ValidationError as E;
+        match self {
+            Breach::SubjectEmpty => matches!(err, E::SubjectEmpty),
+            Breach::SubjectTooLong => matches!(err, E::SubjectTooLong { bytes, bytes_max }
+                if *bytes == SUBJECT_BYTES_MAX + 1 && *bytes_max == SUBJECT_BYTES_MAX),
+            Breach::PredicateEmpty => matches!(err, E::PredicateEmpty),
+            Breach::PredicateTooLong => matches!(err, E::PredicateTooLong { bytes, bytes_max }
+                if *bytes == PREDICATE_BYTES_MAX + 1 && *bytes_max == PREDICATE_BYTES_MAX),
+            Breach::ObjectEmpty => matches!(err, E::ObjectEmpty),
+            Breach::ObjectTooLong => matches!(err, E::ObjectTooLong { bytes, bytes_max }
+                if *bytes == OBJECT_BYTES_MAX + 1 && *bytes_max == OBJECT_BYTES_MAX),
+            Breach::ConfidenceNan | Breach::ConfidenceInfinite => {
+                matches!(err, E::ConfidenceNotFinite { .. })
+            }
+            Breach::ConfidenceBelowZero
+            | Breach::ConfidenceNegativeZero
+            | Breach::ConfidenceAboveOne => matches!(err, E::ConfidenceOutOfRange { .. }),
+            Breach::NoSignature => matches!(err, E::NoSignature),
+            Breach::TooManySignatures => matches!(err, E::TooManySignatures { count, count_max }
+                if *count == SIGNATURES_MAX + 1 && *count_max == SIGNATURES_MAX),
+            Breach::DuplicateSigner => matches!(err, E::DuplicateSigner { index: 1 }),
+            Breach::SwappedKey | Breach::TransplantedSignature => {
+                matches!(err, E::BadSignature { index: 0 })
+            }
+            // A small-order key is a well-formed point: refused as a key or as a signature.
+            Breach::WeakKey => {
+                matches!(
+                    err,
+                    E::BadSignature { index: 0 } | E::MalformedPublicKey { index: 0 }
+                )
+            }
+            Breach::WeightZero => matches!(err, E::WeightZero),
+            Breach::WeightTooLarge => {
+                matches!(err, E::WeightTooLarge { weight_max, .. } if *weight_max == WEIGHT_MAX)
+            }
+            Breach::EvidenceEmpty => matches!(err, E::EvidenceEmpty),
+            Breach::EvidenceTooLong => matches!(err, E::EvidenceTooLong { bytes, bytes_max }
+                if *bytes == EVIDENCE_BYTES_MAX + 1 && *bytes_max == EVIDENCE_BYTES_MAX),
+        }
     }
 }
 
@@ -281,14 +428,8 @@ mod tests {
             assert!(edge.validate(now(), &Limits::default()).is_ok(), "{edge:?}");
             let bytes = edge.encode().unwrap();
             assert!(accept(&bytes, Signatures::Verify).is_some());
-            let bad = adversary.rule_breaking(&mut rng, target, 1_000);
+            let (_, bad) = adversary.rule_breaking(&mut rng, target, 1_000);
             assert!(accept(&bad, Signatures::Verify).is_none());
-            if let Ok(record) = Record::decode(&bad) {
-                assert!(
-                    record.validate(now(), &Limits::default()).is_err(),
-                    "the engine accepts a rule breaker: {record:?}"
-                );
-            }
             // A field changed after signing: the engine's own signing message must cover it.
             let tampered = adversary.tampered(&mut rng, target, 1_000);
             let record = Record::decode(&tampered).expect("tampered records still decode");
@@ -299,6 +440,39 @@ mod tests {
             assert!(accept(&tampered, Signatures::Verify).is_none());
             assert!(accept(&tampered, Signatures::KnownBad).is_none());
         }
+    }
+
+    #[test]
+    fn every_breach_breaks_its_rule_and_no_other() {
+        let adversary = Adversary::new(11);
+        let mut rng = rng::stream(11, "adversary-test");
+        let target = Hash32::of(b"target");
+        for breach in Breach::ALL {
+            for _ in 0..4 {
+                let bytes = adversary.breaking(breach, &mut rng, target, 1_000);
+                assert!(
+                    accept(&bytes, Signatures::Verify).is_none(),
+                    "the reference accepts {breach:?}"
+                );
+                let record = Record::decode(&bytes)
+                    .unwrap_or_else(|e| panic!("{breach:?} does not decode: {e}"));
+                let err = record
+                    .validate(now(), &Limits::default())
+                    .expect_err("the engine accepts a rule breaker");
+                assert!(breach.named_by(&err), "{breach:?} refused as {err:?}");
+            }
+        }
+    }
+
+    #[test]
+    fn rule_breakers_are_drawn_from_the_whole_catalogue() {
+        let adversary = Adversary::new(3);
+        let mut rng = rng::stream(3, "adversary-test");
+        let target = Hash32::of(b"target");
+        let drawn: std::collections::BTreeSet<String> = (0..500)
+            .map(|_| format!("{:?}", adversary.rule_breaking(&mut rng, target, 1).0))
+            .collect();
+        assert_eq!(drawn.len(), Breach::ALL.len(), "drawn: {drawn:?}");
     }
 
     #[test]

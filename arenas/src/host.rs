@@ -288,10 +288,16 @@ async fn writer(env: Env, engine: Rc<Engine>, queries: Rc<QueryEngine>) {
         let Some(op) = op else { break };
         match op {
             Op::Submit(record) => submit(&env, &engine, Some(&record), None).await,
-            Op::Hostile { bytes, signatures } => match through_validation(&bytes) {
+            Op::Hostile {
+                bytes,
+                signatures,
+                breach,
+            } => match through_validation(&bytes) {
                 // Half of the hostile records that decode canonically go through the validating
                 // entry point: what it refuses must never reach the log.
-                Some(record) => submit_validated_hostile(&env, &engine, &record, signatures).await,
+                Some(record) => {
+                    submit_validated_hostile(&env, &engine, &record, signatures, breach).await
+                }
                 None => submit(&env, &engine, None, Some((bytes, signatures))).await,
             },
             Op::Query(spec) => check::query(&env, &engine, &queries, spec).await,
@@ -315,13 +321,15 @@ fn through_validation(bytes: &[u8]) -> Option<Record> {
 }
 
 /// Sends a hostile record through the validating entry point. A validation refusal is the
-/// expected answer (and promises nothing was stored); an acknowledgement is treated like any
-/// other (ingest must then dead-letter what is invalid).
+/// only right answer (and promises nothing was stored), and for a catalogued rule breaker it must
+/// name the rule broken; `submit` validates every rule, so acknowledging a record the reference
+/// validator rejects is a breach, in every arena and phase.
 async fn submit_validated_hostile(
     env: &Env,
     engine: &Rc<Engine>,
     record: &Record,
     signatures: Signatures,
+    breach: Option<crate::adversary::Breach>,
 ) {
     let payload = match record.encode() {
         Ok(p) => p,
@@ -337,9 +345,24 @@ async fn submit_validated_hostile(
     match result {
         Err(EngineError::Validation(e)) => {
             let mut s = env.shared.borrow_mut();
+            if let Some(breach) = breach.filter(|b| !b.named_by(&e)) {
+                s.fail(crate::outcome::Failure::Safety(format!(
+                    "submit refused a record that breaks only {breach:?} for another rule: {e}"
+                )));
+                return;
+            }
             s.event(now, &format!("hostile refused at submit: {e}"));
             s.metrics.op("hostile_refused");
             s.oracle.refused_definitely(&payload);
+        }
+        Ok(offset) if crate::oracle::validity::accept(&payload, signatures).is_none() => {
+            let what = breach.map_or_else(|| "a rule".to_owned(), |b| format!("{b:?}"));
+            env.shared
+                .borrow_mut()
+                .fail(crate::outcome::Failure::Safety(format!(
+                    "submit acknowledged at offset {offset} a {} that breaks {what}",
+                    kind_name(record)
+                )));
         }
         other => acknowledged_or_refused(env, engine, "hostile", payload, started, other).await,
     }

@@ -102,6 +102,9 @@ pub enum Op {
     Hostile {
         bytes: Vec<u8>,
         signatures: crate::oracle::validity::Signatures,
+        /// The one rule the record breaks, when it is a catalogued rule breaker: `submit` must
+        /// refuse it with the error that names this rule.
+        breach: Option<crate::adversary::Breach>,
     },
     Query(QuerySpec),
     /// A valid record (`outer`) that carries well-formed WAL frames of `inner`, a signed record
@@ -223,13 +226,19 @@ impl Workload {
         if self.cfg.arena == ArenaKind::Voting {
             return Some(self.next_voting(ts));
         }
+        // Hostile records keep the engine's date: each breaks one rule, never the clock rule too.
+        let engine_ts = ts;
         let ts = self.foreign_stamp(wall_ms, now).unwrap_or(ts);
         if self.rng.random_range(0..100u8) < self.cfg.query_pct {
             return Some(Op::Query(self.query()));
         }
         if self.rng.random_range(0..1000u16) < self.cfg.hostile_per_mille {
-            let (bytes, signatures) = self.hostile(ts);
-            return Some(Op::Hostile { bytes, signatures });
+            let (bytes, signatures, breach) = self.hostile(engine_ts);
+            return Some(Op::Hostile {
+                bytes,
+                signatures,
+                breach,
+            });
         }
         // No draw when off, so artifacts from before smugglers replay the same operations.
         if self.cfg.smuggle_per_mille > 0
@@ -388,21 +397,28 @@ impl Workload {
     /// Bytes ingest must refuse: garbage, a valid record with a broken signature, a truncation,
     /// a signed record that breaks one validation rule, or a signed record with one field changed
     /// after signing.
-    fn hostile(&mut self, ts: u64) -> (Vec<u8>, crate::oracle::validity::Signatures) {
+    fn hostile(
+        &mut self,
+        ts: u64,
+    ) -> (
+        Vec<u8>,
+        crate::oracle::validity::Signatures,
+        Option<crate::adversary::Breach>,
+    ) {
         use crate::oracle::validity::Signatures;
         let target = self.target();
         match self.rng.random_range(0..3u8) {
             0 => {
-                let bytes = self.adversary.rule_breaking(&mut self.rng, target, ts);
-                return (bytes, Signatures::Verify);
+                let (breach, bytes) = self.adversary.rule_breaking(&mut self.rng, target, ts);
+                return (bytes, Signatures::Verify, Some(breach));
             }
             1 => {
                 let bytes = self.adversary.tampered(&mut self.rng, target, ts);
-                return (bytes, Signatures::KnownBad);
+                return (bytes, Signatures::KnownBad, None);
             }
             _ => {}
         }
-        (self.garbled(ts), Signatures::Verify)
+        (self.garbled(ts), Signatures::Verify, None)
     }
 
     /// Garbage, a record with its object changed after signing, or a truncated record.
