@@ -203,9 +203,42 @@ async fn scan_log(env: &Env) -> Result<(Vec<(u64, Vec<u8>)>, u64), Failure> {
 async fn check_log(env: &Env) -> Result<(), Failure> {
     refresh_damage(env);
     let (scan, first) = scan_log(env).await?;
+    truncated_only_below_the_cursor(env).await?;
     let mut s = env.shared.borrow_mut();
     s.oracle.check_recovered(&scan, first)?;
     s.metrics.check(scan.len() as u64 + 1);
+    Ok(())
+}
+
+/// The WAL may drop a segment only once it lies wholly below a cursor the KV holds durably
+/// (ingest flushes, then truncates): whatever a crash reverts, the KV's cursor never falls below
+/// the base of the log's first segment. A log that starts above the cursor lost records ingest
+/// never applied, and the log oracle cannot see it alone: it takes the log's start as the
+/// truncation point. The start is the first segment's base, not the reader's first offset, which
+/// also skips a quarantined range at the front (damage, excused record by record elsewhere).
+/// Checked at every recovery, when a removal too eager and a crash reverting the cursor meet.
+async fn truncated_only_below_the_cursor(env: &Env) -> Result<(), Failure> {
+    let observer = env.disk.observer();
+    let segments = stemedb::wal::segment_files(&observer, env.data_dir())
+        .await
+        .map_err(|e| Failure::Harness(format!("the oracle cannot list the log's segments: {e}")))?;
+    let Some(log_base) = segments.first().map(|(name, _)| name.base) else {
+        return Ok(());
+    };
+    let cursor = env
+        .kv
+        .live_snapshot()
+        .get(keys::INGEST_CURSOR_KEY)
+        .map_or(0, |v| ingest::be_u64(v));
+    if log_base > cursor {
+        let s = env.shared.borrow();
+        let lost = s.oracle.acked_in(cursor..log_base);
+        return Err(Failure::Safety(format!(
+            "the log's first segment now starts at offset {log_base}, above the ingest cursor \
+             the KV holds ({cursor}): segments were removed before ingest applied them, taking \
+             {lost} acknowledged record(s)"
+        )));
+    }
     Ok(())
 }
 

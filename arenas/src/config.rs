@@ -82,6 +82,13 @@ pub struct RunConfig {
     pub foreign_clock_per_mille: u16,
     /// WAL segment size: small, so rotation and truncation happen in every run.
     pub segment_bytes_max: u64,
+    /// The engine's `flush_every_records` (KV flushes, and the WAL truncations after them),
+    /// drawn per seed from [`FLUSH_EVERY_RECORDS_CHOICES`]: with the production default alone,
+    /// a flush (and so a truncation) nearly always finds ingest caught up at the end of the log,
+    /// and truncation below a cursor in the middle of the log, with later segments present, is
+    /// never exercised. The production default in old artifacts.
+    #[serde(default = "flush_every_records_default")]
+    pub flush_every_records: u64,
     /// Crash-restarts (chaos).
     pub crashes_min: u32,
     pub crashes_max: u32,
@@ -117,6 +124,14 @@ pub struct Tripwire {
 /// Smuggling records in chaos, per mille (about 20 in a 2000-operation run): chaos is where
 /// headers get damaged and recovery looks ahead.
 pub const SMUGGLE_PER_MILLE_CHAOS: u16 = 10;
+
+/// The engine knob `flush_every_records` a seed may get: from a flush per record to the
+/// production default (`stemedb::ingest::FLUSH_EVERY_RECORDS_DEFAULT`), drawn uniformly.
+pub const FLUSH_EVERY_RECORDS_CHOICES: [u64; 4] = [1, 7, 32, 256];
+
+fn flush_every_records_default() -> u64 {
+    stemedb::ingest::FLUSH_EVERY_RECORDS_DEFAULT
+}
 
 /// Records stamped by a foreign clock, per mille (about 100 in a 2000-operation run): enough
 /// that every kind of foreign clock stamps some records of every kind in most runs.
@@ -158,6 +173,12 @@ impl RunConfig {
             smuggle_per_mille: 0,
             foreign_clock_per_mille: FOREIGN_CLOCK_PER_MILLE_DEFAULT,
             segment_bytes_max: 64 * 1024,
+            flush_every_records: {
+                use rand::Rng;
+                let mut knobs = stemedb_faults::rng::stream(seed, "engine-knobs");
+                FLUSH_EVERY_RECORDS_CHOICES
+                    [knobs.random_range(0..FLUSH_EVERY_RECORDS_CHOICES.len())]
+            },
             crashes_min: 0,
             crashes_max: 0,
             liveness_budget_ms: 120_000,
@@ -276,6 +297,10 @@ impl RunConfig {
         o.insert(
             "segment_bytes_max".into(),
             self.segment_bytes_max.to_string(),
+        );
+        o.insert(
+            "flush_every_records".into(),
+            self.flush_every_records.to_string(),
         );
         o.insert(
             "crashes".into(),

@@ -27,6 +27,7 @@ pub fn engine_options(env: &Env) -> EngineOptions {
     let mut options = EngineOptions::default();
     let s = env.shared.borrow();
     options.wal.segment_bytes_max = s.config.segment_bytes_max;
+    options.flush_every_records = s.config.flush_every_records;
     // Reproducible salts, distinct per boot (a segment re-created after a crash gets a new one).
     options.wal.salt_seed = Some(s.config.seed ^ (u64::from(s.boots) << 48));
     drop(s);

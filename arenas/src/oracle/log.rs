@@ -139,6 +139,11 @@ impl LogOracle {
         Ok(())
     }
 
+    /// Acknowledged records at offsets in `range`.
+    pub fn acked_in(&self, range: std::ops::Range<u64>) -> usize {
+        self.acked.range(range).count()
+    }
+
     pub fn acked_count(&self) -> usize {
         self.acked.len()
     }
