@@ -206,11 +206,12 @@ async fn run_workload(env: &Env, engine: Rc<Engine>) {
         // Faults stop here, before the driver notices, so that the drain below is helped by
         // neither a fresh write nor a restart.
         if chaos {
-            env.disk.heal();
+            env.disk.heal_for_drain();
             let at = env.clock.monotonic();
-            env.shared
-                .borrow_mut()
-                .event(at, "faults stop; ingest drains without writes or a restart");
+            env.shared.borrow_mut().event(
+                at,
+                "faults stop but the plan's transient read faults; ingest drains without writes or a restart",
+            );
         }
         if let Err(failure) = check::drain(env, &engine).await {
             env.shared.borrow_mut().fail(failure);

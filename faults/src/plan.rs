@@ -433,6 +433,14 @@ pub struct FaultPlan {
     /// Crashes of both kinds, sorted by `at_op`; the world (not the disk) executes them.
     pub crashes: Vec<CrashEvent>,
     pub clock: ClockPlan,
+    /// Transient faults armed the moment the others stop (see [`SimDisk::heal_for_drain`]):
+    /// the drain that follows must get past them by retrying, with no fresh write and no restart
+    /// to wake a reader that took one for the end of the log. Only transient read faults
+    /// (`ReadEio`, `ReadCorrupt`) belong here. Absent from plans written before it existed.
+    ///
+    /// [`SimDisk::heal_for_drain`]: crate::disk::SimDisk::heal_for_drain
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub drain: Vec<DiskFault>,
 }
 
 impl FaultPlan {

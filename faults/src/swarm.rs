@@ -74,6 +74,8 @@ const AIMED_CRASH_PROBABILITY: f64 = 0.3;
 pub(crate) const AIM_AFTER_CALLS_MAX: u32 = 3;
 /// An aimed crash strikes at the first to this-th occurrence of its event.
 pub(crate) const AIM_NTH_MAX: u32 = 3;
+/// Chance that a transient read class the plan has also strikes the drain (see `draw_drain`).
+const DRAIN_FAULT_PROBABILITY: f64 = 0.75;
 /// Bits a corrupt read flips, at most.
 pub(crate) const READ_CORRUPT_FLIPS_MAX: u8 = 4;
 /// A failed write's landed prefix ends at most this many sector boundaries past its offset.
@@ -203,6 +205,7 @@ impl FaultPlan {
             }
         }
         aim_crashes(seed, &mut plan);
+        draw_drain(seed, config, &mut plan);
         plan.disk.sort_by_key(|f| f.at_op);
         plan.crashes.sort_by_key(|c| c.at_op);
         plan.clock.jumps.sort_by_key(|j| j.at_ms);
@@ -246,6 +249,19 @@ fn aim_crashes(seed: u64, plan: &mut FaultPlan) {
         };
         if aimed && crash.at_boot_op.is_none() {
             crash.aimed = Some(aim);
+        }
+    }
+}
+
+/// Arms, for the drain after faults stop, one fault of each transient read class the plan has.
+/// Uniform times put a read fault in the few reads of a drain almost never, and a worker that
+/// takes a failed read for the end of the log is seen stuck only when no write follows. Drawn
+/// from their own stream, so every other draw of a seed is as it was.
+fn draw_drain(seed: u64, config: &PlanConfig, plan: &mut FaultPlan) {
+    let mut rng = rng::stream(seed, "drain-faults");
+    for class in [FaultClass::ReadEio, FaultClass::ReadCorrupt] {
+        if plan.classes.contains(&class) && rng.random_bool(DRAIN_FAULT_PROBABILITY) {
+            plan.drain.push(disk_fault(class, config, &mut rng));
         }
     }
 }

@@ -552,6 +552,44 @@ async fn heal_stops_every_fault_but_keeps_what_they_did() {
     assert_eq!(buf[0], 0, "the rot that already happened stays");
 }
 
+/// `heal_for_drain` stops every fault as `heal` does, then arms the plan's transient drain
+/// faults once: the next read fails once and the one after reads the truth; a lasting fault a
+/// hand-edited plan put there is not armed; a second call arms nothing.
+#[tokio::test]
+async fn heal_for_drain_arms_only_the_plans_transient_faults_once() {
+    let plan = FaultPlan {
+        disk: vec![ScheduledFault {
+            at_op: 100,
+            fault: DiskFault::FsyncEio {
+                spec: FsyncEioSpec::drop_all(),
+            },
+        }],
+        drain: vec![DiskFault::ReadEio, DiskFault::FillUp { headroom_bytes: 0 }],
+        ..FaultPlan::none()
+    };
+    let disk = SimDisk::with_plan(1, &plan);
+    disk.create_dir_all(Path::new("/d")).await.unwrap();
+    let f = durable_file(&disk, "a", b"abc").await;
+    disk.heal_for_drain();
+    let mut buf = [0u8; 3];
+    let err = f.read_at(0, &mut buf).await.unwrap_err();
+    assert_eq!(
+        err.raw_os_error(),
+        Some(EIO),
+        "the drain's read fault strikes"
+    );
+    f.read_at(0, &mut buf).await.expect("it strikes once");
+    assert_eq!(&buf, b"abc");
+    for _ in 0..200 {
+        f.append(b"x")
+            .await
+            .expect("the lasting fault was not armed");
+        f.sync_data().await.expect("the schedule was healed");
+    }
+    disk.heal_for_drain();
+    f.read_at(0, &mut buf).await.expect("armed once only");
+}
+
 /// A crash with `rot_last_synced` flips exactly one bit, inside one of the writes the latest
 /// syncs made durable, and reports it as media damage; with nothing synced since the last crash
 /// it does nothing.

@@ -222,3 +222,31 @@ fn the_swarm_draws_the_new_classes_and_boot_timed_crashes_of_both_kinds() {
         "nothing, prefix and all are drawn: {landed:?}"
     );
 }
+
+/// Drain faults are transient read faults of classes the plan has, drawn for some seeds, and a
+/// plan without them serialises as before (its digest, and every artifact's, is unchanged).
+#[test]
+fn the_swarm_draws_drain_faults_only_of_the_plans_transient_read_classes() {
+    let config = PlanConfig::default();
+    let (mut with, mut eligible) = (0, 0);
+    for seed in 0..200 {
+        let plan = FaultPlan::generate(seed, &config);
+        let has_read_class = plan.classes.contains(&FaultClass::ReadEio)
+            || plan.classes.contains(&FaultClass::ReadCorrupt);
+        eligible += u32::from(has_read_class);
+        with += u32::from(!plan.drain.is_empty());
+        for fault in &plan.drain {
+            assert!(
+                matches!(fault, DiskFault::ReadEio | DiskFault::ReadCorrupt { .. }),
+                "seed {seed}: {fault:?}"
+            );
+            assert!(plan.classes.contains(&fault.class()), "seed {seed}");
+        }
+        if plan.drain.is_empty() {
+            assert!(!plan.to_json().contains("drain"), "seed {seed}");
+        }
+    }
+    assert!(with > 0 && with < eligible, "{with} of {eligible}");
+    let old = FaultPlan::from_json(OLD_PLAN).unwrap();
+    assert!(old.drain.is_empty(), "old plans arm nothing at the drain");
+}

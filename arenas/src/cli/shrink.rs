@@ -2,7 +2,7 @@
 //! regression under scenarios/regressions/.
 //!
 //! Greedy delta debugging over what the run is made of: fewer operations (halving, then smaller
-//! steps), then each fault event of the plan (crash, disk fault, clock jump) removed one at a
+//! steps), then each fault event of the plan (crash, disk fault, clock jump, drain fault) removed one at a
 //! time, then fault classes switched off (latency, skew, drift). A candidate is kept when it
 //! still fails with the same verdict. Every candidate is a full deterministic run, so the result
 //! replays exactly.
@@ -122,6 +122,11 @@ pub fn shrink(artifact_path: &Path, out: Option<&Path>) -> Result<i32, CliError>
             p.clock.jumps = without(&plan.clock.jumps, i);
             candidates.push(p);
         }
+        for i in 0..plan.drain.len() {
+            let mut p = plan.clone();
+            p.drain = without(&plan.drain, i);
+            candidates.push(p);
+        }
         if plan.latency.is_some() {
             candidates.push(stemedb_faults::FaultPlan {
                 latency: None,
@@ -181,13 +186,14 @@ pub fn shrink(artifact_path: &Path, out: Option<&Path>) -> Result<i32, CliError>
     .map_err(|e| CliError::Harness(e.to_string()))?;
     std::fs::write(&path, text).map_err(|e| CliError::Harness(e.to_string()))?;
     println!(
-        "shrunk in {} runs: {} ops (from {}), {} crashes, {} disk faults, {} clock jumps; still {}: {message}\nsaved: {}",
+        "shrunk in {} runs: {} ops (from {}), {} crashes, {} disk faults, {} clock jumps, {} drain faults; still {}: {message}\nsaved: {}",
         s.runs,
         best.ops,
         artifact.config.ops,
         plan.crashes.len(),
         plan.disk.len(),
         plan.clock.jumps.len(),
+        plan.drain.len(),
         s.verdict.as_str(),
         path.display()
     );

@@ -15,7 +15,34 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
+use crate::oracle::ingest::{keys_of, Accept, KvImage};
 use crate::oracle::log::{frame_bytes, Entry};
+
+/// The entries whose frames may tile the log: every entry but a damaged one that ingest never
+/// applied (index in `not_applied`) and whose key no other record filled in the replay
+/// (`replayed`). Applying a duplicate or a repeat vote changes nothing, so stepping over one
+/// cannot be told from applying it, and it stays a step. Any other unapplied record's bytes need
+/// a dead letter like every skipped range: as a step, it let a range quarantined by WAL recovery
+/// and skipped without its dead letter pass (the frame of the damaged record in it covered the
+/// gap; `mutation/k-skipped-range-without-dead-letter`).
+pub fn stepping_entries(
+    entries: &[Entry],
+    not_applied: &BTreeSet<usize>,
+    replayed: &KvImage,
+    accept: Accept<'_>,
+) -> Vec<Entry> {
+    entries
+        .iter()
+        .enumerate()
+        .filter(|(index, entry)| {
+            !not_applied.contains(index)
+                || keys_of(&entry.payload, accept)
+                    .first()
+                    .is_some_and(|primary| replayed.contains_key(primary))
+        })
+        .map(|(_, entry)| entry.clone())
+        .collect()
+}
 
 /// The `[start, end)` ranges a dead letter's reasons name (several reasons are joined by `; `).
 pub fn reason_ranges(reason: &str) -> Vec<(u64, u64)> {
@@ -133,6 +160,37 @@ mod tests {
         assert_eq!(check(&entries[..2], &invalid, 112), Ok(()));
         // A cursor inside a frame is reached by no tiling.
         assert!(check(&entries, &letters, 230).is_err());
+    }
+
+    /// A damaged record at 0 that ingest never applied, inside a range it skipped: its frame is
+    /// no step unless another record filled its key (then stepping over it changed nothing).
+    #[test]
+    fn an_unapplied_damaged_record_is_no_step() {
+        use stemedb::model::{Assertion, Record};
+        use stemedb::storage::keys;
+        let a = Assertion::new("s".to_owned(), "p".to_owned(), "o".to_owned(), 0.5, 1_000);
+        let primary = keys::assertion_key(&a.identity_hash());
+        let record = Record::Assertion(a);
+        let accept = |_: &[u8]| Some(record.clone());
+        let entries = vec![entry(0, 8), entry(56, 8)];
+        let damaged = BTreeSet::from([0]);
+        let stepped = stepping_entries(&entries, &damaged, &KvImage::new(), &accept);
+        assert_eq!(stepped.len(), 1);
+        let err = check(&stepped, &BTreeMap::new(), 112).unwrap_err();
+        assert!(err.contains("[0, 56)"), "{err}");
+        let mut letters = BTreeMap::new();
+        letters.insert(
+            0,
+            "WAL bytes [0, 56) were quarantined by WAL recovery".to_owned(),
+        );
+        assert_eq!(check(&stepped, &letters, 112), Ok(()));
+        // A duplicate: its key holds the record from elsewhere.
+        let replayed = KvImage::from([(primary, vec![1; 8])]);
+        let stepped = stepping_entries(&entries, &damaged, &replayed, &accept);
+        assert_eq!(check(&stepped, &BTreeMap::new(), 112), Ok(()));
+        // Intact or applied records are steps whatever the replay holds.
+        let stepped = stepping_entries(&entries, &BTreeSet::new(), &KvImage::new(), &accept);
+        assert_eq!(check(&stepped, &BTreeMap::new(), 112), Ok(()));
     }
 
     /// Two records were known at 56 (a misdirected write replaced one): either may be the one

@@ -135,6 +135,8 @@ pub(crate) struct DiskState {
     armed_misdirect: Vec<MisdirectTarget>,
     /// Scheduled faults not yet fired, by operation count.
     schedule: BTreeMap<u64, Vec<DiskFault>>,
+    /// Armed by [`SimDisk::heal_for_drain`] (the plan's `drain`).
+    drain: Vec<DiskFault>,
     locks: BTreeMap<PathBuf, u64>,
     next_lock_token: u64,
     latency: Option<LatencyModel>,
@@ -190,6 +192,7 @@ impl SimDisk {
             armed_write_eio: Vec::new(),
             armed_misdirect: Vec::new(),
             schedule,
+            drain: plan.drain.clone(),
             locks: BTreeMap::new(),
             next_lock_token: 1,
             latency: plan.latency,
@@ -312,6 +315,24 @@ impl SimDisk {
             inode.bad_sectors.clear();
         }
         s.record(&[b"heal"]);
+    }
+
+    /// Faults stop as in [`SimDisk::heal`], and the plan's transient `drain` faults are armed
+    /// for the calls that follow: what a healthy disk still does now and then (a read that fails
+    /// once, a read that returns wrong bytes once) must not stall a process left to finish by
+    /// itself. Arms them once; a second call only heals.
+    pub fn heal_for_drain(&self) {
+        self.heal();
+        let mut s = self.state();
+        let drain = std::mem::take(&mut s.drain);
+        for fault in drain {
+            if matches!(fault, DiskFault::ReadEio | DiskFault::ReadCorrupt { .. }) {
+                s.fire(fault);
+            } else {
+                // A hand-edited plan; lasting damage here would be excused as damage, not judged.
+                s.log_fault(format!("drain fault ignored (not transient): {fault:?}"));
+            }
+        }
     }
 
     /// An operator's repair: every latent sector error is remapped (reads of those sectors work
