@@ -221,7 +221,13 @@ async fn run_workload(env: &Env, engine: Rc<Engine>) {
     if exhausted && !failed && !chaos {
         // No faults struck: converge in this same process, so in-flight measurements finish.
         env.shared.borrow_mut().phase = Phase::Liveness;
-        match check::converge(env, &engine).await {
+        let workload_queries = env.shared.borrow().queries.len();
+        let truth = check::counters::query_truth(env, workload_queries);
+        let checked = match check::converge(env, &engine).await {
+            Ok(()) => check::counters::check(env, &engine, &queries, &truth).await,
+            Err(failure) => Err(failure),
+        };
+        match checked {
             Ok(()) => env.shared.borrow_mut().phase = Phase::Done,
             Err(failure) => env.shared.borrow_mut().fail(failure),
         }

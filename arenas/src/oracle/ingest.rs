@@ -6,6 +6,7 @@
 //! nothing; evidence is stored once. Validation is the clock-free part of the rules (the
 //! future-timestamp rule is enforced at submit), so a replay is a pure function of the log.
 
+use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use stemedb::model::{Record, WeightSum};
@@ -20,8 +21,12 @@ pub struct Replay {
     pub kv: KvImage,
     /// WAL offsets of records a correct ingest quarantines.
     pub quarantined: BTreeSet<u64>,
-    /// Records applied (not quarantined).
+    /// Records accepted (not quarantined): new ones, duplicates and repeat votes alike.
     pub applied: u64,
+    /// Accepted assertions and evidence whose key an earlier record already filled.
+    pub duplicates: u64,
+    /// Accepted votes by a voter whose vote on that assertion already counted.
+    pub repeats: u64,
 }
 
 /// The reference validator's verdict on a payload: the record a correct ingest applies, or
@@ -50,7 +55,9 @@ pub fn replay(
             Record::Assertion(a) => {
                 let hash = a.identity_hash();
                 let key = keys::assertion_key(&hash);
-                if !kv.contains_key(&key) {
+                if kv.contains_key(&key) {
+                    out.duplicates += 1;
+                } else {
                     kv.insert(key, payload.clone());
                     kv.insert(keys::subject_key(a.subject.as_bytes(), &hash), Vec::new());
                     kv.insert(
@@ -65,7 +72,9 @@ pub fn replay(
             }
             Record::Vote(v) => {
                 let key = keys::vote_key(&v.assertion_hash, &v.voter);
-                if !kv.contains_key(&key) {
+                if kv.contains_key(&key) {
+                    out.repeats += 1;
+                } else {
                     kv.insert(key, payload.clone());
                     let count_key = keys::vote_count_key(&v.assertion_hash);
                     let count = kv.get(&count_key).map_or(0, |b| be_u64(b)) + 1;
@@ -77,7 +86,12 @@ pub fn replay(
             }
             Record::Evidence(e) => {
                 let key = keys::evidence_key(&e.assertion_hash, &e.identity_hash());
-                kv.entry(key).or_insert_with(|| payload.clone());
+                match kv.entry(key) {
+                    Entry::Occupied(_) => out.duplicates += 1,
+                    Entry::Vacant(slot) => {
+                        slot.insert(payload.clone());
+                    }
+                }
             }
         }
     }

@@ -4,11 +4,13 @@
 //!   that names the first difference.
 //! - [`lens`]: the answer a correct lens gives over an ingested set.
 //! - [`clock`]: the clock rule at submit (which dates the engine must refuse).
+//! - [`counters`]: what a fault-free process's ingest and query counters must say.
 //! - [`log`]: what the harness knows of the log (submitted, acknowledged, observed) and the
 //!   durability checks after every recovery.
 
 pub mod audit;
 pub mod clock;
+pub mod counters;
 pub mod coverage;
 pub mod explain;
 pub mod ingest;

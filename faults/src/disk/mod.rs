@@ -73,6 +73,8 @@ pub struct DiskStats {
     /// Reads that returned flipped bits (the read corruption fault).
     pub corrupt_reads: u64,
     pub enospc_errors: u64,
+    /// Files removed (unlinked, durable or not).
+    pub removes: u64,
     /// Power losses.
     pub crashes: u64,
     pub process_kills: u64,
@@ -769,6 +771,7 @@ impl DiskState {
         let d = self.dirs.get_mut(&dir).expect("looked up above");
         d.live.remove(&name);
         d.pending.push(DirOp::Unlink { name });
+        self.stats.removes += 1;
         self.note_event(DiskEvent::Remove);
         Ok(())
     }

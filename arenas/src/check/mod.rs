@@ -7,6 +7,9 @@
 //!   a replay of the durable log; invalid records, and only those (or media-damaged ones), are
 //!   quarantined; every query left an audit record; trolls lost every contested topic.
 
+pub mod counters;
+pub mod idle;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
 use std::sync::Arc;
@@ -439,6 +442,7 @@ pub async fn converge(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
         check_topics(env, engine).await?;
     }
     check_audit(env)?;
+    idle::check(env).await?;
     Ok(())
 }
 

@@ -1,0 +1,74 @@
+//! Invariant: in a process that ingested the whole log and met no fault, the engine's ingest and
+//! query counters equal what happened (the truths are in `oracle::counters`). Checked once that
+//! process has converged, over the queries its workload made.
+
+use std::collections::BTreeSet;
+
+use stemedb::query::QueryEngine;
+use stemedb::Engine;
+
+use crate::oracle::counters::{self, IngestTruth, QueryTruth};
+use crate::oracle::ingest;
+use crate::outcome::Failure;
+use crate::sim::Env;
+
+/// Whether this run is one process that met no fault of the disk or the KV: the only runs whose
+/// counters have an exact truth. Decided from what happened, not from the arena's name.
+fn fault_free_single_process(env: &Env) -> bool {
+    let disk = env.disk.stats();
+    let kv = env.kv.stats();
+    env.shared.borrow().boots == 1
+        && disk.faults.is_empty()
+        && disk.crashes == 0
+        && disk.process_kills == 0
+        && kv.errors == 0
+        && kv.crashes == 0
+}
+
+/// How the first `workload_queries` recorded queries were answered.
+pub fn query_truth(env: &Env, workload_queries: usize) -> QueryTruth {
+    let s = env.shared.borrow();
+    let mut truth = QueryTruth::default();
+    for q in s.queries.iter().take(workload_queries) {
+        truth.queries += 1;
+        if q.failed {
+            truth.failed += 1;
+        } else if q.used_view {
+            truth.view_answers += 1;
+        }
+    }
+    truth
+}
+
+/// How long the worker may take to finish the flush (and the truncation after it) that catching
+/// up started: the KV and the disk count a call when it begins, the worker when it succeeds.
+const SETTLE_SIM_MS_MAX: u64 = 5_000;
+
+/// `queries` is the query engine the workload used and `truth` how its queries were answered.
+pub async fn check(
+    env: &Env,
+    engine: &Engine,
+    queries: &QueryEngine,
+    truth: &QueryTruth,
+) -> Result<(), Failure> {
+    if !fault_free_single_process(env) {
+        return Ok(());
+    }
+    counters::check_queries(truth, &queries.stats()).map_err(Failure::Safety)?;
+    let settled = || {
+        let got = engine.ingest_stats();
+        got.flushes == env.kv.stats().flushes && got.segments_truncated == env.disk.stats().removes
+    };
+    for _ in 0..SETTLE_SIM_MS_MAX {
+        if settled() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+    }
+    let entries = env.shared.borrow().oracle.entries();
+    let s = env.shared.borrow();
+    let replay = ingest::replay(&entries, &BTreeSet::new(), &|p| s.oracle.accept(p));
+    let truth = IngestTruth::new(&replay, env.kv.stats().flushes, env.disk.stats().removes);
+    counters::check_ingest(&truth, &engine.ingest_stats()).map_err(Failure::Safety)?;
+    Ok(())
+}

@@ -1,0 +1,71 @@
+//! Invariant: an engine with nothing to do does nothing, and has made durable what it did.
+//!
+//! Once ingest has caught up and nothing is written or queried, the worker must have flushed
+//! every batch it committed (an unflushed batch is work a crash throws away, and WAL segments
+//! below it cannot be removed): the cursor the KV holds durably is the one it holds live. Query
+//! audit records are not the worker's to flush, so pending batches alone prove nothing. The
+//! engine must then make no call of the disk or the KV at all. A worker
+//! that polls, or flushes in a loop when there is nothing new, gives every right answer while it
+//! burns a production disk, so only this check sees it.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use stemedb::storage::keys;
+
+use crate::outcome::Failure;
+use crate::sim::Env;
+
+/// How long the worker may take to finish the flush that catching up started.
+const FLUSH_SETTLE_SIM_MS_MAX: u64 = 5_000;
+/// How long the engine must then stay silent: four times the worker's longest back-off
+/// (`BACKOFF_MAX_DEFAULT`), so a retry loop shows.
+const QUIET_SIM_MS: u64 = 2_000;
+
+pub async fn check(env: &Env) -> Result<(), Failure> {
+    let cursor = |map: BTreeMap<Vec<u8>, Vec<u8>>| map.get(keys::INGEST_CURSOR_KEY).cloned();
+    let unflushed = || {
+        let live = cursor(env.kv.live_snapshot());
+        let durable = cursor(env.kv.durable_snapshot());
+        (live != durable).then_some((live, durable))
+    };
+    for _ in 0..FLUSH_SETTLE_SIM_MS_MAX {
+        if unflushed().is_none() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    if let Some((live, durable)) = unflushed() {
+        return Err(Failure::Liveness(format!(
+            "ingest caught up and stayed idle for {FLUSH_SETTLE_SIM_MS_MAX} simulated ms, and the cursor it committed ({}) is still not flushed (durable: {})",
+            show_cursor(live.as_deref()),
+            show_cursor(durable.as_deref())
+        )));
+    }
+    let calls = || {
+        let kv = env.kv.stats();
+        (
+            env.disk.stats().ops,
+            kv.gets + kv.scans + kv.batches + kv.flushes,
+        )
+    };
+    let before = calls();
+    tokio::time::sleep(Duration::from_millis(QUIET_SIM_MS)).await;
+    let after = calls();
+    if after != before {
+        return Err(Failure::Liveness(format!(
+            "with nothing to do the engine made {} disk calls and {} KV calls in {QUIET_SIM_MS} simulated ms",
+            after.0 - before.0,
+            after.1 - before.1
+        )));
+    }
+    Ok(())
+}
+
+fn show_cursor(value: Option<&[u8]>) -> String {
+    match value.map(<[u8; 8]>::try_from) {
+        Some(Ok(bytes)) => u64::from_be_bytes(bytes).to_string(),
+        Some(Err(_)) => format!("{} malformed bytes", value.map_or(0, <[u8]>::len)),
+        None => "none".to_string(),
+    }
+}
