@@ -2,7 +2,7 @@
 //! checks what recovery produced, then runs the workload (fault phase) or the convergence checks
 //! (liveness phase). Everything here may be cancelled at any await by a crash.
 
-use std::rc::Rc;
+use std::rc::{Rc, Weak};
 use std::time::Duration;
 
 use stemedb::io::Clock;
@@ -10,11 +10,13 @@ use stemedb::model::Record;
 use stemedb::query::QueryEngine;
 use stemedb::storage::keys::Key;
 use stemedb::{Engine, EngineError, EngineOptions};
+use stemedb_faults::{CrashMode, CrashSpec};
 use stemedb_reports::names;
 
 use crate::check;
 use crate::config::ArenaKind;
 use crate::oracle::validity::Signatures;
+use crate::outcome::Failure;
 use crate::sim::{Env, Phase};
 use crate::workload::Op;
 
@@ -68,19 +70,28 @@ pub async fn boot(env: Env) {
         s.metrics.counts.add_event(names::EVENT_RECOVERIES, 1);
         let report = engine.recovery_report();
         let line = format!(
-            "boot {boot} recovered: end {} records {} torn {:?} quarantined {}",
+            "boot {boot} recovered: end {} records {} torn {:?} quarantined {} tail lost {:?}",
             report.end_offset,
             report.records_valid,
             report.torn_tail.as_ref().map(|t| t.offset),
-            report.quarantined.len()
+            report.quarantined.len(),
+            report.tail_lost.map(|l| (l.from, l.to))
         );
         s.event(env.clock.monotonic(), &line);
+        if report.tail_lost.is_some() {
+            s.metrics.counts.add_event(names::EVENT_TAIL_LOST, 1);
+        }
+    }
+    // Before the first await: the KV holds exactly what the engine read at open.
+    if let Err(failure) = check::losses::check(&env, &engine) {
+        env.shared.borrow_mut().fail(failure);
+        return;
     }
     if let Err(failure) = check::after_recovery(&env).await {
         env.shared.borrow_mut().fail(failure);
         return;
     }
-    tokio::task::spawn_local(monitor(env.clone(), engine.clone()));
+    tokio::task::spawn_local(monitor(env.clone(), Rc::downgrade(&engine)));
     match phase {
         Phase::Faults => run_workload(&env, engine).await,
         Phase::Liveness => {
@@ -147,11 +158,16 @@ async fn open(env: &Env, phase: Phase) -> Option<Engine> {
 
 /// The cursor may never pass the durable end of the log. Checked at every cursor change (the
 /// durable end only grows within a process, so between changes the invariant cannot break).
-async fn monitor(env: Env, engine: Rc<Engine>) {
-    let mut cursor_rx = engine.subscribe_cursor();
+/// Holds the engine weakly: a clean stop needs it back whole.
+async fn monitor(env: Env, engine: Weak<Engine>) {
+    let Some(mut cursor_rx) = engine.upgrade().map(|e| e.subscribe_cursor()) else {
+        return;
+    };
     loop {
         let cursor = *cursor_rx.borrow_and_update();
-        let durable = engine.durable_end();
+        let Some(durable) = engine.upgrade().map(|e| e.durable_end()) else {
+            return;
+        };
         if cursor > durable {
             env.shared
                 .borrow_mut()
@@ -163,7 +179,9 @@ async fn monitor(env: Env, engine: Rc<Engine>) {
         {
             let mut s = env.shared.borrow_mut();
             s.metrics.check(1);
-            s.verifier_boot = engine.verifier_stats();
+            if let Some(engine) = engine.upgrade() {
+                s.verifier_boot = engine.verifier_stats();
+            }
         }
         if cursor_rx.changed().await.is_err() {
             // The worker is gone (the engine stopped): no more cursor values to check.
@@ -227,6 +245,10 @@ async fn run_workload(env: &Env, engine: Rc<Engine>) {
             Ok(()) => check::counters::check(env, &engine, &queries, &truth).await,
             Err(failure) => Err(failure),
         };
+        let checked = match checked {
+            Ok(()) => clean_stop(env, engine).await,
+            Err(failure) => Err(failure),
+        };
         match checked {
             Ok(()) => env.shared.borrow_mut().phase = Phase::Done,
             Err(failure) => env.shared.borrow_mut().fail(failure),
@@ -237,6 +259,44 @@ async fn run_workload(env: &Env, engine: Rc<Engine>) {
         env.shared.borrow_mut().workload_done = true;
     }
     std::future::pending::<()>().await;
+}
+
+/// Stops the converged engine cleanly, cuts the power, opens it again in this process and
+/// checks that nothing was lost or needed repair (`check::clean_stop`); then stops it again.
+async fn clean_stop(env: &Env, engine: Rc<Engine>) -> Result<(), Failure> {
+    let Ok(engine) = Rc::try_unwrap(engine) else {
+        return Err(Failure::Harness(
+            "the host still shares the engine after its workload ended".to_string(),
+        ));
+    };
+    let before = check::clean_stop::before_stop(env, &engine);
+    if let Err(e) = engine.shutdown().await {
+        return Err(Failure::Safety(format!(
+            "a clean shutdown of a converged engine that met no fault failed: {e}"
+        )));
+    }
+    let power_loss = CrashSpec {
+        mode: CrashMode::DropAll,
+        ..CrashSpec::keep_all()
+    };
+    let disk = env.disk.crash(&power_loss);
+    let kv = env.kv.crash(&power_loss);
+    env.shared.borrow_mut().event(
+        env.clock.monotonic(),
+        &format!("clean shutdown, then power loss: {disk:?} {kv:?}"),
+    );
+    let Some(engine) = open(env, Phase::Liveness).await else {
+        return Err(env.shared.borrow_mut().failure.take().unwrap_or_else(|| {
+            Failure::Liveness("the engine did not open after a clean shutdown".to_string())
+        }));
+    };
+    check::clean_stop::after_reopen(env, &engine, &before)?;
+    check::idle::check(env).await?;
+    engine.shutdown().await.map_err(|e| {
+        Failure::Safety(format!(
+            "the engine reopened after a clean shutdown would not shut down: {e}"
+        ))
+    })
 }
 
 /// A submit error in a fault-free arena is the engine refusing valid work.

@@ -28,6 +28,9 @@ pub const WELL_KNOWN_LATENCIES: [&str; 5] = [
 pub const EVENT_CRASHES: &str = "crashes";
 /// Event count: completed recoveries.
 pub const EVENT_RECOVERIES: &str = "recoveries";
+/// Recoveries that found the log ending below the ingest cursor (media damage took records
+/// ingest had applied; the engine must record the loss as a dead letter).
+pub const EVENT_TAIL_LOST: &str = "recoveries_tail_lost";
 /// Crashes aimed at a disk event that struck at it (see `CrashAim`); the rest of the aimed ones
 /// waited out their window and struck at its end.
 pub const EVENT_CRASHES_AIMED_HIT: &str = "crashes_aimed_hit";

@@ -7,8 +7,10 @@
 //!   a replay of the durable log; invalid records, and only those (or media-damaged ones), are
 //!   quarantined; every query left an audit record; trolls lost every contested topic.
 
+pub mod clean_stop;
 pub mod counters;
 pub mod idle;
+pub mod losses;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
