@@ -209,8 +209,13 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
     let mut liveness_deadline: Option<Duration> = None;
     let workload_deadline = Duration::from_secs(WORKLOAD_SIM_S_MAX);
     let steps_max = (WORKLOAD_SIM_S_MAX + config.liveness_budget_ms / 1_000 + 1) * STEPS_PER_SIM_S;
+    disk.watch_spin();
+    kv.watch_spin();
     for _ in 0..steps_max {
-        if let Err(e) = world.step() {
+        let stepped = world.step();
+        disk.step();
+        kv.step();
+        if let Err(e) = stepped {
             shared
                 .borrow_mut()
                 .fail(Failure::Safety(format!("the engine host failed: {e}")));

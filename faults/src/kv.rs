@@ -106,6 +106,8 @@ struct KvState {
     latency_rng: SimRng,
     /// Drawn latency not yet slept, microseconds (see the module docs).
     latency_debt_us: u64,
+    /// Calls per step of the world (see `crate::spin`).
+    spin: crate::spin::SpinWatch,
     stats: KvStats,
 }
 
@@ -126,6 +128,7 @@ impl SimKv {
             latency: plan.latency,
             latency_rng: rng::stream(seed, "kv-latency"),
             latency_debt_us: 0,
+            spin: Default::default(),
             stats: KvStats::default(),
         };
         Self {
@@ -184,10 +187,29 @@ impl SimKv {
         h.finalize().to_hex().to_string()
     }
 
+    /// Watches for a spinning engine from now on (see [`SimDisk::watch_spin`](crate::SimDisk)).
+    pub fn watch_spin(&self) {
+        self.state().spin.arm();
+    }
+
+    /// The world took a step: the spin count starts again.
+    pub fn step(&self) {
+        self.state().spin.step();
+    }
+
+    /// The most calls made within one step so far.
+    pub fn calls_per_step_peak(&self) -> u64 {
+        self.state().spin.peak()
+    }
+
     /// Starts a call: counts it and draws its latency. Returns how long to sleep (whole
     /// milliseconds), or `None` when the store has no latency model.
     fn begin(&self, class: OpClass, count: impl FnOnce(&mut KvStats)) -> Option<Duration> {
         let mut s = self.state();
+        if let Some(calls) = s.spin.call() {
+            drop(s);
+            crate::spin::spun("KV", calls);
+        }
         count(&mut s.stats);
         let model = s.latency?;
         let drawn_us = model.sample(class, &mut s.latency_rng).as_micros() as u64;

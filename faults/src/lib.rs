@@ -16,6 +16,7 @@ mod kv;
 mod latency;
 mod plan;
 pub mod rng;
+mod spin;
 mod swarm;
 
 pub use clock::{SimClock, SIM_EPOCH_WALL_MS};
@@ -31,4 +32,5 @@ pub use plan::{
     DiskFault, FaultClass, FaultPlan, FileSelector, FsyncEioSpec, MisdirectTarget, ScheduledFault,
     WriteLanded, AIM_WINDOW_CALLS,
 };
+pub use spin::CALLS_PER_STEP_MAX;
 pub use swarm::PlanConfig;

@@ -634,3 +634,41 @@ async fn crash_rot_hits_only_a_recently_synced_write() {
         "both synced writes are candidates"
     );
 }
+
+/// A watched disk that takes more than `CALLS_PER_STEP_MAX` calls between two steps of the world
+/// panics with the spin verdict: a retry loop that never waits never yields to the world either.
+#[tokio::test]
+#[should_panic(expected = "the engine spins")]
+async fn a_watched_disk_called_without_end_in_one_step_is_a_spin_verdict() {
+    let disk = disk_with_dir(1).await;
+    let f = durable_file(&disk, "a", &[7u8; 64]).await;
+    disk.watch_spin();
+    let mut buf = [0u8; 8];
+    for _ in 0..=stemedb_faults::CALLS_PER_STEP_MAX {
+        let _ = f.read_at(0, &mut buf).await;
+    }
+}
+
+/// The count starts again at every step, and an unwatched disk (benches, unit tests) never
+/// judges: the same number of calls spread over steps, or unwatched, is no verdict.
+#[tokio::test]
+async fn calls_spread_over_steps_or_unwatched_are_no_spin() {
+    let half = stemedb_faults::CALLS_PER_STEP_MAX / 2 + 1;
+    let disk = disk_with_dir(2).await;
+    let f = durable_file(&disk, "a", &[7u8; 64]).await;
+    let mut buf = [0u8; 8];
+    for _ in 0..2 * half {
+        f.read_at(0, &mut buf).await.unwrap();
+    }
+    disk.watch_spin();
+    for _ in 0..2 {
+        for _ in 0..half {
+            f.read_at(0, &mut buf).await.unwrap();
+        }
+        disk.step();
+    }
+    assert!(
+        disk.calls_per_step_peak() > stemedb_faults::CALLS_PER_STEP_MAX,
+        "unwatched, the calls passed the limit within one step and were no verdict"
+    );
+}

@@ -128,6 +128,8 @@ pub(crate) struct DiskState {
     /// an inode), newest last, at most `RECENT_SYNCS_MAX`.
     recent_syncs: std::collections::VecDeque<(Ino, u64, u64)>,
     powered: bool,
+    /// Calls per step of the world (see `crate::spin`).
+    spin: crate::spin::SpinWatch,
     capacity_bytes: Option<u64>,
     /// Armed faults, each for the next call of its kind, oldest first.
     armed_fsync_eio: Vec<FsyncEioSpec>,
@@ -187,6 +189,7 @@ impl SimDisk {
             process_alive: true,
             recent_syncs: Default::default(),
             powered: true,
+            spin: Default::default(),
             capacity_bytes: None,
             armed_fsync_eio: Vec::new(),
             armed_read_eio: 0,
@@ -398,6 +401,22 @@ impl SimDisk {
         h.finalize().to_hex().to_string()
     }
 
+    /// Watches for a spinning engine from now on: more than `CALLS_PER_STEP_MAX` calls between
+    /// two [`SimDisk::step`]s panic (see `crate::spin`). The world arms it; nothing else steps.
+    pub fn watch_spin(&self) {
+        self.state().spin.arm();
+    }
+
+    /// The world took a step: the spin count starts again.
+    pub fn step(&self) {
+        self.state().spin.step();
+    }
+
+    /// The most calls made within one step so far.
+    pub fn calls_per_step_peak(&self) -> u64 {
+        self.state().spin.peak()
+    }
+
     /// blake3 of every call, its result and every fault so far, hex.
     pub fn trace_digest(&self) -> String {
         self.state().trace.finalize().to_hex().to_string()
@@ -408,6 +427,10 @@ impl SimDisk {
     /// milliseconds), or `None` when the disk has no latency model.
     fn begin(&self, class: OpClass, epoch: Option<u64>) -> io::Result<(u64, Option<Duration>)> {
         let mut s = self.state();
+        if let Some(calls) = s.spin.call() {
+            drop(s);
+            crate::spin::spun("disk", calls);
+        }
         let op = s.stats.ops;
         s.stats.ops += 1;
         s.fire_due(op);
