@@ -165,9 +165,16 @@ async fn monitor(env: Env, engine: Weak<Engine>) {
     };
     loop {
         let cursor = *cursor_rx.borrow_and_update();
-        let Some(durable) = engine.upgrade().map(|e| e.durable_end()) else {
+        let Some((durable, status)) = engine
+            .upgrade()
+            .map(|e| (e.durable_end(), check::worker::status(&e, &cursor_rx)))
+        else {
             return;
         };
+        if let Err(failure) = status {
+            env.shared.borrow_mut().fail(failure);
+            return;
+        }
         if cursor > durable {
             env.shared
                 .borrow_mut()
@@ -184,7 +191,14 @@ async fn monitor(env: Env, engine: Weak<Engine>) {
             }
         }
         if cursor_rx.changed().await.is_err() {
-            // The worker is gone (the engine stopped): no more cursor values to check.
+            // The worker is gone (the engine stopped, or its worker failed): no more cursor
+            // values to check, but an engine still here must know its worker ended.
+            if let Some(Err(failure)) = engine
+                .upgrade()
+                .map(|e| check::worker::status(&e, &cursor_rx))
+            {
+                env.shared.borrow_mut().fail(failure);
+            }
             return;
         }
     }
@@ -262,7 +276,8 @@ async fn run_workload(env: &Env, engine: Rc<Engine>) {
 }
 
 /// Stops the converged engine cleanly, cuts the power, opens it again in this process and
-/// checks that nothing was lost or needed repair (`check::clean_stop`); then stops it again.
+/// checks that nothing was lost or needed repair (`check::clean_stop`); then drops it without a
+/// shutdown, which must stop its worker all the same (`check::worker`).
 async fn clean_stop(env: &Env, engine: Rc<Engine>) -> Result<(), Failure> {
     let Ok(engine) = Rc::try_unwrap(engine) else {
         return Err(Failure::Harness(
@@ -292,11 +307,8 @@ async fn clean_stop(env: &Env, engine: Rc<Engine>) -> Result<(), Failure> {
     };
     check::clean_stop::after_reopen(env, &engine, &before)?;
     check::idle::check(env).await?;
-    engine.shutdown().await.map_err(|e| {
-        Failure::Safety(format!(
-            "the engine reopened after a clean shutdown would not shut down: {e}"
-        ))
-    })
+    // The first stop was a shutdown; this one is a drop, which must stop the worker too.
+    check::worker::dropped(engine).await
 }
 
 /// A submit error in a fault-free arena is the engine refusing valid work.

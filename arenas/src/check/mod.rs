@@ -11,6 +11,7 @@ pub mod clean_stop;
 pub mod counters;
 pub mod idle;
 pub mod losses;
+pub mod worker;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::rc::Rc;
