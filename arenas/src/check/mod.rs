@@ -357,8 +357,9 @@ const DRAIN_SIM_MS_MAX: u64 = 30_000;
 /// transient error for the end of the log, or that waits for a wake-up that never comes.
 ///
 /// Excused, narrowly: the worker stopped and said why (a restart is its cure), or media damage
-/// lies between the cursor and the durable end (with no valid record after damage, ingest waits
-/// for a reopen's recovery to quarantine it, by design).
+/// at the cursor has no valid record after it below the durable end (ingest then waits for a
+/// reopen's recovery to quarantine it, by design). Damage followed by a valid record excuses
+/// nothing: ingest must dead-letter the damaged range and go on (`resumable_damage`).
 pub async fn drain(env: &Env, engine: &Engine) -> Result<(), Failure> {
     let end = engine.durable_end();
     let waited = tokio::time::timeout(
@@ -378,9 +379,13 @@ pub async fn drain(env: &Env, engine: &Engine) -> Result<(), Failure> {
         Err(_) => {
             refresh_damage(env);
             let cursor = engine.ingest_cursor();
-            let mut s = env.shared.borrow_mut();
-            if s.oracle.damaged(cursor, end) {
-                s.event(
+            if env.shared.borrow().oracle.damaged(cursor, end) {
+                if let Some(next) = resumable_damage(env, cursor, end).await {
+                    return Err(Failure::Liveness(format!(
+                        "with faults stopped, ingest stayed at {cursor} for {DRAIN_SIM_MS_MAX} simulated ms: the bytes there are damaged, but a valid record follows at {next}, below the durable end {end}, so ingest had to dead-letter [{cursor}, {next}) and go on by itself"
+                    )));
+                }
+                env.shared.borrow_mut().event(
                     at,
                     &format!("drain: damage in [{cursor}, {end}) waits for a reopen"),
                 );
@@ -390,6 +395,22 @@ pub async fn drain(env: &Env, engine: &Engine) -> Result<(), Failure> {
                 "with faults stopped and no fresh writes, ingest stayed at {cursor} below the durable end {end} for {DRAIN_SIM_MS_MAX} simulated ms (no media damage lies between)"
             )))
         }
+    }
+}
+
+/// Where a valid record follows damage at `cursor`, below the durable end `end`: there the
+/// worker must quarantine the damage itself (only damage with nothing valid after it below the
+/// durable end waits for a reopen). Read through a fault-free observer view, as the worker sees
+/// the bytes once faults stop; any other answer (an intact record, an error) keeps the excuse.
+async fn resumable_damage(env: &Env, cursor: u64, end: u64) -> Option<u64> {
+    let observer: Arc<dyn stemedb::io::Vfs> = Arc::new(env.disk.observer());
+    let mut reader = WalReader::open(observer, env.data_dir()).await.ok()?;
+    match reader.read_at(cursor).await {
+        Err(stemedb::wal::WalError::Corrupt {
+            next_valid: Some(next),
+            ..
+        }) if next > cursor && next < end => Some(next),
+        _ => None,
     }
 }
 
