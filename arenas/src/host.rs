@@ -10,7 +10,7 @@ use stemedb::model::Record;
 use stemedb::query::QueryEngine;
 use stemedb::storage::keys::Key;
 use stemedb::{Engine, EngineError, EngineOptions};
-use stemedb_faults::{CrashMode, CrashSpec};
+use stemedb_faults::CrashSpec;
 use stemedb_reports::names;
 
 use crate::check;
@@ -290,10 +290,7 @@ async fn clean_stop(env: &Env, engine: Rc<Engine>) -> Result<(), Failure> {
             "a clean shutdown of a converged engine that met no fault failed: {e}"
         )));
     }
-    let power_loss = CrashSpec {
-        mode: CrashMode::DropAll,
-        ..CrashSpec::keep_all()
-    };
+    let power_loss = CrashSpec::drop_all();
     let disk = env.disk.crash(&power_loss);
     let kv = env.kv.crash(&power_loss);
     env.shared.borrow_mut().event(

@@ -16,7 +16,8 @@ use std::time::Duration;
 use stemedb::io::{Clock, Vfs};
 use stemedb::storage::KvStore;
 use stemedb_faults::{
-    AimOutcome, CrashEvent, CrashKind, FaultPlan, SimClock, SimDisk, SimKv, AIM_WINDOW_CALLS,
+    AimOutcome, CrashEvent, CrashKind, FaultPlan, SimClock, SimDisk, SimKv, SpinWatch,
+    AIM_WINDOW_CALLS,
 };
 
 use crate::config::RunConfig;
@@ -209,12 +210,12 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
     let mut liveness_deadline: Option<Duration> = None;
     let workload_deadline = Duration::from_secs(WORKLOAD_SIM_S_MAX);
     let steps_max = (WORKLOAD_SIM_S_MAX + config.liveness_budget_ms / 1_000 + 1) * STEPS_PER_SIM_S;
-    disk.watch_spin();
-    kv.watch_spin();
+    let spin = SpinWatch::default();
+    disk.watch_spin(spin.clone());
+    kv.watch_spin(spin.clone());
     for _ in 0..steps_max {
         let stepped = world.step();
-        disk.step();
-        kv.step();
+        spin.step();
         if let Err(e) = stepped {
             shared
                 .borrow_mut()

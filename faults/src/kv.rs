@@ -107,7 +107,7 @@ struct KvState {
     /// Drawn latency not yet slept, microseconds (see the module docs).
     latency_debt_us: u64,
     /// Calls per step of the world (see `crate::spin`).
-    spin: crate::spin::SpinWatch,
+    spin: Option<crate::spin::SpinWatch>,
     stats: KvStats,
 }
 
@@ -187,26 +187,16 @@ impl SimKv {
         h.finalize().to_hex().to_string()
     }
 
-    /// Watches for a spinning engine from now on (see [`SimDisk::watch_spin`](crate::SimDisk)).
-    pub fn watch_spin(&self) {
-        self.state().spin.arm();
-    }
-
-    /// The world took a step: the spin count starts again.
-    pub fn step(&self) {
-        self.state().spin.step();
-    }
-
-    /// The most calls made within one step so far.
-    pub fn calls_per_step_peak(&self) -> u64 {
-        self.state().spin.peak()
+    /// Counts every call from now on in `watch` (see [`crate::SimDisk::watch_spin`]).
+    pub fn watch_spin(&self, watch: crate::spin::SpinWatch) {
+        self.state().spin = Some(watch);
     }
 
     /// Starts a call: counts it and draws its latency. Returns how long to sleep (whole
     /// milliseconds), or `None` when the store has no latency model.
     fn begin(&self, class: OpClass, count: impl FnOnce(&mut KvStats)) -> Option<Duration> {
         let mut s = self.state();
-        if let Some(calls) = s.spin.call() {
+        if let Some(calls) = s.spin.as_ref().and_then(|w| w.call()) {
             drop(s);
             crate::spin::spun("KV", calls);
         }

@@ -32,5 +32,5 @@ pub use plan::{
     DiskFault, FaultClass, FaultPlan, FileSelector, FsyncEioSpec, MisdirectTarget, ScheduledFault,
     WriteLanded, AIM_WINDOW_CALLS,
 };
-pub use spin::CALLS_PER_STEP_MAX;
+pub use spin::{SpinWatch, CALLS_PER_STEP_MAX};
 pub use swarm::PlanConfig;

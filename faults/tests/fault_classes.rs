@@ -6,9 +6,10 @@ use std::io::ErrorKind;
 use std::path::{Path, PathBuf};
 
 use stemedb::io::{read_to_end, OpenMode, Vfs, VfsFile, ENOSPC_ERRNO};
+use stemedb::storage::KvStore;
 use stemedb_faults::{
     CrashMode, CrashSpec, DiskFault, FaultPlan, FileSelector, FsyncEioSpec, MisdirectTarget,
-    ScheduledFault, SimDisk, SECTOR_BYTES,
+    ScheduledFault, SimDisk, SimKv, SpinWatch, SECTOR_BYTES,
 };
 
 const SEEDS: u64 = 300;
@@ -642,15 +643,15 @@ async fn crash_rot_hits_only_a_recently_synced_write() {
 async fn a_watched_disk_called_without_end_in_one_step_is_a_spin_verdict() {
     let disk = disk_with_dir(1).await;
     let f = durable_file(&disk, "a", &[7u8; 64]).await;
-    disk.watch_spin();
+    disk.watch_spin(SpinWatch::default());
     let mut buf = [0u8; 8];
     for _ in 0..=stemedb_faults::CALLS_PER_STEP_MAX {
         let _ = f.read_at(0, &mut buf).await;
     }
 }
 
-/// The count starts again at every step, and an unwatched disk (benches, unit tests) never
-/// judges: the same number of calls spread over steps, or unwatched, is no verdict.
+/// The disk and the KV of one world count together, the count starts again at every step, and
+/// an unwatched device (benches, unit tests) never judges.
 #[tokio::test]
 async fn calls_spread_over_steps_or_unwatched_are_no_spin() {
     let half = stemedb_faults::CALLS_PER_STEP_MAX / 2 + 1;
@@ -660,15 +661,20 @@ async fn calls_spread_over_steps_or_unwatched_are_no_spin() {
     for _ in 0..2 * half {
         f.read_at(0, &mut buf).await.unwrap();
     }
-    disk.watch_spin();
+    let kv = SimKv::new(2);
+    let watch = SpinWatch::default();
+    disk.watch_spin(watch.clone());
+    kv.watch_spin(watch.clone());
     for _ in 0..2 {
-        for _ in 0..half {
+        for _ in 0..half - 1 {
             f.read_at(0, &mut buf).await.unwrap();
         }
-        disk.step();
+        kv.get(b"k").await.unwrap();
+        watch.step();
     }
-    assert!(
-        disk.calls_per_step_peak() > stemedb_faults::CALLS_PER_STEP_MAX,
-        "unwatched, the calls passed the limit within one step and were no verdict"
+    assert_eq!(
+        watch.peak(),
+        half,
+        "a step's disk and KV calls, and nothing before the watch"
     );
 }

@@ -47,13 +47,15 @@ pub fn status(engine: &Engine, cursor: &watch::Receiver<u64>) -> Result<(), Fail
 
 /// Drops `engine` without a shutdown and waits for its worker to end.
 pub async fn dropped(engine: Engine) -> Result<(), Failure> {
-    let cursor = engine.subscribe_cursor();
+    let mut cursor = engine.subscribe_cursor();
     drop(engine);
-    for _ in 0..DROP_SETTLE_SIM_MS_MAX {
-        if !alive(&cursor) {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+    // `changed` fails once the worker's sender is gone, that is once its task has ended.
+    let ended = async { while cursor.changed().await.is_ok() {} };
+    if tokio::time::timeout(Duration::from_millis(DROP_SETTLE_SIM_MS_MAX), ended)
+        .await
+        .is_ok()
+    {
+        return Ok(());
     }
     Err(Failure::Liveness(format!(
         "an engine dropped without shutdown left its ingest worker running for \

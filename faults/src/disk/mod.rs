@@ -129,7 +129,7 @@ pub(crate) struct DiskState {
     recent_syncs: std::collections::VecDeque<(Ino, u64, u64)>,
     powered: bool,
     /// Calls per step of the world (see `crate::spin`).
-    spin: crate::spin::SpinWatch,
+    spin: Option<crate::spin::SpinWatch>,
     capacity_bytes: Option<u64>,
     /// Armed faults, each for the next call of its kind, oldest first.
     armed_fsync_eio: Vec<FsyncEioSpec>,
@@ -401,20 +401,10 @@ impl SimDisk {
         h.finalize().to_hex().to_string()
     }
 
-    /// Watches for a spinning engine from now on: more than `CALLS_PER_STEP_MAX` calls between
-    /// two [`SimDisk::step`]s panic (see `crate::spin`). The world arms it; nothing else steps.
-    pub fn watch_spin(&self) {
-        self.state().spin.arm();
-    }
-
-    /// The world took a step: the spin count starts again.
-    pub fn step(&self) {
-        self.state().spin.step();
-    }
-
-    /// The most calls made within one step so far.
-    pub fn calls_per_step_peak(&self) -> u64 {
-        self.state().spin.peak()
+    /// Counts every call from now on in `watch`, which panics past `CALLS_PER_STEP_MAX` calls
+    /// within one step of the world (see `crate::spin`).
+    pub fn watch_spin(&self, watch: crate::spin::SpinWatch) {
+        self.state().spin = Some(watch);
     }
 
     /// blake3 of every call, its result and every fault so far, hex.
@@ -427,7 +417,7 @@ impl SimDisk {
     /// milliseconds), or `None` when the disk has no latency model.
     fn begin(&self, class: OpClass, epoch: Option<u64>) -> io::Result<(u64, Option<Duration>)> {
         let mut s = self.state();
-        if let Some(calls) = s.spin.call() {
+        if let Some(calls) = s.spin.as_ref().and_then(|w| w.call()) {
             drop(s);
             crate::spin::spun("disk", calls);
         }
