@@ -18,6 +18,9 @@ use crate::sim::Env;
 
 /// How long the worker may take to finish the flush that catching up started.
 const FLUSH_SETTLE_SIM_MS_MAX: u64 = 5_000;
+/// A silence this long ends the worker's last step: far longer than any one simulated call
+/// (the latency models' slowest sync is a few ms), far shorter than the quiet window below.
+const SETTLED_SILENCE_SIM_MS: u64 = 50;
 /// How long the engine must then stay silent: four times the worker's longest back-off
 /// (`BACKOFF_MAX_DEFAULT`), so a retry loop shows.
 const QUIET_SIM_MS: u64 = 2_000;
@@ -49,6 +52,26 @@ pub async fn check(env: &Env) -> Result<(), Failure> {
             kv.gets + kv.scans + kv.batches + kv.flushes,
         )
     };
+    // The flush that made the cursor durable is one step of the worker, and the step goes on
+    // after it: segments wholly below the cursor are removed and their directory synced, calls
+    // whose latency may run past the moment the KV became durable. Quiet is judged from the
+    // first silence longer than any one call, never from inside that step.
+    let mut last = calls();
+    let mut silent_ms = 0;
+    for _ in 0..FLUSH_SETTLE_SIM_MS_MAX {
+        if silent_ms >= SETTLED_SILENCE_SIM_MS {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        let now = calls();
+        silent_ms = if now == last { silent_ms + 1 } else { 0 };
+        last = now;
+    }
+    if silent_ms < SETTLED_SILENCE_SIM_MS {
+        return Err(Failure::Liveness(format!(
+            "ingest caught up and flushed, and in the {FLUSH_SETTLE_SIM_MS_MAX} simulated ms after it the engine never went {SETTLED_SILENCE_SIM_MS} ms without a disk or KV call"
+        )));
+    }
     let before = calls();
     tokio::time::sleep(Duration::from_millis(QUIET_SIM_MS)).await;
     let after = calls();
