@@ -297,6 +297,16 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     drop(s);
                     world.crash(HOST_NAME);
                     world.bounce(HOST_NAME);
+                    if !crash.boot_reads.is_empty() {
+                        disk.arm_transient(&crash.boot_reads);
+                        shared.borrow_mut().event(
+                            now,
+                            &format!(
+                                "{} transient read faults armed for the restart's recovery",
+                                crash.boot_reads.len()
+                            ),
+                        );
+                    }
                     arm(&disk, crashes.peek());
                     continue;
                 }

@@ -160,6 +160,8 @@ fn disk_fault(
             },
             seed: u.arbitrary()?,
             flips: u.int_in_range(1..=READ_CORRUPT_FLIPS_MAX)?,
+            // Not drawn, so that committed inputs keep the plans they were found with.
+            same_sector: false,
         },
         // Only scheduled disk classes reach here (see `SCHEDULED_DISK_CLASSES`).
         _ => DiskFault::WriteEio {
@@ -195,6 +197,7 @@ fn crash_event(
         at_boot_op,
         // Not drawn from the input: that would give every committed corpus input another plan.
         aimed: None,
+        boot_reads: Vec::new(),
     })
 }
 

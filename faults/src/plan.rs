@@ -163,6 +163,12 @@ pub enum DiskFault {
         seed: u64,
         /// At least one, at most every bit the read returned.
         flips: u8,
+        /// If set, the flips land in the sector the latest corrupt read of the same file flipped
+        /// first, when this read covers it (a marginal sector that reads wrong several times in
+        /// a row, each time differently); elsewhere otherwise. Absent from plans written before
+        /// it existed.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        same_sector: bool,
     },
     /// The next non-empty write fails with EIO after `landed` of it reached the page cache.
     WriteEio { landed: WriteLanded },
@@ -324,6 +330,13 @@ pub struct CrashEvent {
     /// instead of striking at `at_op` itself. Absent from plans written before aiming existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub aimed: Option<CrashAim>,
+    /// Transient read faults (`ReadEio`, `ReadCorrupt`) armed as the process restarts after
+    /// this crash, so they strike the first reads of its recovery: several of them are a run of
+    /// bad reads in a row. Uniform times almost never land in the few reads recovery makes, and
+    /// recovery is where a misread becomes a cut tail or a quarantined record. Others are
+    /// ignored (logged). Absent from plans written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub boot_reads: Vec<DiskFault>,
 }
 
 /// A disk event a crash can be aimed at. Each one opens a window the engine must clean up after
@@ -401,6 +414,7 @@ impl CrashEvent {
             kind: CrashKind::PowerLoss,
             at_boot_op: None,
             aimed: None,
+            boot_reads: Vec::new(),
         }
     }
 }

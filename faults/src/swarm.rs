@@ -76,6 +76,13 @@ pub(crate) const AIM_AFTER_CALLS_MAX: u32 = 3;
 pub(crate) const AIM_NTH_MAX: u32 = 3;
 /// Chance that a transient read class the plan has also strikes the drain (see `draw_drain`).
 const DRAIN_FAULT_PROBABILITY: f64 = 0.75;
+/// Chance that a transient read fault comes as a run of them at one call (see `burst_reads`).
+const READ_BURST_PROBABILITY: f64 = 0.25;
+/// A run of transient read faults is at most this long: past the re-reads an engine makes
+/// before it judges bytes (two), and short of the point where giving up is the only answer.
+pub(crate) const READ_BURST_MAX: u32 = 6;
+/// Chance that a crash's restart meets a run of transient read faults (see `draw_boot_reads`).
+const BOOT_READS_PROBABILITY: f64 = 0.3;
 /// Bits a corrupt read flips, at most.
 pub(crate) const READ_CORRUPT_FLIPS_MAX: u8 = 4;
 /// A failed write's landed prefix ends at most this many sector boundaries past its offset.
@@ -137,6 +144,7 @@ impl FaultPlan {
                             kind: CrashKind::PowerLoss,
                             at_boot_op,
                             aimed: None,
+                            boot_reads: Vec::new(),
                         });
                     }
                 }
@@ -158,6 +166,7 @@ impl FaultPlan {
                             kind: CrashKind::ProcessKill,
                             at_boot_op,
                             aimed: None,
+                            boot_reads: Vec::new(),
                         });
                     }
                 }
@@ -205,6 +214,8 @@ impl FaultPlan {
             }
         }
         aim_crashes(seed, &mut plan);
+        burst_reads(seed, &mut plan);
+        draw_boot_reads(seed, config, &mut plan);
         draw_drain(seed, config, &mut plan);
         plan.disk.sort_by_key(|f| f.at_op);
         plan.crashes.sort_by_key(|c| c.at_op);
@@ -253,6 +264,77 @@ fn aim_crashes(seed: u64, plan: &mut FaultPlan) {
     }
 }
 
+/// Turns a share of the transient read faults into runs: several armed at one call, so several
+/// reads in a row go wrong (a flaky cable or controller misbehaves for a while, not for exactly
+/// one read). One at a time, an engine that re-reads a fixed number of times and then judges
+/// looks right; a run longer than its re-reads makes it cut or quarantine good data. Each
+/// corrupt read of a run flips its own bits. Drawn from their own stream, so every other draw of
+/// a seed is as it was.
+fn burst_reads(seed: u64, plan: &mut FaultPlan) {
+    let mut rng = rng::stream(seed, "read-bursts");
+    let mut runs = Vec::new();
+    for scheduled in &plan.disk {
+        let transient = matches!(
+            scheduled.fault,
+            DiskFault::ReadEio | DiskFault::ReadCorrupt { .. }
+        );
+        if !transient || !rng.random_bool(READ_BURST_PROBABILITY) {
+            continue;
+        }
+        for _ in 1..rng.random_range(2..=READ_BURST_MAX) {
+            let fault = match &scheduled.fault {
+                DiskFault::ReadCorrupt { file, flips, .. } => DiskFault::ReadCorrupt {
+                    file: file.clone(),
+                    seed: rng.next_u64(),
+                    flips: *flips,
+                    same_sector: true,
+                },
+                other => other.clone(),
+            };
+            runs.push(ScheduledFault {
+                at_op: scheduled.at_op,
+                fault,
+            });
+        }
+    }
+    plan.disk.extend(runs);
+}
+
+/// Gives a share of the crashes a run of 1 to [`READ_BURST_MAX`] transient read faults of a
+/// class the plan has, armed as the process restarts (`CrashEvent::boot_reads`), so recovery's
+/// own reads go wrong: the few reads that decide what to cut and what to quarantine. Drawn from
+/// their own stream, so every other draw of a seed is as it was.
+fn draw_boot_reads(seed: u64, config: &PlanConfig, plan: &mut FaultPlan) {
+    let mut rng = rng::stream(seed, "boot-reads");
+    let classes: Vec<FaultClass> = [FaultClass::ReadEio, FaultClass::ReadCorrupt]
+        .into_iter()
+        .filter(|c| plan.classes.contains(c))
+        .collect();
+    if classes.is_empty() {
+        return;
+    }
+    for crash in &mut plan.crashes {
+        if !rng.random_bool(BOOT_READS_PROBABILITY) {
+            continue;
+        }
+        let class = classes[rng.random_range(0..classes.len())];
+        let run = rng.random_range(1..=READ_BURST_MAX);
+        crash.boot_reads = (0..run)
+            .map(|i| match disk_fault(class, config, &mut rng) {
+                DiskFault::ReadCorrupt {
+                    file, seed, flips, ..
+                } => DiskFault::ReadCorrupt {
+                    file,
+                    seed,
+                    flips,
+                    same_sector: i > 0,
+                },
+                other => other,
+            })
+            .collect();
+    }
+}
+
 /// Arms, for the drain after faults stop, one fault of each transient read class the plan has.
 /// Uniform times put a read fault in the few reads of a drain almost never, and a worker that
 /// takes a failed read for the end of the log is seen stuck only when no write follows. Drawn
@@ -297,6 +379,7 @@ fn disk_fault(class: FaultClass, config: &PlanConfig, rng: &mut rng::SimRng) -> 
                 file: targeted.then(|| file_selector(config, rng)),
                 seed: rng.next_u64(),
                 flips: rng.random_range(1..=READ_CORRUPT_FLIPS_MAX),
+                same_sector: false,
             }
         }
         FaultClass::WriteEio => DiskFault::WriteEio {

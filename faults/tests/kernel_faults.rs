@@ -71,6 +71,7 @@ async fn a_corrupt_read_is_followed_by_a_correct_read_and_is_not_media_damage() 
         file: Some(FileSelector::Path(p("a"))),
         seed: 42,
         flips: 3,
+        same_sector: false,
     });
     assert_eq!(
         read_exact(b.as_ref(), 0, 2000).await,
@@ -125,8 +126,65 @@ async fn a_corrupt_read_is_followed_by_a_correct_read_and_is_not_media_damage() 
         file: None,
         seed: 42,
         flips: 3,
+        same_sector: false,
     });
     assert_eq!(read_exact(f.as_ref(), 100, 1000).await, corrupt);
+}
+
+#[tokio::test]
+async fn a_run_of_corrupt_reads_differs_each_time_and_can_stay_in_one_sector() {
+    let disk = disk_with_dir(1).await;
+    let data = pattern(8 * SECTOR);
+    let a = durable_file(&disk, "a", &data).await;
+    // Three armed at once, with the same seed: three reads in a row go wrong, each differently.
+    for same_sector in [false, true, true] {
+        disk.inject(DiskFault::ReadCorrupt {
+            file: None,
+            seed: 11,
+            flips: 2,
+            same_sector,
+        });
+    }
+    let mut reads = Vec::new();
+    for offset in [0, 0, SECTOR as u64] {
+        reads.push(read_exact(a.as_ref(), offset, 7 * SECTOR).await);
+    }
+    let truth = |offset: usize| &data[offset..offset + 7 * SECTOR];
+    assert_ne!(
+        reads[0], reads[1],
+        "two bad reads never return the same wrong bytes"
+    );
+    let sectors_hit = |got: &[u8], want: &[u8], base: usize| -> BTreeSet<usize> {
+        got.iter()
+            .zip(want)
+            .enumerate()
+            .filter(|(_, (g, w))| g != w)
+            .map(|(i, _)| (base + i) / SECTOR)
+            .collect()
+    };
+    let second = sectors_hit(&reads[1], truth(0), 0);
+    let third = sectors_hit(&reads[2], truth(SECTOR), SECTOR);
+    assert_eq!(
+        second.len(),
+        1,
+        "the run's flips stay in one sector: {second:?}"
+    );
+    assert_eq!(
+        second, third,
+        "the same file sector, whatever offset the read starts at"
+    );
+    let first = sectors_hit(&reads[0], truth(0), 0);
+    assert!(
+        first.contains(second.first().unwrap()),
+        "the marginal sector is where the run's first read went wrong: {first:?} {second:?}"
+    );
+    assert_eq!(
+        read_exact(a.as_ref(), 0, 7 * SECTOR).await,
+        truth(0),
+        "then the truth"
+    );
+    assert!(disk.media_damage().is_empty());
+    assert_eq!(disk.stats().corrupt_reads, 3);
 }
 
 #[tokio::test]
@@ -137,6 +195,7 @@ async fn an_untargeted_corrupt_read_hits_the_next_read_and_flips_at_most_every_b
         file: None,
         seed: 7,
         flips: 200,
+        same_sector: false,
     });
     assert_eq!(
         read_exact(f.as_ref(), 0, 1).await,
@@ -149,6 +208,7 @@ async fn an_untargeted_corrupt_read_hits_the_next_read_and_flips_at_most_every_b
         file: Some(FileSelector::Path(p("missing"))),
         seed: 7,
         flips: 1,
+        same_sector: false,
     });
     assert_eq!(read_exact(f.as_ref(), 0, 1).await, b"x");
     assert_eq!(disk.stats().corrupt_reads, 1);

@@ -64,6 +64,7 @@ fn new_events_have_their_documented_shape() {
                 file: Some(FileSelector::Nth(2)),
                 seed: 5,
                 flips: 3,
+                same_sector: false,
             },
             r#"{"read_corrupt":{"file":{"nth":2},"seed":5,"flips":3}}"#,
         ),
@@ -72,6 +73,7 @@ fn new_events_have_their_documented_shape() {
                 file: None,
                 seed: 5,
                 flips: 1,
+                same_sector: false,
             },
             r#"{"read_corrupt":{"file":null,"seed":5,"flips":1}}"#,
         ),
@@ -116,6 +118,7 @@ fn new_events_have_their_documented_shape() {
         kind: CrashKind::ProcessKill,
         at_boot_op: Some(3),
         aimed: None,
+        boot_reads: Vec::new(),
     };
     let text = serde_json::to_string(&kill).unwrap();
     assert_eq!(
@@ -135,6 +138,7 @@ fn count_by_class_counts_the_new_classes_and_both_crash_kinds() {
                     file: None,
                     seed: 1,
                     flips: 1,
+                    same_sector: false,
                 },
             },
             ScheduledFault {

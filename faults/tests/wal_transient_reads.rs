@@ -8,6 +8,14 @@
 //! (`REREADS_BEFORE_VERDICT` times); a re-read that verifies wins. Here a wrapper Vfs corrupts the
 //! first N reads that touch one byte of a record (N up to `REREADS_BEFORE_VERDICT`); nothing may
 //! be truncated or quarantined, and every record must read back.
+//!
+//! The second bug: a run of bad reads longer than that, each wrong differently (the `sim` fuzz
+//! target armed three transient corruptions at one disk call, chaos seed 13042300303481948731,
+//! `scenarios/regressions/chaos-seed13042300303481948731-recovery-cut-after-three-misreads.json`).
+//! Every read agreed that nothing verified, so recovery cut an acknowledged record as a torn
+//! tail, although no two reads had returned the same bytes. Must hold: reads that disagree are
+//! noise, not damage; recovery keeps reading until two passes agree (at most `REREADS_MAX`), and
+//! a path that never reads the same twice ends in `WalError::UnstableReads`, changing nothing.
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -16,7 +24,8 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use stemedb::io::{OpenMode, Vfs, VfsFile, VfsLock};
 use stemedb::wal::{
-    segment_files, ReadOutcome, Wal, WalOptions, WalReader, REREADS_BEFORE_VERDICT,
+    segment_files, ReadOutcome, Wal, WalError, WalOptions, WalReader, REREADS_BEFORE_VERDICT,
+    REREADS_MAX,
 };
 use stemedb_faults::SimDisk;
 
@@ -32,13 +41,14 @@ fn payload(i: usize) -> Vec<u8> {
 }
 
 /// Corrupts (flips one bit of) the first `bad_reads` reads of `path` that cover file offset
-/// `byte`; every later read is true.
+/// `byte`; every later read is true. With `vary`, consecutive bad reads flip different bits.
 #[derive(Debug)]
 struct FlakyReads {
     inner: Arc<dyn Vfs>,
     path: PathBuf,
     byte: u64,
     left: Arc<AtomicU32>,
+    vary: bool,
 }
 
 #[derive(Debug)]
@@ -46,6 +56,7 @@ struct FlakyFile {
     inner: Box<dyn VfsFile>,
     byte: u64,
     left: Arc<AtomicU32>,
+    vary: bool,
 }
 
 #[async_trait]
@@ -59,6 +70,7 @@ impl Vfs for FlakyReads {
             inner,
             byte: self.byte,
             left: Arc::clone(&self.left),
+            vary: self.vary,
         }))
     }
     async fn create_dir_all(&self, path: &Path) -> std::io::Result<()> {
@@ -85,13 +97,14 @@ impl Vfs for FlakyReads {
 impl VfsFile for FlakyFile {
     async fn read_at(&self, offset: u64, buf: &mut [u8]) -> std::io::Result<usize> {
         let got = self.inner.read_at(offset, buf).await?;
-        if (offset..offset + got as u64).contains(&self.byte)
-            && self
+        if (offset..offset + got as u64).contains(&self.byte) {
+            if let Ok(left) = self
                 .left
                 .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok()
-        {
-            buf[(self.byte - offset) as usize] ^= 0x08;
+            {
+                let bit = if self.vary { left % 8 } else { 3 };
+                buf[(self.byte - offset) as usize] ^= 1 << bit;
+            }
         }
         Ok(got)
     }
@@ -134,12 +147,38 @@ async fn written(seed: u64) -> (Arc<dyn Vfs>, Vec<u64>, u64, PathBuf) {
 }
 
 fn flaky(vfs: &Arc<dyn Vfs>, segment: &Path, byte: u64, bad_reads: u32) -> Arc<dyn Vfs> {
+    bad_reads_of(vfs, segment, byte, bad_reads, false)
+}
+
+/// As [`flaky`], each bad read wrong differently.
+fn noisy(vfs: &Arc<dyn Vfs>, segment: &Path, byte: u64, bad_reads: u32) -> Arc<dyn Vfs> {
+    bad_reads_of(vfs, segment, byte, bad_reads, true)
+}
+
+fn bad_reads_of(
+    vfs: &Arc<dyn Vfs>,
+    segment: &Path,
+    byte: u64,
+    bad_reads: u32,
+    vary: bool,
+) -> Arc<dyn Vfs> {
     Arc::new(FlakyReads {
         inner: Arc::clone(vfs),
         path: segment.to_owned(),
         byte,
         left: Arc::new(AtomicU32::new(bad_reads)),
+        vary,
     })
+}
+
+/// The segment's length on disk.
+async fn segment_len(vfs: &Arc<dyn Vfs>, segment: &Path) -> u64 {
+    vfs.open(segment, OpenMode::Read)
+        .await
+        .unwrap()
+        .len()
+        .await
+        .unwrap()
 }
 
 async fn assert_every_record_reads_back(vfs: Arc<dyn Vfs>, offsets: &[u64], end: u64, ctx: &str) {
@@ -161,6 +200,19 @@ async fn assert_every_record_reads_back(vfs: Arc<dyn Vfs>, offsets: &[u64], end:
     assert_eq!(offset, end, "{ctx}");
 }
 
+/// Opens the WAL through `vfs` and asserts recovery found every record and cut, quarantined
+/// nothing.
+async fn open_cutting_nothing(vfs: Arc<dyn Vfs>, end: u64, ctx: &str) -> Wal {
+    let wal = Wal::open(vfs, dir(), WalOptions::default()).await.unwrap();
+    let report = wal.recovery_report().clone();
+    assert_eq!(report.torn_tail, None, "{ctx}: {report:?}");
+    assert!(report.quarantined_new.is_empty(), "{ctx}: {report:?}");
+    assert!(report.quarantined.is_empty(), "{ctx}: {report:?}");
+    assert_eq!(report.end_offset, end, "{ctx}");
+    assert_eq!(report.records_valid, RECORDS as u64, "{ctx}");
+    wal
+}
+
 #[tokio::test(start_paused = true)]
 async fn recovery_cuts_and_quarantines_nothing_on_a_misread() {
     for bad_reads in 1..=REREADS_BEFORE_VERDICT {
@@ -170,19 +222,7 @@ async fn recovery_cuts_and_quarantines_nothing_on_a_misread() {
             let (vfs, offsets, end, segment) = written(7).await;
             let ctx = format!("{bad_reads} bad reads of record {victim}");
             let byte = offsets[victim] + 60;
-            let wal = Wal::open(
-                flaky(&vfs, &segment, byte, bad_reads),
-                dir(),
-                WalOptions::default(),
-            )
-            .await
-            .unwrap();
-            let report = wal.recovery_report().clone();
-            assert_eq!(report.torn_tail, None, "{ctx}: {report:?}");
-            assert!(report.quarantined_new.is_empty(), "{ctx}: {report:?}");
-            assert!(report.quarantined.is_empty(), "{ctx}: {report:?}");
-            assert_eq!(report.end_offset, end, "{ctx}");
-            assert_eq!(report.records_valid, RECORDS as u64, "{ctx}");
+            let wal = open_cutting_nothing(flaky(&vfs, &segment, byte, bad_reads), end, &ctx).await;
             assert_eq!(wal.append(b"next").await.unwrap(), end, "{ctx}");
             drop(wal);
             assert_eq!(
@@ -229,5 +269,67 @@ async fn a_reader_reports_no_corruption_on_a_misread() {
             assert_eq!(offset, end, "{ctx}");
             assert_eq!(reader.read_at(end).await.unwrap(), ReadOutcome::EndOfLog);
         }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn recovery_cuts_nothing_on_a_run_of_misreads_that_disagree() {
+    for bad_reads in REREADS_BEFORE_VERDICT + 1..=REREADS_MAX {
+        for victim in [RECORDS - 1, RECORDS / 2] {
+            let (vfs, offsets, end, segment) = written(9).await;
+            let ctx = format!("{bad_reads} differing bad reads of record {victim}");
+            let byte = offsets[victim] + 60;
+            let wal = open_cutting_nothing(noisy(&vfs, &segment, byte, bad_reads), end, &ctx).await;
+            drop(wal);
+            assert_eq!(
+                segment_len(&vfs, &segment).await,
+                end,
+                "{ctx}: nothing was cut"
+            );
+            assert_every_record_reads_back(vfs, &offsets, end, &ctx).await;
+        }
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn bytes_that_never_read_the_same_twice_get_no_verdict_and_lose_nothing() {
+    for victim in [RECORDS - 1, RECORDS / 2] {
+        let (vfs, offsets, end, segment) = written(10).await;
+        let ctx = format!("record {victim} never reads the same twice");
+        let byte = offsets[victim] + 60;
+        match Wal::open(
+            noisy(&vfs, &segment, byte, u32::MAX),
+            dir(),
+            WalOptions::default(),
+        )
+        .await
+        {
+            Err(WalError::UnstableReads { offset, .. }) => {
+                assert_eq!(offset, offsets[victim], "{ctx}")
+            }
+            Err(other) => panic!("{ctx}: open failed with {other}, not UnstableReads"),
+            Ok(wal) => panic!("{ctx}: open gave a verdict: {:?}", wal.recovery_report()),
+        }
+        assert_eq!(
+            segment_len(&vfs, &segment).await,
+            end,
+            "{ctx}: nothing was cut"
+        );
+
+        let wal = Wal::open(Arc::clone(&vfs), dir(), WalOptions::default())
+            .await
+            .unwrap();
+        // A reader on the same path: no corruption reported, no end of log, only "retry".
+        let mut reader = WalReader::open(noisy(&vfs, &segment, byte, u32::MAX), dir())
+            .await
+            .unwrap()
+            .bounded_by(wal.subscribe());
+        match reader.read_at(offsets[victim]).await {
+            Err(WalError::UnstableReads { .. }) => {}
+            other => panic!("{ctx}: a reader judged unstable bytes: {other:?}"),
+        }
+        assert_eq!(wal.recovery_report().end_offset, end, "{ctx}");
+        drop(wal);
+        assert_every_record_reads_back(vfs, &offsets, end, &ctx).await;
     }
 }

@@ -109,6 +109,15 @@ pub enum WalError {
         defect: RecordDefect,
         next_valid: Option<u64>,
     },
+    /// Reads of the same bytes kept returning different bytes and none verified (a flaky read
+    /// path: cable, controller, drive cache), so no verdict on them is safe. Nothing was changed;
+    /// retry later.
+    #[error("{reads} reads of {path} at offset {offset} disagreed and none verified; no verdict on unstable bytes")]
+    UnstableReads {
+        path: PathBuf,
+        offset: u64,
+        reads: u32,
+    },
     /// The offset lies below the first segment (removed by `truncate_below`).
     #[error("offset {offset} was truncated away; the log now starts at {first_offset}")]
     Truncated { offset: u64, first_offset: u64 },

@@ -53,7 +53,7 @@ pub use record::{
     RECORD_ALIGN_BYTES, RECORD_HEADER_BYTES, RECORD_PAYLOAD_BYTES_MAX, WAL_FORMAT_VERSION,
 };
 pub use recovery::{Quarantined, RecoveryReport, TailLost, TornTail};
-pub use scan::REREADS_BEFORE_VERDICT;
+pub use scan::{REREADS_BEFORE_VERDICT, REREADS_MAX};
 pub use segment::{parse_segment_name, segment_files, segment_name, SegmentName, WAL_OFFSET_MAX};
 pub use writer::{
     Wal, WalOptions, BATCH_BYTES_MAX_DEFAULT, LOCK_FILE_NAME, SEGMENT_BYTES_MAX_DEFAULT,

@@ -8,7 +8,8 @@
 //! - `Ok(ReadOutcome::EndOfLog)`: no complete valid record at that offset yet. Bound to the
 //!   writer's [`DurableEnd`], this is exactly "offset >= durable end"; unbound, it also covers a
 //!   torn or in-progress tail (invalid bytes in the last segment with nothing valid after them).
-//! - `Err(WalError::Io { .. })`: the disk failed; retry later.
+//! - `Err(WalError::Io { .. })`, `Err(WalError::UnstableReads { .. })`: the disk failed; retry
+//!   later.
 //! - `Err(WalError::Corrupt { .. })`: invalid bytes where a record must be (below the durable end,
 //!   in a non-last segment, or followed by a valid record) and not quarantined by recovery.
 //!
@@ -214,13 +215,11 @@ impl WalReader {
                     disagreements += 1;
                 }
                 Judged::VerifiedOnReread => {
-                    return Err(WalError::io(
-                        "read",
+                    return Err(WalError::UnstableReads {
                         path,
-                        std::io::Error::other(
-                            "reads of the same bytes keep disagreeing; no verdict on them",
-                        ),
-                    ))
+                        offset,
+                        reads: disagreements + 1,
+                    })
                 }
             }
         }

@@ -13,8 +13,12 @@
 //! read). Noise can hide a valid frame but never forge one, so before anything destructive or
 //! final is decided on bytes that did not verify (cutting a tail, quarantining a range, reporting
 //! corruption), [`SegmentView::judge_damage`] reads them again: the verdict "damaged" stands only
-//! if every read agrees that nothing verifies at the position, and the look-ahead keeps the
-//! earliest frame any read verified.
+//! if every read agrees that nothing verifies at the position, the last two reads returned the same
+//! bytes, and the look-ahead keeps the earliest frame any read verified. Agreeing that nothing
+//! verifies is not enough: a run of bad reads (several in a row on a flaky path) makes every read
+//! fail its checksum, each with different bytes, and cutting the tail on that verdict destroys
+//! acknowledged records. Reads that keep disagreeing end in [`WalError::UnstableReads`], which
+//! changes nothing: the caller retries later.
 
 use std::path::Path;
 
@@ -27,6 +31,8 @@ use crate::io::VfsFile;
 pub const SCAN_WINDOW_BYTES: usize = 256 * 1024;
 /// How many times bytes that did not verify are read again before a verdict on them.
 pub const REREADS_BEFORE_VERDICT: u32 = 2;
+/// How many times at most they are read again while reads keep returning different bytes.
+pub const REREADS_MAX: u32 = 8;
 
 /// What lies at a position in a segment.
 #[derive(Debug, PartialEq, Eq)]
@@ -65,6 +71,9 @@ pub struct SegmentView<'a> {
     room_bytes: Option<u64>,
     window_start: u64,
     window: Vec<u8>,
+    /// While judging damage: a digest of every read of the current pass, to tell a stable read
+    /// of damaged bytes from noise.
+    digest: Option<blake3::Hasher>,
 }
 
 impl<'a> SegmentView<'a> {
@@ -84,6 +93,7 @@ impl<'a> SegmentView<'a> {
             room_bytes,
             window_start: 0,
             window: Vec::new(),
+            digest: None,
         })
     }
 
@@ -114,6 +124,10 @@ impl<'a> SegmentView<'a> {
                 .map_err(|e| WalError::io("read", self.path, e))?;
             self.window.truncate(got);
             self.window_start = local;
+            if let Some(digest) = &mut self.digest {
+                digest.update(&local.to_le_bytes());
+                digest.update(&self.window);
+            }
         }
         let from = usize::try_from(local - self.window_start).unwrap_or(usize::MAX);
         let to = (from + want).min(self.window.len());
@@ -169,9 +183,11 @@ impl<'a> SegmentView<'a> {
     }
 
     /// Judges segment-local `local`, whose first probe gave `first`: looks ahead for the next
-    /// valid frame, then reads the position and the look-ahead again [`REREADS_BEFORE_VERDICT`]
-    /// times (see the module comment). A `first` of `Valid` means the frame verifies but is
-    /// refused for another reason (a reader's durable-end bound): only what follows it is judged.
+    /// valid frame, then reads the position and the look-ahead again, at least
+    /// [`REREADS_BEFORE_VERDICT`] times and until two passes in a row read the same bytes, at
+    /// most [`REREADS_MAX`] times (see the module comment). A `first` of `Valid` means the frame
+    /// verifies but is refused for another reason (a reader's durable-end bound): only what
+    /// follows it is judged.
     pub async fn judge_damage(&mut self, local: u64, first: Probe) -> Result<Verdict, WalError> {
         let recheck_position = !matches!(first, Probe::Valid { .. });
         let mut defect = match first {
@@ -179,13 +195,17 @@ impl<'a> SegmentView<'a> {
             Probe::Valid { .. } | Probe::Incomplete => None,
         };
         let after = local + RECORD_ALIGN_BYTES;
+        // Noise can hide a frame but never forge one: any frame a pass verified is real.
         let mut next_valid = self.next_valid(after, None).await?;
-        for _ in 0..REREADS_BEFORE_VERDICT {
+        let mut previous: Option<blake3::Hash> = None;
+        for pass in 1..=REREADS_MAX {
             self.forget();
+            self.digest = Some(blake3::Hasher::new());
             if recheck_position {
                 match self.probe(local).await? {
                     Probe::Valid { framed_bytes } => {
-                        tracing::warn!(path = %self.path.display(), local, "a re-read verified bytes a first read did not: transient bad read");
+                        self.digest = None;
+                        tracing::warn!(path = %self.path.display(), local, pass, "a re-read verified bytes a first read did not: transient bad read");
                         return Ok(Verdict::Valid { framed_bytes });
                     }
                     Probe::Incomplete => {}
@@ -194,13 +214,32 @@ impl<'a> SegmentView<'a> {
                     }
                 }
             }
-            // Only an earlier frame could change the verdict.
-            if let Some(earlier) = self.next_valid(after, next_valid).await? {
-                next_valid = Some(earlier);
+            // Unbounded, so that every pass over the same bytes makes the same reads.
+            let found = self.next_valid(after, None).await?;
+            next_valid = match (next_valid, found) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
+            let digest = self
+                .digest
+                .take()
+                .map(|hasher| hasher.finalize())
+                .expect("set at the start of the pass");
+            if pass >= REREADS_BEFORE_VERDICT && previous == Some(digest) {
+                self.forget();
+                return Ok(Verdict::Damaged { defect, next_valid });
             }
+            if previous.is_some_and(|p| p != digest) {
+                tracing::warn!(path = %self.path.display(), local, pass, "two reads of the same bytes disagree: transient bad reads");
+            }
+            previous = Some(digest);
         }
         self.forget();
-        Ok(Verdict::Damaged { defect, next_valid })
+        Err(WalError::UnstableReads {
+            path: self.path.to_path_buf(),
+            offset: self.segment.base + local,
+            reads: REREADS_MAX + 1,
+        })
     }
 }
 

@@ -46,8 +46,13 @@ impl DiskState {
                 self.armed_read_eio += 1;
                 self.log_fault("read_eio armed: the next read fails once".into());
             }
-            DiskFault::ReadCorrupt { file, seed, flips } => {
-                self.arm_read_corrupt(file, seed, flips);
+            DiskFault::ReadCorrupt {
+                file,
+                seed,
+                flips,
+                same_sector,
+            } => {
+                self.arm_read_corrupt(file, seed, flips, same_sector);
             }
             DiskFault::WriteEio { landed } => {
                 self.armed_write_eio.push(landed);

@@ -135,6 +135,8 @@ pub(crate) struct DiskState {
     armed_fsync_eio: Vec<FsyncEioSpec>,
     armed_read_eio: u32,
     armed_read_corrupt: Vec<ArmedCorruption>,
+    /// The sector (of an inode) the latest corrupt read flipped first.
+    last_corrupt_sector: Option<(Ino, u64)>,
     armed_write_eio: Vec<WriteLanded>,
     armed_misdirect: Vec<MisdirectTarget>,
     /// Scheduled faults not yet fired, by operation count.
@@ -194,6 +196,7 @@ impl SimDisk {
             armed_fsync_eio: Vec::new(),
             armed_read_eio: 0,
             armed_read_corrupt: Vec::new(),
+            last_corrupt_sector: None,
             armed_write_eio: Vec::new(),
             armed_misdirect: Vec::new(),
             schedule,
@@ -336,6 +339,20 @@ impl SimDisk {
             } else {
                 // A hand-edited plan; lasting damage here would be excused as damage, not judged.
                 s.log_fault(format!("drain fault ignored (not transient): {fault:?}"));
+            }
+        }
+    }
+
+    /// Arms `faults` now, for the calls that follow (a restart's first reads, see
+    /// `CrashEvent::boot_reads`). Only transient read faults: lasting damage armed here would
+    /// strike at no planned call.
+    pub fn arm_transient(&self, faults: &[DiskFault]) {
+        let mut s = self.state();
+        for fault in faults {
+            if matches!(fault, DiskFault::ReadEio | DiskFault::ReadCorrupt { .. }) {
+                s.fire(fault.clone());
+            } else {
+                s.log_fault(format!("boot fault ignored (not transient): {fault:?}"));
             }
         }
     }

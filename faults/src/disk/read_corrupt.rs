@@ -2,12 +2,18 @@
 //! (a flaky cable or controller, a bad DRAM cell in the drive's cache, a DMA error). Reading the
 //! same range again returns the truth, so it is not media damage and never appears in
 //! `media_damage()`: an engine that quarantines or truncates on the first bad checksum without
-//! re-reading destroys good, acknowledged data.
+//! re-reading destroys good, acknowledged data. Several may be armed at once: then several reads
+//! in a row are wrong, each differently, and an engine that judges after a fixed number of
+//! re-reads destroys good data too. With `same_sector`, a run keeps going wrong in one sector (a
+//! marginal sector), so re-reads of the record it lies in keep failing.
 
-use super::state::Ino;
+use super::state::{Ino, SECTOR_BYTES};
 use super::DiskState;
 use crate::plan::FileSelector;
 use crate::rng;
+
+/// Odd, so that distinct counts of corrupt reads give distinct draws (the golden ratio in 64 bits).
+const DRAW_SPREAD: u64 = 0x9E37_79B9_7F4A_7C15;
 
 /// A corruption waiting for the next read (of `ino`, or of any file when `None`).
 #[derive(Clone, Copy, Debug)]
@@ -15,10 +21,17 @@ pub(crate) struct ArmedCorruption {
     pub ino: Option<Ino>,
     pub seed: u64,
     pub flips: u8,
+    pub same_sector: bool,
 }
 
 impl DiskState {
-    pub(super) fn arm_read_corrupt(&mut self, file: Option<FileSelector>, seed: u64, flips: u8) {
+    pub(super) fn arm_read_corrupt(
+        &mut self,
+        file: Option<FileSelector>,
+        seed: u64,
+        flips: u8,
+        same_sector: bool,
+    ) {
         let ino = match file {
             None => None,
             Some(selector) => match self.select(&selector) {
@@ -30,6 +43,7 @@ impl DiskState {
                         ino: Some(ino),
                         seed,
                         flips,
+                        same_sector,
                     });
                     return;
                 }
@@ -42,8 +56,12 @@ impl DiskState {
         self.log_fault(format!(
             "read_corrupt armed: the next read returns {flips} flipped bits"
         ));
-        self.armed_read_corrupt
-            .push(ArmedCorruption { ino, seed, flips });
+        self.armed_read_corrupt.push(ArmedCorruption {
+            ino,
+            seed,
+            flips,
+            same_sector,
+        });
     }
 
     /// Flips bits of `returned` (what a read of `ino` at `offset` is about to hand back) if a
@@ -60,14 +78,37 @@ impl DiskState {
             return;
         };
         let armed = self.armed_read_corrupt.remove(i);
-        let bits = returned.len() * 8;
-        let flips = usize::from(armed.flips.max(1)).min(bits);
-        // Distinct positions: flipping one bit twice would hand back the truth.
-        let mut positions =
-            rand::seq::index::sample(&mut rng::from_seed(armed.seed), bits, flips).into_vec();
+        let len = returned.len() as u64;
+        // The bits the flips may land on: the marginal sector's, if this read covers it.
+        let (from_bit, span_bits) = match self.last_corrupt_sector {
+            Some((last, sector)) if armed.same_sector && last == ino => {
+                let start = (sector * SECTOR_BYTES).max(offset);
+                let end = ((sector + 1) * SECTOR_BYTES).min(offset + len);
+                if start < end {
+                    ((start - offset) as usize * 8, (end - start) as usize * 8)
+                } else {
+                    (0, returned.len() * 8)
+                }
+            }
+            _ => (0, returned.len() * 8),
+        };
+        let flips = usize::from(armed.flips.max(1)).min(span_bits);
+        // Distinct positions: flipping one bit twice would hand back the truth. The count of
+        // corrupt reads so far goes into the draw, so two bad reads never return the same wrong
+        // bytes (a plan may arm the same seed twice): wrong bytes that read back the same every
+        // time are media damage, which this fault is not.
+        let draw = armed.seed ^ self.stats.corrupt_reads.wrapping_mul(DRAW_SPREAD);
+        let mut positions: Vec<usize> =
+            rand::seq::index::sample(&mut rng::from_seed(draw), span_bits, flips)
+                .into_iter()
+                .map(|bit| from_bit + bit)
+                .collect();
         positions.sort_unstable();
         for bit in &positions {
             returned[bit / 8] ^= 1 << (bit % 8);
+        }
+        if let Some(&first) = positions.first() {
+            self.last_corrupt_sector = Some((ino, (offset + first as u64 / 8) / SECTOR_BYTES));
         }
         self.stats.corrupt_reads += 1;
         self.log_fault(format!(
