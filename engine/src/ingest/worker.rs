@@ -138,7 +138,7 @@ impl Worker {
     /// Plans and commits one record.
     #[tracing::instrument(skip_all, fields(offset = record.offset, payload_len = record.payload.len()))]
     async fn ingest(&mut self, record: WalRecord) -> Step {
-        let mut planned = match plan_record(
+        let planned = match plan_record(
             self.kv.as_ref(),
             &record,
             &self.options.limits,
@@ -149,28 +149,39 @@ impl Worker {
             Ok(planned) => planned,
             Err(err) => return self.kv_failed("plan", err),
         };
-        let mut skipped_range = None;
+        self.commit_after_skipped(planned, record.offset, record.next_offset)
+            .await
+    }
+
+    /// Commits `planned` (for the log at `offset`) with the cursor moved to `next_cursor`. If
+    /// the reader skipped a range that WAL recovery quarantined to reach `offset`, the same
+    /// batch leaves a dead letter for it too, so the KV's quarantine lists every byte range
+    /// ingest did not apply, whatever comes after the range: a record, or more damage.
+    async fn commit_after_skipped(
+        &mut self,
+        mut planned: Planned,
+        offset: u64,
+        next_cursor: u64,
+    ) -> Step {
         let from = self.cursor;
-        if record.offset > from {
-            // The reader skipped a range that WAL recovery quarantined: leave a dead letter for
-            // it too, so the KV's quarantine lists every byte range ingest did not apply.
+        let skipped_range = (offset > from).then(|| {
             let skipped = Planned::quarantine(
                 from,
                 Rejection::QuarantinedByWal {
                     start: from,
-                    end: record.offset,
+                    end: offset,
                 },
             );
             planned.batch.ops.extend(skipped.batch.ops);
-            skipped_range = Some(skipped.outcome);
-        }
+            skipped.outcome
+        });
         let outcome = planned.outcome;
-        match self.commit(planned.batch, record.next_offset).await {
+        match self.commit(planned.batch, next_cursor).await {
             Ok(()) => {
                 if let Some(skipped) = &skipped_range {
                     self.count(skipped, from);
                 }
-                self.count(&outcome, record.offset);
+                self.count(&outcome, offset);
                 Step::Committed
             }
             Err(err) => self.kv_failed("apply_batch", err),
@@ -240,14 +251,7 @@ impl Worker {
                 };
                 tracing::error!(%reason, "damaged WAL range quarantined by ingest");
                 let planned = Planned::quarantine(offset, reason);
-                let outcome = planned.outcome;
-                Ok(match self.commit(planned.batch, end).await {
-                    Ok(()) => {
-                        self.count(&outcome, offset);
-                        Step::Committed
-                    }
-                    Err(err) => self.kv_failed("apply_batch", err),
-                })
+                Ok(self.commit_after_skipped(planned, offset, end).await)
             }
             WalError::Corrupt { offset, defect, .. } => {
                 // Nowhere known to resume: wait; a reopen's recovery will quarantine the range.
