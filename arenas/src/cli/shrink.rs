@@ -2,10 +2,10 @@
 //! regression under scenarios/regressions/.
 //!
 //! Greedy delta debugging over what the run is made of: fewer operations (halving, then smaller
-//! steps), then each fault event of the plan (crash, disk fault, clock jump, drain fault) removed one at a
-//! time, then fault classes switched off (latency, skew, drift). A candidate is kept when it
-//! still fails with the same verdict. Every candidate is a full deterministic run, so the result
-//! replays exactly.
+//! steps), then each fault event of the plan (crash, a crash's boot read, disk fault, clock jump,
+//! drain fault) removed one at a time, then fault classes switched off (latency, skew, drift). A
+//! candidate is kept when it still fails with the same verdict. Every candidate is a full
+//! deterministic run, so the result replays exactly.
 
 use std::path::{Path, PathBuf};
 
@@ -112,6 +112,13 @@ pub fn shrink(artifact_path: &Path, out: Option<&Path>) -> Result<i32, CliError>
             p.crashes = without(&plan.crashes, i);
             candidates.push(p);
         }
+        for (i, crash) in plan.crashes.iter().enumerate() {
+            for j in 0..crash.boot_reads.len() {
+                let mut p = plan.clone();
+                p.crashes[i].boot_reads = without(&crash.boot_reads, j);
+                candidates.push(p);
+            }
+        }
         for i in 0..plan.disk.len() {
             let mut p = plan.clone();
             p.disk = without(&plan.disk, i);
@@ -186,11 +193,12 @@ pub fn shrink(artifact_path: &Path, out: Option<&Path>) -> Result<i32, CliError>
     .map_err(|e| CliError::Harness(e.to_string()))?;
     std::fs::write(&path, text).map_err(|e| CliError::Harness(e.to_string()))?;
     println!(
-        "shrunk in {} runs: {} ops (from {}), {} crashes, {} disk faults, {} clock jumps, {} drain faults; still {}: {message}\nsaved: {}",
+        "shrunk in {} runs: {} ops (from {}), {} crashes ({} boot reads), {} disk faults, {} clock jumps, {} drain faults; still {}: {message}\nsaved: {}",
         s.runs,
         best.ops,
         artifact.config.ops,
         plan.crashes.len(),
+        plan.crashes.iter().map(|c| c.boot_reads.len()).sum::<usize>(),
         plan.disk.len(),
         plan.clock.jumps.len(),
         plan.drain.len(),
