@@ -1,10 +1,11 @@
 //! The run driver executes both kinds of planned crash at their planned call, including calls
 //! recovery makes: a crash timed a few calls into a start strikes before the engine has opened,
-//! so that start never reaches a recovery of its own.
+//! so that start never reaches a recovery of its own. A crash may also arm a run of bad reads for
+//! the restart (`CrashEvent::boot_reads`), armed as it begins: the run must still pass.
 
 use stemedb_arenas::config::{ArenaKind, RunConfig};
 use stemedb_arenas::sim::run_seed;
-use stemedb_faults::{CrashEvent, CrashKind, CrashSpec, FaultClass, FaultPlan};
+use stemedb_faults::{CrashEvent, CrashKind, CrashSpec, DiskFault, FaultClass, FaultPlan};
 use stemedb_reports::names::{EVENT_CRASHES, EVENT_RECOVERIES};
 
 const OPS: u64 = 300;
@@ -69,4 +70,46 @@ fn the_same_crashes_timed_from_the_disk_let_every_start_recover() {
     assert_eq!(result.failure, None);
     assert_eq!(result.crashes, 4);
     assert_eq!(result.metrics.counts.event(EVENT_RECOVERIES), 6);
+}
+
+#[test]
+fn a_run_of_bad_reads_armed_at_a_restart_meets_recovery_and_loses_nothing() {
+    // Read EIO then corrupt reads in one marginal sector, all armed as the killed process
+    // restarts: its open fails and is retried, and recovery re-reads until two passes agree.
+    let eio = std::iter::repeat_n(DiskFault::ReadEio, 3);
+    let corrupt = (0..4).map(|i| DiskFault::ReadCorrupt {
+        file: None,
+        seed: 40 + i,
+        flips: 3,
+        same_sector: i > 0,
+    });
+    let mut crash = kill(120, None, 1);
+    crash.boot_reads = eio.chain(corrupt).collect();
+    let mut config = RunConfig::new(ArenaKind::Chaos, 11, OPS);
+    config.plan = Some(FaultPlan {
+        classes: vec![
+            FaultClass::Crash,
+            FaultClass::ProcessKill,
+            FaultClass::ReadEio,
+            FaultClass::ReadCorrupt,
+        ],
+        crashes: vec![crash],
+        ..FaultPlan::none()
+    });
+    let result = run_seed(&config);
+    assert_eq!(result.failure, None);
+    let counts = &result.metrics.counts;
+    assert_eq!(
+        counts.faults.get("read_eio"),
+        Some(&3),
+        "{:?}",
+        counts.faults
+    );
+    assert_eq!(
+        counts.faults.get("read_corrupt"),
+        Some(&4),
+        "{:?}",
+        counts.faults
+    );
+    assert_eq!(counts.event(EVENT_CRASHES), 1);
 }

@@ -35,6 +35,17 @@ impl DiskState {
         }
     }
 
+    /// Fires `fault` now if it is a transient read fault; logs and drops anything else (a
+    /// hand-edited plan: lasting damage armed outside the schedule would be excused as damage,
+    /// never judged). `what` names the list it came from.
+    pub(super) fn fire_transient(&mut self, fault: DiskFault, what: &str) {
+        if matches!(fault, DiskFault::ReadEio | DiskFault::ReadCorrupt { .. }) {
+            self.fire(fault);
+        } else {
+            self.log_fault(format!("{what} fault ignored (not transient): {fault:?}"));
+        }
+    }
+
     pub(super) fn fire(&mut self, fault: DiskFault) {
         self.count_fault(&fault);
         match fault {

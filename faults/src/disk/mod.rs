@@ -334,12 +334,7 @@ impl SimDisk {
         let mut s = self.state();
         let drain = std::mem::take(&mut s.drain);
         for fault in drain {
-            if matches!(fault, DiskFault::ReadEio | DiskFault::ReadCorrupt { .. }) {
-                s.fire(fault);
-            } else {
-                // A hand-edited plan; lasting damage here would be excused as damage, not judged.
-                s.log_fault(format!("drain fault ignored (not transient): {fault:?}"));
-            }
+            s.fire_transient(fault, "drain");
         }
     }
 
@@ -349,11 +344,7 @@ impl SimDisk {
     pub fn arm_transient(&self, faults: &[DiskFault]) {
         let mut s = self.state();
         for fault in faults {
-            if matches!(fault, DiskFault::ReadEio | DiskFault::ReadCorrupt { .. }) {
-                s.fire(fault.clone());
-            } else {
-                s.log_fault(format!("boot fault ignored (not transient): {fault:?}"));
-            }
+            s.fire_transient(fault.clone(), "boot");
         }
     }
 
