@@ -91,7 +91,12 @@ pub async fn boot(env: Env) {
         env.shared.borrow_mut().fail(failure);
         return;
     }
-    tokio::task::spawn_local(monitor(env.clone(), Rc::downgrade(&engine)));
+    let corrupt_reports = env.kv.stats().corrupt_reports;
+    tokio::task::spawn_local(monitor(
+        env.clone(),
+        Rc::downgrade(&engine),
+        corrupt_reports,
+    ));
     match phase {
         Phase::Faults => run_workload(&env, engine).await,
         Phase::Liveness => {
@@ -159,7 +164,11 @@ async fn open(env: &Env, phase: Phase) -> Option<Engine> {
 /// The cursor may never pass the durable end of the log. Checked at every cursor change (the
 /// durable end only grows within a process, so between changes the invariant cannot break).
 /// Holds the engine weakly: a clean stop needs it back whole.
-async fn monitor(env: Env, engine: Weak<Engine>) {
+///
+/// The worker of a living engine may end only on a corrupt report from the KV (the one fatal
+/// error a fault can cause): `corrupt_reports` is the store's count of them when this boot began.
+/// Then the host stops its writers, shuts the engine down and has it restarted.
+async fn monitor(env: Env, engine: Weak<Engine>, corrupt_reports: u64) {
     let Some(mut cursor_rx) = engine.upgrade().map(|e| e.subscribe_cursor()) else {
         return;
     };
@@ -193,11 +202,28 @@ async fn monitor(env: Env, engine: Weak<Engine>) {
         if cursor_rx.changed().await.is_err() {
             // The worker is gone (the engine stopped, or its worker failed): no more cursor
             // values to check, but an engine still here must know its worker ended.
-            if let Some(Err(failure)) = engine
+            let Some(status) = engine
                 .upgrade()
                 .map(|e| check::worker::status(&e, &cursor_rx))
-            {
-                env.shared.borrow_mut().fail(failure);
+            else {
+                return;
+            };
+            let at = env.clock.monotonic();
+            let mut s = env.shared.borrow_mut();
+            if let Err(failure) = status {
+                s.fail(failure);
+            } else if env.kv.stats().corrupt_reports == corrupt_reports {
+                s.fail(crate::outcome::Failure::Safety(
+                    "the ingest worker of a living engine ended, and no KV call reported \
+                     corruption (the only fault that may stop it)"
+                        .to_string(),
+                ));
+            } else if s.phase == Phase::Faults {
+                s.event(
+                    at,
+                    "ingest stopped on a corrupt KV report; the writers stop",
+                );
+                s.ingest_stopped = true;
             }
             return;
         }
@@ -226,19 +252,28 @@ async fn run_workload(env: &Env, engine: Rc<Engine>) {
                 )));
         }
     }
-    let (exhausted, failed, chaos) = {
+    let (exhausted, failed, chaos, ingest_stopped) = {
         let s = env.shared.borrow();
         (
             s.workload.exhausted(),
             s.failure.is_some(),
             s.config.arena == ArenaKind::Chaos,
+            s.ingest_stopped,
         )
     };
+    if ingest_stopped && !failed {
+        if let Err(failure) = supervised_stop(env, engine).await {
+            env.shared.borrow_mut().fail(failure);
+        }
+        // The driver restarts the process.
+        return std::future::pending::<()>().await;
+    }
     if exhausted && !failed {
         // Faults stop here, before the driver notices, so that the drain below is helped by
         // neither a fresh write nor a restart.
         if chaos {
             env.disk.heal_for_drain();
+            env.kv.heal();
             let at = env.clock.monotonic();
             env.shared.borrow_mut().event(
                 at,
@@ -275,21 +310,20 @@ async fn run_workload(env: &Env, engine: Rc<Engine>) {
     std::future::pending::<()>().await;
 }
 
+/// How long the engine reopened after the clean stop may take to ingest the stop's backlog.
+const BACKLOG_DRAIN_SIM_MS_MAX: u64 = 30_000;
+
 /// Stops the converged engine cleanly, cuts the power, opens it again in this process and
 /// checks that nothing was lost or needed repair (`check::clean_stop`); then drops it without a
 /// shutdown, which must stop its worker all the same (`check::worker`).
 async fn clean_stop(env: &Env, engine: Rc<Engine>) -> Result<(), Failure> {
+    let backlog = check::clean_stop::write_backlog(env, &engine).await?;
     let Ok(engine) = Rc::try_unwrap(engine) else {
         return Err(Failure::Harness(
             "the host still shares the engine after its workload ended".to_string(),
         ));
     };
-    let before = check::clean_stop::before_stop(env, &engine);
-    if let Err(e) = engine.shutdown().await {
-        return Err(Failure::Safety(format!(
-            "a clean shutdown of a converged engine that met no fault failed: {e}"
-        )));
-    }
+    let before = check::clean_stop::shutdown(env, engine, &backlog).await?;
     let power_loss = CrashSpec::drop_all();
     let disk = env.disk.crash(&power_loss);
     let kv = env.kv.crash(&power_loss);
@@ -303,9 +337,75 @@ async fn clean_stop(env: &Env, engine: Rc<Engine>) -> Result<(), Failure> {
         }));
     };
     check::clean_stop::after_reopen(env, &engine, &before)?;
+    // The reopened worker ingests the backlog the stop left.
+    let durable = engine.durable_end();
+    if tokio::time::timeout(
+        Duration::from_millis(BACKLOG_DRAIN_SIM_MS_MAX),
+        engine.wait_caught_up(),
+    )
+    .await
+    .is_err()
+    {
+        return Err(Failure::Liveness(format!(
+            "the engine reopened after a clean stop did not ingest the backlog to {durable} within {BACKLOG_DRAIN_SIM_MS_MAX} simulated ms"
+        )));
+    }
+    check::log_and_kv(env, durable).await?;
     check::idle::check(env).await?;
     // The first stop was a shutdown; this one is a drop, which must stop the worker too.
     check::worker::dropped(engine).await
+}
+
+/// How long the host waits for the tasks that still hold the engine (ingest-lag probes, which
+/// end as the worker's cursor channel closes) before a supervised stop.
+const HOLDERS_SETTLE_SIM_MS_MAX: u64 = 1_000;
+
+/// The ingest worker stopped on a corrupt KV report while its engine lives: the supervisor stops
+/// the engine and restarts the process. The shutdown must report the worker's failure (one that
+/// says all is well hides a stopped ingest from the operator); a KV error during the shutdown's
+/// own flush may stand in for it.
+async fn supervised_stop(env: &Env, engine: Rc<Engine>) -> Result<(), Failure> {
+    for _ in 0..HOLDERS_SETTLE_SIM_MS_MAX {
+        if Rc::strong_count(&engine) == 1 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let Ok(engine) = Rc::try_unwrap(engine) else {
+        return Err(Failure::Harness(format!(
+            "tasks still hold the engine {HOLDERS_SETTLE_SIM_MS_MAX} simulated ms after its ingest stopped"
+        )));
+    };
+    let kv_errors = env.kv.stats().errors;
+    let stopped = engine.shutdown().await;
+    let kv_failed_during = env.kv.stats().errors > kv_errors;
+    let at = env.clock.monotonic();
+    match stopped {
+        Err(EngineError::Ingest(stemedb::ingest::IngestStopError::Failed(
+            stemedb::ingest::IngestError::KvCorrupt { .. },
+        ))) => {}
+        Err(e) if kv_failed_during => {
+            env.shared
+                .borrow_mut()
+                .event(at, &format!("the shutdown's own KV calls failed: {e}"));
+        }
+        Err(e) => {
+            return Err(Failure::Safety(format!(
+                "a shutdown after ingest stopped on a corrupt KV report gave another error: {e}"
+            )));
+        }
+        Ok(()) => {
+            return Err(Failure::Safety(
+                "a shutdown after ingest stopped on a corrupt KV report reported success"
+                    .to_string(),
+            ));
+        }
+    }
+    let mut s = env.shared.borrow_mut();
+    s.event(at, "supervisor stops the engine whose ingest stopped");
+    s.metrics.counts.add_event("supervised_stops", 1);
+    s.restart_requested = true;
+    Ok(())
 }
 
 /// A submit error in a fault-free arena is the engine refusing valid work.
@@ -348,7 +448,7 @@ async fn writer(env: Env, engine: Rc<Engine>, queries: Rc<QueryEngine>) {
     loop {
         let (op, quiet) = {
             let mut s = env.shared.borrow_mut();
-            if s.failure.is_some() {
+            if s.failure.is_some() || s.ingest_stopped {
                 break;
             }
             let now = env.clock.monotonic();

@@ -72,6 +72,9 @@ pub struct Shared {
     pub restart_requested: bool,
     /// The engine cannot open under faults: an operator must step in (see the driver).
     pub stuck_opening: bool,
+    /// The ingest worker of the living engine ended (a fatal error under faults): the writers
+    /// stop, the host shuts the engine down and asks for a restart (see `host::supervised_stop`).
+    pub ingest_stopped: bool,
     /// Operator interventions so far (bounded by `INTERVENTIONS_MAX`).
     pub interventions: u32,
     pub boots: u32,
@@ -179,6 +182,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         workload_done: false,
         restart_requested: false,
         stuck_opening: false,
+        ingest_stopped: false,
         interventions: 0,
         boots: 0,
         verifier_done: Default::default(),
@@ -294,6 +298,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     // calls) died with it.
                     s.restart_requested = false;
                     s.stuck_opening = false;
+                    s.ingest_stopped = false;
                     drop(s);
                     world.crash(HOST_NAME);
                     world.bounce(HOST_NAME);
@@ -314,6 +319,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     // The engine cannot start (a bad sector under the log, say). An operator
                     // remaps the bad sectors and restarts it; past a bound the fault phase ends.
                     s.stuck_opening = false;
+                    s.ingest_stopped = false;
                     s.interventions += 1;
                     if s.interventions > INTERVENTIONS_MAX {
                         s.event(now, "operator gives up; faults stop");
@@ -334,9 +340,10 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     continue;
                 }
                 if s.restart_requested {
-                    // The supervisor restarts a process whose engine failed closed; the disk
-                    // keeps its page cache (no power loss).
+                    // The supervisor restarts a process whose engine failed closed or whose
+                    // ingest stopped; the disk keeps its page cache (no power loss).
                     s.restart_requested = false;
+                    s.ingest_stopped = false;
                     s.event(now, "supervisor restart");
                     s.metrics.counts.add_event("restarts", 1);
                     drop(s);
@@ -349,6 +356,8 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     // Faults stop; restart the process (no power loss) so a fail-closed engine
                     // reopens, and give the system a bounded time to converge.
                     disk.heal();
+                    kv.heal();
+                    s.ingest_stopped = false;
                     s.phase = Phase::Liveness;
                     s.event(now, "heal");
                     liveness_deadline =
@@ -391,6 +400,15 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
     let disk_stats = disk.stats();
     for (class, n) in &disk_stats.faults {
         s.metrics.counts.add_fault(class, *n);
+    }
+    let kv_stats = kv.stats();
+    for (class, n) in [
+        ("kv_eio", kv_stats.errors - kv_stats.corrupt_reports),
+        ("kv_corrupt", kv_stats.corrupt_reports),
+    ] {
+        if n > 0 {
+            s.metrics.counts.add_fault(class, n);
+        }
     }
     if crash_count > 0 {
         s.metrics.counts.add_fault("crash", u64::from(crash_count));

@@ -7,8 +7,14 @@
 //! background flusher may have persisted more than the last explicit flush, but recovery never
 //! leaves a gap and never part of a batch. The kept batches are then durable (they are on disk).
 //!
-//! Faults (explicit, for tests): [`KvFault`] makes the next call of a kind fail with
-//! `KvError::Io` (EIO). A failed `apply_batch` applies nothing. A failed `flush` makes nothing
+//! Faults: [`KvFault`] makes the next call of a kind fail, armed by a test
+//! ([`SimKv::inject_error`]) or by the plan at the store's n-th call (`FaultPlan::kv`, counted
+//! over the store's life, across restarts). EIO (`KvError::Io`) is transient: a retry succeeds.
+//! A corrupt report (`KvError::Corrupt`) is what sled returns when a page fails its checksum as
+//! it is read; the one modelled here comes from a transient read of a sound page (a cable, a
+//! controller), so the store is intact and a restarted process reads it fine, but the engine
+//! cannot know that and must stop trusting the store: its ingest ends for good. A failed call
+//! changes nothing; a failed `apply_batch` applies nothing. A failed `flush` makes nothing
 //! newly durable, but the un-flushed batches stay pending, so a later successful `flush` makes
 //! them durable and a crash may still keep a prefix of them. That differs on purpose from
 //! `SimDisk`'s fsync EIO, where the dirty pages are dropped for good: sled owns its log and
@@ -46,6 +52,12 @@ pub enum KvFault {
     GetEio,
     /// The next `scan_prefix` fails with EIO (transient: a retry succeeds).
     ScanEio,
+    /// The next `get` reports the store corrupt.
+    GetCorrupt,
+    /// The next `scan_prefix` reports the store corrupt.
+    ScanCorrupt,
+    /// The next `apply_batch` reports the store corrupt and applies nothing.
+    ApplyCorrupt,
 }
 
 impl KvFault {
@@ -55,8 +67,28 @@ impl KvFault {
             KvFault::FlushEio => "flush_eio",
             KvFault::GetEio => "get_eio",
             KvFault::ScanEio => "scan_eio",
+            KvFault::GetCorrupt => "get_corrupt",
+            KvFault::ScanCorrupt => "scan_corrupt",
+            KvFault::ApplyCorrupt => "apply_corrupt",
         }
     }
+
+    /// Whether the fault is a corrupt report (the engine stops trusting the store) rather than
+    /// EIO (it retries).
+    pub fn is_corrupt(self) -> bool {
+        matches!(
+            self,
+            KvFault::GetCorrupt | KvFault::ScanCorrupt | KvFault::ApplyCorrupt
+        )
+    }
+}
+
+/// A KV fault the plan arms at the store's `at_call`-th call (0-based, every kind counted); it
+/// fires at the first call of its kind from there.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduledKvFault {
+    pub at_call: u64,
+    pub fault: KvFault,
 }
 
 /// Counters of what the store did, for tests and reports. Calls are counted whether or not they
@@ -70,6 +102,8 @@ pub struct KvStats {
     pub flushes: u64,
     pub crashes: u64,
     pub errors: u64,
+    /// Corrupt reports among `errors`.
+    pub corrupt_reports: u64,
     /// Simulated time spent in KV latency, microseconds.
     pub latency_us_total: u64,
 }
@@ -102,6 +136,10 @@ struct KvState {
     pending: Vec<WriteBatch>,
     /// Injected faults not yet fired, by kind: how many of the next calls fail.
     armed: BTreeMap<KvFault, u32>,
+    /// The plan's faults not yet armed, latest first (popped as the calls reach them).
+    schedule: Vec<ScheduledKvFault>,
+    /// Calls so far, of every kind (the plan's clock).
+    calls: u64,
     latency: Option<LatencyModel>,
     latency_rng: SimRng,
     /// Drawn latency not yet slept, microseconds (see the module docs).
@@ -117,14 +155,20 @@ impl SimKv {
         Self::with_plan(seed, &FaultPlan::none())
     }
 
-    /// A store that takes `plan.latency` per call (the rest of the plan is the disk's and the
-    /// world's to execute).
+    /// A store that takes `plan.latency` per call and fires `plan.kv` (the rest of the plan is
+    /// the disk's and the world's to execute).
     pub fn with_plan(seed: u64, plan: &FaultPlan) -> Self {
         let state = KvState {
             live: BTreeMap::new(),
             durable: BTreeMap::new(),
             pending: Vec::new(),
             armed: BTreeMap::new(),
+            schedule: {
+                let mut schedule = plan.kv.clone();
+                schedule.sort_by_key(|f| std::cmp::Reverse(f.at_call));
+                schedule
+            },
+            calls: 0,
             latency: plan.latency,
             latency_rng: rng::stream(seed, "kv-latency"),
             latency_debt_us: 0,
@@ -145,6 +189,13 @@ impl SimKv {
     /// Arms `fault`: the next call of its kind fails. Arming twice fails the next two.
     pub fn inject_error(&self, fault: KvFault) {
         *self.state().armed.entry(fault).or_insert(0) += 1;
+    }
+
+    /// Faults stop: the plan's faults not yet armed and every armed fault are dropped.
+    pub fn heal(&self) {
+        let mut s = self.state();
+        s.schedule.clear();
+        s.armed.clear();
     }
 
     /// Power loss and restart: reverts to the durable snapshot plus a prefix of the batches
@@ -201,6 +252,12 @@ impl SimKv {
             crate::spin::spun("KV", calls);
         }
         count(&mut s.stats);
+        let call = s.calls;
+        s.calls += 1;
+        while s.schedule.last().is_some_and(|f| f.at_call <= call) {
+            let due = s.schedule.pop().expect("checked above");
+            *s.armed.entry(due.fault).or_insert(0) += 1;
+        }
         let model = s.latency?;
         let drawn_us = model.sample(class, &mut s.latency_rng).as_micros() as u64;
         s.stats.latency_us_total += drawn_us;
@@ -210,13 +267,14 @@ impl SimKv {
         Some(Duration::from_millis(sleep_ms))
     }
 
-    /// Runs one call: begin, take the simulated latency, fail if a fault of `fault`'s kind is
-    /// armed, else act. The act runs under the lock, so every call is atomic.
+    /// Runs one call: begin, take the simulated latency, fail if a fault of the call's kinds
+    /// (`eio`, `corrupt`) is armed, else act. The act runs under the lock, so every call is
+    /// atomic.
     async fn call<T>(
         &self,
         class: OpClass,
         count: impl FnOnce(&mut KvStats),
-        fault: KvFault,
+        (eio, corrupt): (KvFault, Option<KvFault>),
         op: &'static str,
         act: impl FnOnce(&mut KvState) -> T,
     ) -> Result<T, KvError> {
@@ -228,7 +286,14 @@ impl SimKv {
             None => {}
         }
         let mut s = self.state();
-        if s.take_armed(fault) {
+        if corrupt.is_some_and(|fault| s.take_armed(fault)) {
+            s.stats.errors += 1;
+            s.stats.corrupt_reports += 1;
+            return Err(KvError::Corrupt(format!(
+                "injected: a page read during {op} failed its checksum"
+            )));
+        }
+        if s.take_armed(eio) {
             s.stats.errors += 1;
             return Err(KvError::Io {
                 op,
@@ -295,7 +360,7 @@ impl KvStore for SimKv {
         self.call(
             OpClass::Read,
             |st| st.gets += 1,
-            KvFault::GetEio,
+            (KvFault::GetEio, Some(KvFault::GetCorrupt)),
             "get",
             |s| s.live.get(key).cloned(),
         )
@@ -306,7 +371,7 @@ impl KvStore for SimKv {
         self.call(
             OpClass::Read,
             |st| st.scans += 1,
-            KvFault::ScanEio,
+            (KvFault::ScanEio, Some(KvFault::ScanCorrupt)),
             "scan_prefix",
             |s| {
                 // Every key with the prefix sorts at or after it and the run is contiguous, so scan
@@ -331,7 +396,7 @@ impl KvStore for SimKv {
         self.call(
             OpClass::Write,
             count,
-            KvFault::ApplyEio,
+            (KvFault::ApplyEio, Some(KvFault::ApplyCorrupt)),
             "apply_batch",
             |s| {
                 apply(&mut s.live, &batch);
@@ -349,7 +414,7 @@ impl KvStore for SimKv {
         self.call(
             OpClass::Sync,
             |st| st.flushes += 1,
-            KvFault::FlushEio,
+            (KvFault::FlushEio, None),
             "flush",
             |s| {
                 // Replaying the pending batches costs what they wrote, not the whole store (as a

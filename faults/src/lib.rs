@@ -25,7 +25,7 @@ pub use disk::{AimOutcome, CrashReport, DiskStats, MediaDamage, SimDisk, SECTOR_
 pub use fuzz_plan::{
     ARBITRARY_CAPACITY_BYTES_MAX, ARBITRARY_CLOCK_JUMPS_MAX, ARBITRARY_DISK_FAULTS_MAX,
 };
-pub use kv::{KvCrashReport, KvFault, KvStats, SimKv};
+pub use kv::{KvCrashReport, KvFault, KvStats, ScheduledKvFault, SimKv};
 pub use latency::{LatencyDist, LatencyModel};
 pub use plan::{
     ClockJump, ClockPlan, CrashAim, CrashEvent, CrashKind, CrashMode, CrashSpec, DiskEvent,

@@ -15,6 +15,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::kv::ScheduledKvFault;
 use crate::latency::LatencyModel;
 
 /// Classes of fault, for the swarm generator and for reports (faults by class).
@@ -39,10 +40,15 @@ pub enum FaultClass {
     WriteEio,
     /// The process dies at a disk call; the page cache survives.
     ProcessKill,
+    /// A KV call fails with EIO (transient: a retry succeeds).
+    KvEio,
+    /// A KV call reports the store corrupt (a transient misread of a sound page): the engine
+    /// must stop ingesting and say so; a restart cures it.
+    KvCorrupt,
 }
 
 impl FaultClass {
-    pub const ALL: [FaultClass; 14] = [
+    pub const ALL: [FaultClass; 16] = [
         FaultClass::Crash,
         FaultClass::MisdirectedWrite,
         FaultClass::LatentSectorError,
@@ -57,6 +63,8 @@ impl FaultClass {
         FaultClass::ReadCorrupt,
         FaultClass::WriteEio,
         FaultClass::ProcessKill,
+        FaultClass::KvEio,
+        FaultClass::KvCorrupt,
     ];
 
     pub fn name(self) -> &'static str {
@@ -75,6 +83,8 @@ impl FaultClass {
             FaultClass::ReadCorrupt => "read_corrupt",
             FaultClass::WriteEio => "write_eio",
             FaultClass::ProcessKill => "process_kill",
+            FaultClass::KvEio => "kv_eio",
+            FaultClass::KvCorrupt => "kv_corrupt",
         }
     }
 }
@@ -455,6 +465,10 @@ pub struct FaultPlan {
     /// [`SimDisk::heal_for_drain`]: crate::disk::SimDisk::heal_for_drain
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub drain: Vec<DiskFault>,
+    /// KV faults, sorted by `at_call` (the simulated KV executes them). Absent from plans
+    /// written before it existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub kv: Vec<ScheduledKvFault>,
 }
 
 impl FaultPlan {
@@ -487,6 +501,14 @@ impl FaultPlan {
             let class = match c.kind {
                 CrashKind::PowerLoss => FaultClass::Crash,
                 CrashKind::ProcessKill => FaultClass::ProcessKill,
+            };
+            *counts.entry(class.name()).or_insert(0) += 1;
+        }
+        for f in &self.kv {
+            let class = if f.fault.is_corrupt() {
+                FaultClass::KvCorrupt
+            } else {
+                FaultClass::KvEio
             };
             *counts.entry(class.name()).or_insert(0) += 1;
         }

@@ -8,6 +8,7 @@ use rand::seq::IndexedRandom;
 use rand::{Rng, RngCore};
 use serde::{Deserialize, Serialize};
 
+use crate::kv::{KvFault, ScheduledKvFault};
 use crate::latency::LatencyModel;
 use crate::plan::{
     ClockJump, CrashAim, CrashEvent, CrashKind, CrashMode, CrashSpec, DiskEvent, DiskFault,
@@ -83,6 +84,22 @@ const READ_BURST_PROBABILITY: f64 = 0.25;
 pub(crate) const READ_BURST_MAX: u32 = 6;
 /// Chance that a crash's restart meets a run of transient read faults (see `draw_boot_reads`).
 const BOOT_READS_PROBABILITY: f64 = 0.3;
+/// KV calls per disk call, roughly, in the simulator's workloads (each ingested record reads a
+/// few keys and writes one batch; a query scans and writes its audit record): KV faults fall in
+/// `[0, op_horizon * KV_CALLS_PER_DISK_OP)` calls of the store.
+pub(crate) const KV_CALLS_PER_DISK_OP: u64 = 2;
+/// The KV faults each class draws from.
+const KV_EIO_FAULTS: [KvFault; 4] = [
+    KvFault::GetEio,
+    KvFault::ScanEio,
+    KvFault::ApplyEio,
+    KvFault::FlushEio,
+];
+const KV_CORRUPT_FAULTS: [KvFault; 3] = [
+    KvFault::GetCorrupt,
+    KvFault::ScanCorrupt,
+    KvFault::ApplyCorrupt,
+];
 /// Bits a corrupt read flips, at most.
 pub(crate) const READ_CORRUPT_FLIPS_MAX: u8 = 4;
 /// A failed write's landed prefix ends at most this many sector boundaries past its offset.
@@ -170,6 +187,20 @@ impl FaultPlan {
                         });
                     }
                 }
+                FaultClass::KvEio | FaultClass::KvCorrupt => {
+                    let kinds = if class == FaultClass::KvEio {
+                        &KV_EIO_FAULTS[..]
+                    } else {
+                        &KV_CORRUPT_FAULTS[..]
+                    };
+                    let calls = horizon.saturating_mul(KV_CALLS_PER_DISK_OP).max(1);
+                    for _ in 0..events {
+                        plan.kv.push(ScheduledKvFault {
+                            at_call: class_rng.random_range(0..calls),
+                            fault: kinds[class_rng.random_range(0..kinds.len())],
+                        });
+                    }
+                }
                 FaultClass::SlowIo => plan.latency = Some(LatencyModel::ssd()),
                 FaultClass::ClockSkew => {
                     plan.clock.skew_ms =
@@ -220,6 +251,7 @@ impl FaultPlan {
         plan.disk.sort_by_key(|f| f.at_op);
         plan.crashes.sort_by_key(|c| c.at_op);
         plan.clock.jumps.sort_by_key(|j| j.at_ms);
+        plan.kv.sort_by_key(|f| f.at_call);
         plan
     }
 }

@@ -1,7 +1,13 @@
-//! Invariant: a clean stop loses nothing, and the open after it finds nothing to repair.
+//! Invariant: a clean stop is prompt, loses nothing, and the open after it finds nothing to
+//! repair.
 //!
-//! Once a fault-free process has converged, the host stops the engine with `Engine::shutdown`
-//! (the worker stops after its batch in flight, the KV is flushed), cuts the power (every
+//! Once a fault-free process has converged, the host writes a backlog (one group-commit batch of
+//! `STOP_BACKLOG_RECORDS`, acknowledged before the worker can ingest it) and at once stops the
+//! engine with `Engine::shutdown`. The worker must stop after the record in flight and leave the
+//! rest for the next open (`STOP_RECORDS_IN_FLIGHT_MAX`): a shutdown that first drains its
+//! backlog takes as long as the backlog, which in production is the time a supervisor allows
+//! before it kills the process, and a stop request that the worker reads only when it is idle
+//! never stops a busy one. Then the KV is flushed; the host cuts the power (every
 //! unsynced write and every unflushed KV batch is lost), and opens the engine again in the same
 //! process. Whatever the engine acknowledged or committed, the audit records of its queries
 //! included, must have been made durable by the stop: the KV after the open equals the KV before
@@ -11,23 +17,97 @@
 //! the simulator is a crash, after which losing such things is allowed.
 
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
+use stemedb::model::Agent;
+use stemedb::storage::keys;
 use stemedb::Engine;
 
 use crate::outcome::Failure;
 use crate::sim::Env;
 
-/// What the engine had made visible when it was asked to stop.
+/// Records of the backlog written just before the stop.
+const STOP_BACKLOG_RECORDS: u64 = 32;
+/// Records the worker may still ingest once asked to stop: the one in flight.
+const STOP_RECORDS_IN_FLIGHT_MAX: usize = 1;
+
+/// Writes the backlog, every record at once (they share one group-commit sync), and returns
+/// their offsets once all are acknowledged.
+pub async fn write_backlog(env: &Env, engine: &Rc<Engine>) -> Result<Vec<u64>, Failure> {
+    let (seed, boots) = {
+        let s = env.shared.borrow();
+        (s.config.seed, s.boots)
+    };
+    let agent = Agent::derived(seed, super::STOP_BACKLOG_AGENT);
+    let mut tasks = Vec::new();
+    for i in 0..STOP_BACKLOG_RECORDS {
+        let (record, payload) = super::harness_assertion(
+            env,
+            &agent,
+            format!("stop-backlog-{boots}-{i}"),
+            "written_before",
+            "a clean stop",
+        )?;
+        let engine = Rc::clone(engine);
+        tasks.push(tokio::task::spawn_local(async move {
+            (engine.submit(&record).await, payload)
+        }));
+    }
+    let mut offsets = Vec::new();
+    for task in tasks {
+        let (result, payload) = task
+            .await
+            .map_err(|e| Failure::Safety(format!("a backlog submit panicked: {e}")))?;
+        let offset = result.map_err(|e| {
+            Failure::Safety(format!(
+                "a fault-free engine refused the backlog before a clean stop: {e}"
+            ))
+        })?;
+        env.shared.borrow_mut().oracle.acked(offset, &payload)?;
+        offsets.push(offset);
+    }
+    Ok(offsets)
+}
+
+/// What the engine had made visible when it was asked to stop, and what it did after.
 pub struct BeforeStop {
     kv: BTreeMap<Vec<u8>, Vec<u8>>,
     durable_end: u64,
 }
 
-pub fn before_stop(env: &Env, engine: &Engine) -> BeforeStop {
-    BeforeStop {
-        kv: env.kv.live_snapshot(),
-        durable_end: engine.durable_end(),
+/// Shuts `engine` down with `backlog` (its offsets) not yet ingested, and checks that the
+/// worker stopped promptly. Returns what the stop left, for `after_reopen`.
+pub async fn shutdown(env: &Env, engine: Engine, backlog: &[u64]) -> Result<BeforeStop, Failure> {
+    let durable_end = engine.durable_end();
+    // Read in the same poll as the stop request that `shutdown` sends before its first await.
+    let cursor_at_stop = engine.ingest_cursor();
+    if let Err(e) = engine.shutdown().await {
+        return Err(Failure::Safety(format!(
+            "a clean shutdown of a converged engine that met no fault failed: {e}"
+        )));
     }
+    let kv = env.kv.live_snapshot();
+    let cursor_after = kv
+        .get(keys::INGEST_CURSOR_KEY)
+        .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
+        .map_or(0, u64::from_be_bytes);
+    let pending = backlog.iter().filter(|&&o| o >= cursor_at_stop).count();
+    let ingested = backlog
+        .iter()
+        .filter(|&&o| o >= cursor_at_stop && o < cursor_after)
+        .count();
+    {
+        let mut s = env.shared.borrow_mut();
+        s.metrics
+            .counts
+            .add_event("stop_backlog_records", pending as u64);
+    }
+    if ingested > STOP_RECORDS_IN_FLIGHT_MAX {
+        return Err(Failure::Safety(format!(
+            "asked to stop with {pending} acknowledged records not yet ingested, the worker went on to ingest {ingested} of them (cursor {cursor_at_stop} -> {cursor_after}) before it stopped; it may finish only the one in flight"
+        )));
+    }
+    Ok(BeforeStop { kv, durable_end })
 }
 
 /// Checked right after the reopen, before its first await (the new worker has not run).

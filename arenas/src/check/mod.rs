@@ -39,6 +39,8 @@ use crate::workload::QuerySpec;
 const LIVENESS_WRITES: u64 = 3;
 /// Agent index of the liveness phase's writer (distinct from every workload agent).
 const LIVENESS_AGENT: u64 = 50_000;
+/// Signs the backlog written just before a clean stop (`clean_stop::write_backlog`).
+pub(crate) const STOP_BACKLOG_AGENT: u64 = 50_001;
 
 /// A query as it was answered, to be checked against the reference lens at the end.
 #[derive(Clone, Debug)]
@@ -414,28 +416,47 @@ async fn resumable_damage(env: &Env, cursor: u64, end: u64) -> Option<u64> {
     }
 }
 
+/// A harness-signed assertion dated by the engine's clock, announced to the log oracle as about
+/// to be submitted; returns it with its encoding (for `oracle.acked`).
+pub(crate) fn harness_assertion(
+    env: &Env,
+    agent: &Agent,
+    subject: String,
+    predicate: &str,
+    object: &str,
+) -> Result<(Record, Vec<u8>), Failure> {
+    let mut a = Assertion::new(
+        subject,
+        predicate.to_owned(),
+        object.to_owned(),
+        1.0,
+        env.clock.wall_ms(),
+    );
+    agent.sign_assertion(&mut a);
+    let record = Record::Assertion(a);
+    let payload = record
+        .encode()
+        .map_err(|e| Failure::Harness(format!("cannot encode: {e}")))?;
+    env.shared
+        .borrow_mut()
+        .oracle
+        .submitting(&payload, Signatures::KnownGood);
+    Ok((record, payload))
+}
+
 pub async fn converge(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
     let seed = env.shared.borrow().config.seed;
     let agent = Agent::derived(seed, LIVENESS_AGENT);
     let mut last = None;
     for i in 0..LIVENESS_WRITES {
         let boots = env.shared.borrow().boots;
-        let mut a = Assertion::new(
+        let (record, payload) = harness_assertion(
+            env,
+            &agent,
             format!("liveness-{boots}-{i}"),
-            "written_after".to_owned(),
-            "faults stopped".to_owned(),
-            1.0,
-            env.clock.wall_ms(),
-        );
-        agent.sign_assertion(&mut a);
-        let record = Record::Assertion(a);
-        let payload = record
-            .encode()
-            .map_err(|e| Failure::Harness(format!("cannot encode: {e}")))?;
-        env.shared
-            .borrow_mut()
-            .oracle
-            .submitting(&payload, Signatures::KnownGood);
+            "written_after",
+            "faults stopped",
+        )?;
         let offset = engine.submit(&record).await.map_err(|e| {
             Failure::Liveness(format!(
                 "after faults stopped a fresh write still fails: {e}"
@@ -499,6 +520,13 @@ fn not_applied_uncertain(
         }
     }
     skip
+}
+
+/// The end-state checks of the log and the KV once ingest has reached `durable` (after the
+/// clean stop's reopen has drained its backlog).
+pub async fn log_and_kv(env: &Env, durable: u64) -> Result<(), Failure> {
+    check_log(env).await?;
+    check_kv(env, durable)
 }
 
 fn check_kv(env: &Env, durable: u64) -> Result<(), Failure> {

@@ -2,8 +2,8 @@
 //! regression under scenarios/regressions/.
 //!
 //! Greedy delta debugging over what the run is made of: fewer operations (halving, then smaller
-//! steps), then each fault event of the plan (crash, a crash's boot read, disk fault, clock jump,
-//! drain fault) removed one at a time, then fault classes switched off (latency, skew, drift). A
+//! steps), then each fault event of the plan (crash, a crash's boot read, disk fault, KV fault,
+//! clock jump, drain fault) removed one at a time, then fault classes switched off (latency, skew, drift). A
 //! candidate is kept when it still fails with the same verdict. Every candidate is a full
 //! deterministic run, so the result replays exactly.
 
@@ -124,6 +124,11 @@ pub fn shrink(artifact_path: &Path, out: Option<&Path>) -> Result<i32, CliError>
             p.disk = without(&plan.disk, i);
             candidates.push(p);
         }
+        for i in 0..plan.kv.len() {
+            let mut p = plan.clone();
+            p.kv = without(&plan.kv, i);
+            candidates.push(p);
+        }
         for i in 0..plan.clock.jumps.len() {
             let mut p = plan.clone();
             p.clock.jumps = without(&plan.clock.jumps, i);
@@ -193,13 +198,14 @@ pub fn shrink(artifact_path: &Path, out: Option<&Path>) -> Result<i32, CliError>
     .map_err(|e| CliError::Harness(e.to_string()))?;
     std::fs::write(&path, text).map_err(|e| CliError::Harness(e.to_string()))?;
     println!(
-        "shrunk in {} runs: {} ops (from {}), {} crashes ({} boot reads), {} disk faults, {} clock jumps, {} drain faults; still {}: {message}\nsaved: {}",
+        "shrunk in {} runs: {} ops (from {}), {} crashes ({} boot reads), {} disk faults, {} KV faults, {} clock jumps, {} drain faults; still {}: {message}\nsaved: {}",
         s.runs,
         best.ops,
         artifact.config.ops,
         plan.crashes.len(),
         plan.crashes.iter().map(|c| c.boot_reads.len()).sum::<usize>(),
         plan.disk.len(),
+        plan.kv.len(),
         plan.clock.jumps.len(),
         plan.drain.len(),
         s.verdict.as_str(),

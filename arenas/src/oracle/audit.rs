@@ -8,7 +8,8 @@
 //!   said: same wall time, subject, predicate, lens, view use, rule, candidate count and winner.
 //!   A sequence number is only ever reused after its record was lost, so an older answer can
 //!   never be what is stored. A record no answer names must record an error (a query that failed
-//!   is audited too, and its caller never learns the sequence number).
+//!   is audited too, and its caller never learns the sequence number); so may one under the
+//!   number of an answer of an earlier boot, when a later boot started with that number free.
 //!
 //! A crash may lose audit records not yet flushed: losing one is not a violation here (the
 //! arenas without crashes check the count exactly).
@@ -73,6 +74,15 @@ pub fn check(
             }
             continue;
         };
+        // A failed query is audited too, under a number its caller never learns. It may reuse
+        // the number of an answer whose record a crash took: only a later process can (one
+        // process never gives two queries one number), one that started with that number free.
+        let reusable_by_later_boot = floors
+            .range(a.boot + 1..)
+            .any(|(_, floor)| floor.is_none_or(|f| f < seq));
+        if record.error.is_some() && reusable_by_later_boot {
+            continue;
+        }
         let expected = (
             a.wall_ms,
             &a.subject,
@@ -167,6 +177,23 @@ mod tests {
             check(&all, &floors, &BTreeMap::from([(9, invented)])),
             Ok(())
         );
+    }
+
+    #[test]
+    fn a_failed_query_of_a_later_boot_may_reuse_a_lost_answer_s_number() {
+        let a = answered(1, 4, "a");
+        let mut failed = record(&answered(2, 4, "failed"));
+        failed.error = Some("kv store is corrupt".to_owned());
+        let stored = BTreeMap::from([(4, failed)]);
+        // Boot 2 started with 3 stored: number 4 was free (boot 1's record of it was lost).
+        let free = BTreeMap::from([(1, None), (2, Some(3))]);
+        assert_eq!(check(std::slice::from_ref(&a), &free, &stored), Ok(()));
+        // Boot 2 started with 4 stored: it could not have written 4 again.
+        let taken = BTreeMap::from([(1, None), (2, Some(4))]);
+        assert!(check(std::slice::from_ref(&a), &taken, &stored).is_err());
+        // No later boot at all: the error record contradicts the answer.
+        let alone = BTreeMap::from([(1, None)]);
+        assert!(check(&[a], &alone, &stored).is_err());
     }
 
     #[test]
