@@ -90,7 +90,23 @@ pub struct QuerySpec {
     pub predicate: Option<String>,
     pub consensus: bool,
     pub max_stale_ms: Option<u64>,
+    /// The lifecycles the query asks for, as a user lists them (repeats allowed; empty asks
+    /// for nothing). The reference lens reads it as a set, independently of the engine's
+    /// `LifecycleFilter`.
+    pub lifecycles: Vec<Lifecycle>,
 }
+
+impl QuerySpec {
+    /// What a reader normally asks for: active assertions only.
+    pub fn active_only() -> Vec<Lifecycle> {
+        vec![Lifecycle::Active]
+    }
+}
+
+/// Share of workload queries that list their own lifecycles rather than the default.
+const LIFECYCLE_LIST_PROBABILITY: f64 = 0.4;
+/// A listed query names at most this many lifecycles (drawn with repeats).
+const LIFECYCLE_LIST_MAX: usize = 4;
 
 /// One workload operation.
 #[derive(Clone, Debug)]
@@ -149,6 +165,8 @@ pub struct Workload {
     /// Which records foreign clocks stamp, and how, on its own stream so the operations drawn
     /// are the same with foreign clocks on or off.
     clock_rng: SimRng,
+    /// The lifecycles queries ask for, on its own stream so the operations are as before.
+    lifecycle_rng: SimRng,
 }
 
 impl Workload {
@@ -174,6 +192,7 @@ impl Workload {
             burst_left: 0,
             quiet_until: Duration::ZERO,
             clock_rng: rng::stream(seed, "foreign-clock"),
+            lifecycle_rng: rng::stream(seed, "query-lifecycles"),
         }
         .with_first_burst()
     }
@@ -383,7 +402,18 @@ impl Workload {
                 .rng
                 .random_bool(0.3)
                 .then(|| self.rng.random_range(0..2_000)),
+            lifecycles: self.lifecycles(),
         }
+    }
+
+    fn lifecycles(&mut self) -> Vec<Lifecycle> {
+        let r = &mut self.lifecycle_rng;
+        if !r.random_bool(LIFECYCLE_LIST_PROBABILITY) {
+            return QuerySpec::active_only();
+        }
+        (0..r.random_range(0..=LIFECYCLE_LIST_MAX))
+            .map(|_| Lifecycle::ALL[r.random_range(0..Lifecycle::ALL.len())])
+            .collect()
     }
 
     /// An assertion votes and evidence may refer to (an arbitrary hash before the first one).
@@ -465,6 +495,7 @@ impl Workload {
                 predicate: Some(PREDICATES[0].to_owned()),
                 consensus: true,
                 max_stale_ms: None,
+                lifecycles: QuerySpec::active_only(),
             }),
         }
     }

@@ -278,7 +278,7 @@ fn query_of(spec: &QuerySpec) -> Query {
         } else {
             LensKind::Recency
         },
-        lifecycles: Default::default(),
+        lifecycles: stemedb::query::LifecycleFilter::of(&spec.lifecycles),
         max_stale: spec.max_stale_ms.map(Duration::from_millis),
     }
 }
@@ -782,6 +782,7 @@ async fn check_topics(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
             predicate: Some(topic.predicate.clone()),
             consensus: true,
             max_stale_ms: None,
+            lifecycles: QuerySpec::active_only(),
         };
         let wall_ms = env.clock.wall_ms();
         let r = queries
@@ -838,6 +839,8 @@ fn check_audit(env: &Env) -> Result<(), Failure> {
                 subject: q.spec.subject.clone(),
                 predicate: q.spec.predicate.clone(),
                 lens: query_of(&q.spec).lens,
+                lifecycles: q.spec.lifecycles.clone(),
+                max_stale_ms: q.spec.max_stale_ms,
                 used_view: q.used_view,
                 rule: q.rule,
                 candidates: q.ranked.len() as u64,
@@ -882,6 +885,7 @@ mod tests {
                 predicate: predicate.map(str::to_owned),
                 consensus: false,
                 max_stale_ms,
+                lifecycles: QuerySpec::active_only(),
             },
             before: 0,
             after: 0,

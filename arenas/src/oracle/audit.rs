@@ -5,7 +5,8 @@
 //!   stored when it started (a restart that counts from 0 again overwrites history);
 //! - within one process no two answers share a sequence number;
 //! - every stored audit record is the one the latest query answered under its sequence number
-//!   said: same wall time, subject, predicate, lens, view use, rule, candidate count and winner.
+//!   said: same wall time, subject, predicate, lens, lifecycle set, staleness bound, view use,
+//!   rule, candidate count and winner.
 //!   A sequence number is only ever reused after its record was lost, so an older answer can
 //!   never be what is stored. A record no answer names must record an error (a query that failed
 //!   is audited too, and its caller never learns the sequence number); so may one under the
@@ -17,7 +18,7 @@
 use std::collections::BTreeMap;
 
 use stemedb::lens::{LensKind, Rule};
-use stemedb::model::Hash32;
+use stemedb::model::{Hash32, Lifecycle};
 use stemedb::query::AuditRecord;
 
 /// What the harness saw of one answered query.
@@ -29,6 +30,9 @@ pub struct Answered {
     pub subject: String,
     pub predicate: Option<String>,
     pub lens: LensKind,
+    /// The lifecycles the query asked for, as listed (repeats allowed).
+    pub lifecycles: Vec<Lifecycle>,
+    pub max_stale_ms: Option<u64>,
     pub used_view: bool,
     pub rule: Rule,
     pub candidates: u64,
@@ -83,11 +87,23 @@ pub fn check(
         if record.error.is_some() && reusable_by_later_boot {
             continue;
         }
+        // The filter as a set of members, read through `contains` alone: the stored bits are the
+        // engine's encoding, not the oracle's.
+        let asked: Vec<Lifecycle> = Lifecycle::ALL
+            .into_iter()
+            .filter(|l| a.lifecycles.contains(l))
+            .collect();
+        let stored_set: Vec<Lifecycle> = Lifecycle::ALL
+            .into_iter()
+            .filter(|&l| record.lifecycles.contains(l))
+            .collect();
         let expected = (
             a.wall_ms,
             &a.subject,
             &a.predicate,
             a.lens,
+            asked,
+            a.max_stale_ms,
             a.used_view,
             Some(a.rule),
             a.candidates,
@@ -99,6 +115,8 @@ pub fn check(
             &record.subject,
             &record.predicate,
             record.lens,
+            stored_set,
+            record.max_stale_ms,
             record.used_view,
             record.rule,
             record.candidates,
@@ -127,6 +145,8 @@ mod tests {
             subject: subject.to_owned(),
             predicate: None,
             lens: LensKind::Recency,
+            lifecycles: vec![Lifecycle::Active],
+            max_stale_ms: None,
             used_view: false,
             rule: Rule::NoCandidates,
             candidates: 0,
@@ -141,7 +161,7 @@ mod tests {
             predicate: a.predicate.clone(),
             lens: a.lens,
             lifecycles: Default::default(),
-            max_stale_ms: None,
+            max_stale_ms: a.max_stale_ms,
             used_view: a.used_view,
             rule: Some(a.rule),
             candidates: a.candidates,

@@ -14,7 +14,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use stemedb::lens::Rule;
-use stemedb::model::{Assertion, Hash32, Lifecycle, Record, Vote, WeightSum};
+use stemedb::model::{Assertion, Hash32, Record, Vote, WeightSum};
 
 use crate::workload::QuerySpec;
 
@@ -137,7 +137,7 @@ impl LensModel {
         // identity hash -> (timestamp, voters, weight); the first visible copy of an assertion.
         let mut candidates: BTreeMap<Hash32, (u64, u64, WeightSum)> = BTreeMap::new();
         for (id, a) in self.selected(q) {
-            if a.lifecycle == Lifecycle::Active && visible(id) {
+            if q.lifecycles.contains(&a.lifecycle) && visible(id) {
                 candidates
                     .entry(a.identity_hash())
                     .or_insert((a.timestamp_ms, 0, WeightSum::ZERO));
@@ -221,6 +221,7 @@ mod tests {
             predicate: Some("p".to_owned()),
             consensus,
             max_stale_ms: None,
+            lifecycles: vec![stemedb::model::Lifecycle::Active],
         }
     }
 
@@ -262,6 +263,37 @@ mod tests {
             model.answer(&spec("t", true), u64::MAX, &none).rule,
             Rule::NoCandidates
         );
+    }
+
+    #[test]
+    fn a_query_sees_the_lifecycles_it_lists_and_no_others() {
+        use stemedb::model::Lifecycle;
+        let with_lifecycle = |ts, lifecycle| match assertion("s", ts) {
+            Record::Assertion(mut a) => {
+                a.lifecycle = lifecycle;
+                Record::Assertion(a)
+            }
+            _ => unreachable!(),
+        };
+        let model = LensModel::new([
+            (0, with_lifecycle(10, Lifecycle::Active), false),
+            (100, with_lifecycle(20, Lifecycle::Deprecated), false),
+            (200, with_lifecycle(30, Lifecycle::Draft), false),
+        ]);
+        let none = BTreeSet::new();
+        let count = |lifecycles: Vec<Lifecycle>| {
+            let q = QuerySpec {
+                lifecycles,
+                ..spec("s", false)
+            };
+            model.answer(&q, u64::MAX, &none).ranked.len()
+        };
+        assert_eq!(count(vec![Lifecycle::Active]), 1);
+        // A repeated lifecycle is still one member of the set.
+        assert_eq!(count(vec![Lifecycle::Deprecated, Lifecycle::Deprecated]), 1);
+        assert_eq!(count(vec![Lifecycle::Draft, Lifecycle::Active]), 2);
+        assert_eq!(count(Lifecycle::ALL.to_vec()), 3);
+        assert_eq!(count(Vec::new()), 0, "an empty list asks for nothing");
     }
 
     #[test]
