@@ -5,6 +5,7 @@
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
+use stemedb::ingest::{IngestError, IngestStopError};
 use stemedb::io::Clock;
 use stemedb::model::Record;
 use stemedb::query::QueryEngine;
@@ -208,16 +209,16 @@ async fn monitor(env: Env, engine: Weak<Engine>, corrupt_reports: u64) {
             else {
                 return;
             };
+            let cause = engine.upgrade().and_then(|e| e.ingest_failure());
             let at = env.clock.monotonic();
             let mut s = env.shared.borrow_mut();
             if let Err(failure) = status {
                 s.fail(failure);
-            } else if env.kv.stats().corrupt_reports == corrupt_reports {
-                s.fail(crate::outcome::Failure::Safety(
-                    "the ingest worker of a living engine ended, and no KV call reported \
-                     corruption (the only fault that may stop it)"
-                        .to_string(),
-                ));
+            } else if let Some(failure) = worker_end_unexcused(
+                cause.as_ref(),
+                env.kv.stats().corrupt_reports > corrupt_reports,
+            ) {
+                s.fail(failure);
             } else if s.phase == Phase::Faults {
                 s.event(
                     at,
@@ -381,10 +382,13 @@ async fn supervised_stop(env: &Env, engine: Rc<Engine>) -> Result<(), Failure> {
     let kv_failed_during = env.kv.stats().errors > kv_errors;
     let at = env.clock.monotonic();
     match stopped {
-        Err(EngineError::Ingest(stemedb::ingest::IngestStopError::Failed(
-            stemedb::ingest::IngestError::KvCorrupt { .. },
-        ))) => {}
-        Err(e) if kv_failed_during => {
+        Err(EngineError::Ingest(IngestStopError::Failed(IngestError::KvCorrupt { .. }))) => {}
+        Err(
+            ref e @ EngineError::IngestAndKv {
+                ingest: IngestStopError::Failed(IngestError::KvCorrupt { .. }),
+                ..
+            },
+        ) if kv_failed_during => {
             env.shared
                 .borrow_mut()
                 .event(at, &format!("the shutdown's own KV calls failed: {e}"));
@@ -406,6 +410,27 @@ async fn supervised_stop(env: &Env, engine: Rc<Engine>) -> Result<(), Failure> {
     s.metrics.counts.add_event("supervised_stops", 1);
     s.restart_requested = true;
     Ok(())
+}
+
+/// Why the end of a living engine's worker is a verdict, if it is: the worker may end only on a
+/// corrupt report from the KV (the one fatal error a fault can cause), and the engine must say
+/// so. A worker that ended cleanly or panicked, on another error, or on a corruption no KV call
+/// of this boot reported, is a bug.
+fn worker_end_unexcused(
+    cause: Option<&IngestError>,
+    kv_reported_corruption: bool,
+) -> Option<Failure> {
+    let why = match cause {
+        Some(IngestError::KvCorrupt { .. }) if kv_reported_corruption => return None,
+        Some(IngestError::KvCorrupt { detail }) => {
+            format!("on a corrupt KV ({detail}), and no KV call of this boot reported corruption")
+        }
+        Some(other) => format!("on an error no fault of the plan may cause: {other}"),
+        None => "without an error to say why (the engine reports no failure)".to_string(),
+    };
+    Some(Failure::Safety(format!(
+        "the ingest worker of a living engine ended {why}"
+    )))
 }
 
 /// A submit error in a fault-free arena is the engine refusing valid work.

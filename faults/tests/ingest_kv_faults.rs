@@ -89,6 +89,11 @@ async fn a_corrupt_report_stops_ingest_the_engine_says_so_and_a_reopen_resumes()
         .expect("a stopped worker ends the wait");
     assert!(matches!(waited, Err(EngineError::Stopped)), "{waited:?}");
     assert!(!engine.ingest_running(), "the worker has ended");
+    assert!(
+        matches!(engine.ingest_failure(), Some(IngestError::KvCorrupt { .. })),
+        "the engine says why its worker ended: {:?}",
+        engine.ingest_failure()
+    );
     assert_eq!(
         kv.live_snapshot(),
         before,
@@ -113,6 +118,31 @@ async fn a_corrupt_report_stops_ingest_the_engine_says_so_and_a_reopen_resumes()
     assert!(engine.ingest_running());
     check_matches_replay(&engine, &kv).await;
     ok(engine.shutdown().await, "shutdown after reopen");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_shutdown_reports_both_the_ingest_failure_and_a_failed_flush() {
+    let disk = SimDisk::new(23);
+    let kv = SimKv::new(23);
+    let engine = open(&disk, &kv).await;
+    assert!(
+        engine.ingest_failure().is_none(),
+        "a running worker has not failed"
+    );
+    kv.inject_error(KvFault::ApplyCorrupt);
+    let offset = submit(&engine, 1).await;
+    let waited = bounded(engine.wait_ingested(offset))
+        .await
+        .expect("bounded");
+    assert!(matches!(waited, Err(EngineError::Stopped)), "{waited:?}");
+    kv.inject_error(KvFault::FlushEio);
+    match engine.shutdown().await {
+        Err(EngineError::IngestAndKv {
+            ingest: IngestStopError::Failed(IngestError::KvCorrupt { .. }),
+            kv: KvError::Io { .. },
+        }) => {}
+        other => panic!("the failed flush must not hide the worker's failure: {other:?}"),
+    }
 }
 
 #[tokio::test(start_paused = true)]

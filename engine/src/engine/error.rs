@@ -26,4 +26,10 @@ pub enum EngineError {
     /// The ingest worker had ended on an error (reported at shutdown).
     #[error("ingest: {0}")]
     Ingest(#[from] IngestStopError),
+    /// At shutdown, both: the ingest worker had ended on an error, and the last KV flush failed.
+    #[error("ingest: {ingest}; and the last KV flush failed: {kv}")]
+    IngestAndKv {
+        ingest: IngestStopError,
+        kv: KvError,
+    },
 }

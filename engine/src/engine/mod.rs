@@ -21,7 +21,7 @@ use std::sync::Arc;
 pub use error::EngineError;
 pub use options::EngineOptions;
 
-use crate::ingest::{read_cursor, record_tail_lost, IngestHandle, IngestStats};
+use crate::ingest::{read_cursor, record_tail_lost, IngestError, IngestHandle, IngestStats};
 use crate::io::{Clock, Vfs};
 use crate::model::{Limits, Record, SignatureVerifier, VerifierStats};
 use crate::query::QueryEngine;
@@ -189,6 +189,12 @@ impl Engine {
         !self.ingest.is_finished()
     }
 
+    /// Why the ingest worker ended, if it ended on a fatal error (a corrupt KV, a log truncated
+    /// below the cursor). `None` while it runs.
+    pub fn ingest_failure(&self) -> Option<IngestError> {
+        self.ingest.failure()
+    }
+
     pub fn kv(&self) -> &Arc<dyn KvStore> {
         &self.kv
     }
@@ -217,7 +223,7 @@ impl Engine {
     }
 
     /// Stops the ingest worker after the batch in flight, then flushes the KV. Returns the
-    /// worker's error if it had failed.
+    /// worker's error if it had failed, the flush's if that failed, and both if both did.
     #[tracing::instrument(skip(self))]
     pub async fn shutdown(self) -> Result<(), EngineError> {
         let Engine {
@@ -226,8 +232,12 @@ impl Engine {
         let stopped = ingest.stop().await;
         // The worker is gone: release the WAL (and its lock) before the last flush.
         drop(wal);
-        kv.flush().await?;
-        stopped?;
-        Ok(())
+        // Both are reported: a failed flush must not hide that ingest had stopped.
+        match (stopped, kv.flush().await) {
+            (Ok(()), Ok(())) => Ok(()),
+            (Err(ingest), Ok(())) => Err(EngineError::Ingest(ingest)),
+            (Ok(()), Err(kv)) => Err(EngineError::Kv(kv)),
+            (Err(ingest), Err(kv)) => Err(EngineError::IngestAndKv { ingest, kv }),
+        }
     }
 }

@@ -1,7 +1,7 @@
 //! Starting the ingest worker and talking to it: the cursor it has committed, its counters, and
 //! a stop signal.
 
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -21,6 +21,10 @@ pub struct IngestHandle {
     stop_tx: watch::Sender<bool>,
     cursor_rx: watch::Receiver<u64>,
     stats: Arc<StatsCell>,
+    /// Why the worker ended on its own, set once as it returns the error: a supervisor of a
+    /// living engine must tell a fault that may stop ingest from a bug, and the join result is
+    /// only read by `stop`.
+    failure: Arc<OnceLock<IngestError>>,
     join: Option<JoinHandle<Result<(), IngestError>>>,
 }
 
@@ -56,11 +60,21 @@ impl IngestHandle {
             unflushed: 0,
             stop,
         };
-        let join = tokio::spawn(worker.run());
+        let failure = Arc::new(OnceLock::new());
+        let failed = Arc::clone(&failure);
+        let join = tokio::spawn(async move {
+            let result = worker.run().await;
+            if let Err(err) = &result {
+                let first = failed.set(err.clone()).is_ok();
+                assert!(first, "a worker returns once");
+            }
+            result
+        });
         IngestHandle {
             stop_tx,
             cursor_rx,
             stats,
+            failure,
             join: Some(join),
         }
     }
@@ -82,6 +96,12 @@ impl IngestHandle {
     /// Whether the worker task has ended (stopped, failed, or panicked).
     pub fn is_finished(&self) -> bool {
         self.join.as_ref().is_none_or(JoinHandle::is_finished)
+    }
+
+    /// The fatal error the worker ended on, once it has (`None` while it runs, after a clean
+    /// stop, or if it panicked).
+    pub fn failure(&self) -> Option<IngestError> {
+        self.failure.get().cloned()
     }
 
     /// Asks the worker to stop after the batch in flight, waits for it, and returns how it
