@@ -11,6 +11,7 @@ pub mod clean_stop;
 pub mod counters;
 pub mod idle;
 pub mod losses;
+pub mod segments;
 pub mod worker;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -212,6 +213,7 @@ async fn check_log(env: &Env) -> Result<(), Failure> {
     refresh_damage(env);
     let (scan, first) = scan_log(env).await?;
     truncated_only_below_the_cursor(env).await?;
+    segments::bounded(env).await?;
     let mut s = env.shared.borrow_mut();
     s.oracle.check_recovered(&scan, first)?;
     s.metrics.check(scan.len() as u64 + 1);
@@ -371,7 +373,13 @@ pub async fn drain(env: &Env, engine: &Engine) -> Result<(), Failure> {
     .await;
     let at = env.clock.monotonic();
     match waited {
-        Ok(Ok(_)) => Ok(()),
+        Ok(Ok(_)) => {
+            segments::reclaimed(
+                env,
+                "once the workload ended and ingest caught up (no fresh write, no restart)",
+            )
+            .await
+        }
         Ok(Err(e)) => {
             env.shared
                 .borrow_mut()
@@ -488,6 +496,7 @@ pub async fn converge(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
     }
     check_audit(env)?;
     idle::check(env).await?;
+    segments::reclaimed(env, "once the liveness phase had drained and gone idle").await?;
     Ok(())
 }
 
