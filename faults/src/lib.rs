@@ -29,8 +29,8 @@ pub use kv::{KvCrashReport, KvFault, KvStats, ScheduledKvFault, SimKv};
 pub use latency::{LatencyDist, LatencyModel};
 pub use plan::{
     ClockJump, ClockPlan, CrashAim, CrashEvent, CrashKind, CrashMode, CrashSpec, DiskEvent,
-    DiskFault, FaultClass, FaultPlan, FileSelector, FsyncEioSpec, MisdirectTarget, ScheduledFault,
-    WriteLanded, AIM_WINDOW_CALLS,
+    DiskFault, FaultClass, FaultPlan, FileSelector, FsyncEioSpec, MetadataOp, MisdirectTarget,
+    ScheduledFault, WriteLanded, AIM_WINDOW_CALLS,
 };
 pub use spin::{SpinWatch, CALLS_PER_STEP_MAX};
 pub use swarm::PlanConfig;

@@ -45,10 +45,13 @@ pub enum FaultClass {
     /// A KV call reports the store corrupt (a transient misread of a sound page): the engine
     /// must stop ingesting and say so; a restart cures it.
     KvCorrupt,
+    /// A metadata call (open, create a directory, sync a directory, rename, remove, list, lock)
+    /// fails once with EIO before it changes anything.
+    MetadataEio,
 }
 
 impl FaultClass {
-    pub const ALL: [FaultClass; 16] = [
+    pub const ALL: [FaultClass; 17] = [
         FaultClass::Crash,
         FaultClass::MisdirectedWrite,
         FaultClass::LatentSectorError,
@@ -65,6 +68,7 @@ impl FaultClass {
         FaultClass::ProcessKill,
         FaultClass::KvEio,
         FaultClass::KvCorrupt,
+        FaultClass::MetadataEio,
     ];
 
     pub fn name(self) -> &'static str {
@@ -85,6 +89,7 @@ impl FaultClass {
             FaultClass::ProcessKill => "process_kill",
             FaultClass::KvEio => "kv_eio",
             FaultClass::KvCorrupt => "kv_corrupt",
+            FaultClass::MetadataEio => "metadata_eio",
         }
     }
 }
@@ -107,6 +112,31 @@ pub enum MisdirectTarget {
     Shift { sectors: i64 },
     /// Same offset, another file (the selected one; the aimed-at file if none other exists).
     OtherFile { file: FileSelector },
+}
+
+/// The metadata call a [`DiskFault::MetadataEio`] fails.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MetadataOp {
+    Open,
+    CreateDir,
+    SyncDir,
+    Rename,
+    Remove,
+    List,
+    Lock,
+}
+
+impl MetadataOp {
+    pub const ALL: [MetadataOp; 7] = [
+        MetadataOp::Open,
+        MetadataOp::CreateDir,
+        MetadataOp::SyncDir,
+        MetadataOp::Rename,
+        MetadataOp::Remove,
+        MetadataOp::List,
+        MetadataOp::Lock,
+    ];
 }
 
 /// What of a write that fails with EIO reached the page cache (as pending data, like any write).
@@ -198,6 +228,9 @@ pub enum DiskFault {
     FillUp { headroom_bytes: u64 },
     /// Sets (or with `None` lifts) an absolute capacity in bytes.
     SetCapacity { bytes: Option<u64> },
+    /// The next call of `op` fails with EIO before it changes anything (a failed directory sync
+    /// leaves its pending entries pending): a transient error, retrying may succeed.
+    MetadataEio { op: MetadataOp },
 }
 
 impl DiskFault {
@@ -211,6 +244,7 @@ impl DiskFault {
             DiskFault::LatentSectorError { .. } => FaultClass::LatentSectorError,
             DiskFault::BitRot { .. } => FaultClass::BitRot,
             DiskFault::FillUp { .. } | DiskFault::SetCapacity { .. } => FaultClass::Enospc,
+            DiskFault::MetadataEio { .. } => FaultClass::MetadataEio,
         }
     }
 }

@@ -12,7 +12,7 @@ use crate::kv::{KvFault, ScheduledKvFault};
 use crate::latency::LatencyModel;
 use crate::plan::{
     ClockJump, CrashAim, CrashEvent, CrashKind, CrashMode, CrashSpec, DiskEvent, DiskFault,
-    FaultClass, FaultPlan, FileSelector, FsyncEioSpec, MisdirectTarget, ScheduledFault,
+    FaultClass, FaultPlan, FileSelector, FsyncEioSpec, MetadataOp, MisdirectTarget, ScheduledFault,
     WriteLanded,
 };
 use crate::rng;
@@ -441,6 +441,9 @@ fn disk_fault(class: FaultClass, config: &PlanConfig, rng: &mut rng::SimRng) -> 
             file: file_selector(config, rng),
             byte: rng.next_u64(),
             bit: rng.random_range(0..8),
+        },
+        FaultClass::MetadataEio => DiskFault::MetadataEio {
+            op: MetadataOp::ALL[rng.random_range(0..MetadataOp::ALL.len())],
         },
         other => unreachable!("{other:?} is not a scheduled disk fault"),
     }

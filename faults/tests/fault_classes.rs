@@ -678,3 +678,42 @@ async fn calls_spread_over_steps_or_unwatched_are_no_spin() {
         "a step's disk and KV calls, and nothing before the watch"
     );
 }
+
+#[tokio::test]
+async fn metadata_eio_fails_one_call_of_its_kind_and_changes_nothing() {
+    use stemedb_faults::MetadataOp;
+    let disk = disk_with_dir(3).await;
+    durable_file(&disk, "a", b"alpha").await;
+    let before = disk.image_digest();
+    for op in MetadataOp::ALL {
+        disk.inject(DiskFault::MetadataEio { op });
+    }
+    let eio = |r: std::io::Result<()>, what: &str| {
+        let err = r.expect_err(what);
+        assert_eq!(err.raw_os_error(), Some(EIO), "{what}: {err}");
+    };
+    let f = disk.open(&p("a"), OpenMode::Read).await;
+    eio(f.map(|_| ()), "open");
+    eio(disk.create_dir_all(&p("sub")).await, "create_dir_all");
+    eio(disk.sync_dir(Path::new("/d")).await, "sync_dir");
+    eio(disk.rename(&p("a"), &p("b")).await, "rename");
+    eio(disk.remove(&p("a")).await, "remove");
+    eio(disk.list(Path::new("/d")).await.map(|_| ()), "list");
+    eio(disk.lock(&p("LOCK")).await.map(|_| ()), "lock");
+    assert_eq!(
+        disk.image_digest(),
+        before,
+        "no failed call changed the disk"
+    );
+    assert_eq!(disk.stats().metadata_errors, 7);
+    assert_eq!(disk.stats().faults.get("metadata_eio"), Some(&7));
+    // Each fault struck once: the same calls now succeed.
+    assert_eq!(contents(&disk, "a").await.as_deref(), Some(&b"alpha"[..]));
+    disk.rename(&p("a"), &p("b")).await.unwrap();
+    disk.sync_dir(Path::new("/d")).await.unwrap();
+    assert_eq!(
+        disk.list(Path::new("/d")).await.unwrap(),
+        vec!["b".to_string()]
+    );
+    disk.remove(&p("b")).await.unwrap();
+}

@@ -58,6 +58,7 @@ impl IngestHandle {
             // What the KV held at start is durable: it survived (or never saw) a crash.
             flushed_cursor: cursor,
             unflushed: 0,
+            truncation_due: true,
             stop,
         };
         let failure = Arc::new(OnceLock::new());

@@ -55,6 +55,12 @@ pub(crate) struct Worker {
     pub(crate) flushed_cursor: u64,
     /// Batches committed since the last successful flush.
     pub(crate) unflushed: u64,
+    /// Segments wholly below `flushed_cursor` may remain: the last truncation failed, or this
+    /// worker has just started (the process before may have died between its flush and its
+    /// truncation, or a crash undone its removals). With nothing new to ingest, the truncation is
+    /// made (retried, backing off) rather than left for the next flush, which an idle engine may
+    /// never make.
+    pub(crate) truncation_due: bool,
     pub(crate) stop: watch::Receiver<bool>,
 }
 
@@ -85,6 +91,7 @@ impl Worker {
             let step = match self.reader.read_at(self.cursor).await {
                 Ok(ReadOutcome::Record(record)) => self.ingest(record).await,
                 Ok(ReadOutcome::EndOfLog) if self.unflushed > 0 => self.flush().await,
+                Ok(ReadOutcome::EndOfLog) if self.truncation_due => self.truncate().await,
                 Ok(ReadOutcome::EndOfLog) => self.wait_for_log(seen_end).await,
                 Err(err) => self.read_failed(err).await?,
             };
@@ -279,14 +286,29 @@ impl Worker {
         self.unflushed = 0;
         // Only now is `cursor` durable in the KV: a crash can no longer revert below it.
         self.flushed_cursor = self.cursor;
-        if let Some(wal) = self.wal.upgrade().filter(|_| self.options.truncate_wal) {
-            match wal.truncate_below(self.flushed_cursor).await {
-                Ok(removed) => self.stats.add_segments_truncated(removed as u64),
-                // Harmless: the segments stay until the next flush tries again.
-                Err(err) => tracing::warn!(error = %err, "WAL truncation failed"),
+        // A failed truncation is harmless here: the segments stay until it is retried.
+        let _ = self.truncate().await;
+        Step::Flushed
+    }
+
+    /// Lets the WAL drop every segment wholly below what the KV holds durably.
+    async fn truncate(&mut self) -> Step {
+        let Some(wal) = self.wal.upgrade().filter(|_| self.options.truncate_wal) else {
+            self.truncation_due = false;
+            return Step::Progress;
+        };
+        match wal.truncate_below(self.flushed_cursor).await {
+            Ok(removed) => {
+                self.stats.add_segments_truncated(removed as u64);
+                self.truncation_due = false;
+                Step::Progress
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, "WAL truncation failed; will retry");
+                self.truncation_due = true;
+                Step::Failed
             }
         }
-        Step::Flushed
     }
 }
 

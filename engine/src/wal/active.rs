@@ -117,6 +117,17 @@ impl ActiveLog {
         self.segments.drain(..keep_from).collect()
     }
 
+    /// Puts back, at the front of the live list, detached segments whose removal failed.
+    pub fn reattach(&mut self, segments: &[SegmentName]) {
+        let below = self.segments.first().map_or(u64::MAX, |first| first.base);
+        assert!(
+            segments.windows(2).all(|pair| pair[0].base < pair[1].base)
+                && segments.last().is_none_or(|last| last.base < below),
+            "reattached segments must precede the live ones, in order"
+        );
+        self.segments.splice(0..0, segments.iter().copied());
+    }
+
     fn path(&self) -> PathBuf {
         self.segment.path(&self.dir)
     }

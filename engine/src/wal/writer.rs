@@ -275,12 +275,18 @@ impl Wal {
     pub async fn truncate_below(&self, checkpoint_offset: u64) -> Result<usize, WalError> {
         let victims = self.active.lock().await.detach_below(checkpoint_offset);
         // Oldest first, so a crash part-way leaves a contiguous suffix of the log.
-        for victim in &victims {
+        for (at, victim) in victims.iter().enumerate() {
             let path = victim.path(&self.dir);
             match self.vfs.remove(&path).await {
                 Ok(()) => {}
                 Err(e) if e.kind() == ErrorKind::NotFound => {}
-                Err(e) => return Err(WalError::io("remove", path, e)),
+                Err(e) => {
+                    // The rest are still on disk: they go back to the front of the live list, so
+                    // the next truncation removes them first. Forgotten, they would outlive every
+                    // younger segment the next truncations remove, and leave a hole in the log.
+                    self.active.lock().await.reattach(&victims[at..]);
+                    return Err(WalError::io("remove", path, e));
+                }
             }
         }
         if !victims.is_empty() {

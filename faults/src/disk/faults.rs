@@ -7,7 +7,7 @@ use rand::Rng;
 
 use super::state::{split, Ino, SECTOR_BYTES};
 use super::DiskState;
-use crate::plan::{DiskFault, FileSelector, MisdirectTarget};
+use crate::plan::{DiskFault, FileSelector, MetadataOp, MisdirectTarget};
 
 impl DiskState {
     pub(super) fn log_fault(&mut self, line: String) {
@@ -122,7 +122,26 @@ impl DiskState {
                 self.capacity_bytes = bytes;
                 self.log_fault(format!("enospc: capacity set to {bytes:?} bytes"));
             }
+            DiskFault::MetadataEio { op } => {
+                self.armed_metadata_eio.push(op);
+                self.log_fault(format!("metadata_eio armed: the next {op:?} fails"));
+            }
         }
+    }
+
+    /// Fails this call of `op` if a fault is armed for it (the oldest one), before it acts.
+    pub(super) fn take_metadata_eio(&mut self, op: MetadataOp, path: &Path) -> std::io::Result<()> {
+        let Some(at) = self
+            .armed_metadata_eio
+            .iter()
+            .position(|armed| *armed == op)
+        else {
+            return Ok(());
+        };
+        self.armed_metadata_eio.remove(at);
+        self.stats.metadata_errors += 1;
+        self.log_fault(format!("metadata_eio: {op:?} of {} failed", path.display()));
+        Err(std::io::Error::from_raw_os_error(5))
     }
 
     /// Resolves a selector to a linked file with durable data: (inode, path).

@@ -46,8 +46,8 @@ use stemedb::io::{storage_full_error, OpenMode, Vfs, VfsFile, VfsLock};
 
 use crate::latency::{LatencyModel, OpClass};
 use crate::plan::{
-    CrashSpec, DiskEvent, DiskFault, FaultPlan, FsyncEioSpec, MisdirectTarget, ScheduledFault,
-    WriteLanded,
+    CrashSpec, DiskEvent, DiskFault, FaultPlan, FsyncEioSpec, MetadataOp, MisdirectTarget,
+    ScheduledFault, WriteLanded,
 };
 use crate::rng::{self, SimRng};
 pub use aim::AimOutcome;
@@ -73,6 +73,8 @@ pub struct DiskStats {
     /// Reads that returned flipped bits (the read corruption fault).
     pub corrupt_reads: u64,
     pub enospc_errors: u64,
+    /// Metadata calls that failed with EIO (the metadata EIO fault).
+    pub metadata_errors: u64,
     /// Files removed (unlinked, durable or not).
     pub removes: u64,
     /// Power losses.
@@ -139,6 +141,7 @@ pub(crate) struct DiskState {
     last_corrupt_sector: Option<(Ino, u64)>,
     armed_write_eio: Vec<WriteLanded>,
     armed_misdirect: Vec<MisdirectTarget>,
+    armed_metadata_eio: Vec<MetadataOp>,
     /// Scheduled faults not yet fired, by operation count.
     schedule: BTreeMap<u64, Vec<DiskFault>>,
     /// Armed by [`SimDisk::heal_for_drain`] (the plan's `drain`).
@@ -199,6 +202,7 @@ impl SimDisk {
             last_corrupt_sector: None,
             armed_write_eio: Vec::new(),
             armed_misdirect: Vec::new(),
+            armed_metadata_eio: Vec::new(),
             schedule,
             drain: plan.drain.clone(),
             locks: BTreeMap::new(),
@@ -314,6 +318,7 @@ impl SimDisk {
         s.armed_read_corrupt.clear();
         s.armed_write_eio.clear();
         s.armed_misdirect.clear();
+        s.armed_metadata_eio.clear();
         s.capacity_bytes = None;
         // A power cut or kill still scheduled would strike the fault-free phase.
         s.power_off_at_op = None;
@@ -1005,6 +1010,7 @@ impl Vfs for SimDisk {
         }
         let (ino, epoch) = self
             .call(OpClass::Metadata, None, |s| {
+                s.take_metadata_eio(MetadataOp::Open, path)?;
                 let r = s.open(path, mode);
                 s.record(&[b"open", &path_tag(path)]);
                 r.map(|ino| (ino, s.epoch))
@@ -1022,6 +1028,7 @@ impl Vfs for SimDisk {
     async fn create_dir_all(&self, path: &Path) -> io::Result<()> {
         observer_refuses(self)?;
         self.call(OpClass::Metadata, None, |s| {
+            s.take_metadata_eio(MetadataOp::CreateDir, path)?;
             let r = s.create_dir_all(path);
             s.record(&[b"mkdir", &path_tag(path)]);
             r
@@ -1031,7 +1038,9 @@ impl Vfs for SimDisk {
 
     async fn sync_dir(&self, path: &Path) -> io::Result<()> {
         self.call(OpClass::Sync, None, |s| {
-            let r = s.sync_dir(path);
+            let r = s
+                .take_metadata_eio(MetadataOp::SyncDir, path)
+                .and_then(|()| s.sync_dir(path));
             s.record_result("sync_dir", 0, 0, 0, &r);
             r
         })
@@ -1041,6 +1050,7 @@ impl Vfs for SimDisk {
     async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
         observer_refuses(self)?;
         self.call(OpClass::Metadata, None, |s| {
+            s.take_metadata_eio(MetadataOp::Rename, from)?;
             let r = s.rename(from, to);
             s.record(&[b"rename", &path_tag(from), &path_tag(to)]);
             r
@@ -1051,6 +1061,7 @@ impl Vfs for SimDisk {
     async fn remove(&self, path: &Path) -> io::Result<()> {
         observer_refuses(self)?;
         self.call(OpClass::Metadata, None, |s| {
+            s.take_metadata_eio(MetadataOp::Remove, path)?;
             let r = s.remove(path);
             s.record(&[b"remove", &path_tag(path)]);
             r
@@ -1059,13 +1070,18 @@ impl Vfs for SimDisk {
     }
 
     async fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        self.call(OpClass::Metadata, None, |s| s.list(dir)).await
+        self.call(OpClass::Metadata, None, |s| {
+            s.take_metadata_eio(MetadataOp::List, dir)?;
+            s.list(dir)
+        })
+        .await
     }
 
     async fn lock(&self, path: &Path) -> io::Result<Box<dyn VfsLock>> {
         observer_refuses(self)?;
         let token = self
             .call(OpClass::Metadata, None, |s| {
+                s.take_metadata_eio(MetadataOp::Lock, path)?;
                 s.open(path, OpenMode::Create)?;
                 if s.locks.contains_key(path) {
                     return Err(io::Error::new(
