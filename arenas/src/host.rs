@@ -352,7 +352,7 @@ async fn clean_stop(env: &Env, engine: Rc<Engine>) -> Result<(), Failure> {
         )));
     }
     check::log_and_kv(env, durable).await?;
-    check::idle::check(env).await?;
+    check::idle::check(env, &engine).await?;
     // The first stop was a shutdown; this one is a drop, which must stop the worker too.
     check::worker::dropped(engine).await
 }

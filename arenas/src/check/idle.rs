@@ -6,12 +6,15 @@
 //! audit records are not the worker's to flush, so pending batches alone prove nothing. The
 //! engine must then make no call of the disk or the KV at all. A worker
 //! that polls, or flushes in a loop when there is nothing new, gives every right answer while it
-//! burns a production disk, so only this check sees it.
+//! burns a production disk, so only this check sees it. Nor may the worker read the end of the
+//! log again and again (`IngestStats::end_of_log_reads`): a wait that returns at once costs no
+//! call of either, only a core.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use stemedb::storage::keys;
+use stemedb::Engine;
 
 use crate::outcome::Failure;
 use crate::sim::Env;
@@ -25,7 +28,7 @@ const SETTLED_SILENCE_SIM_MS: u64 = 50;
 /// (`BACKOFF_MAX_DEFAULT`), so a retry loop shows.
 const QUIET_SIM_MS: u64 = 2_000;
 
-pub async fn check(env: &Env) -> Result<(), Failure> {
+pub async fn check(env: &Env, engine: &Engine) -> Result<(), Failure> {
     let cursor = |map: BTreeMap<Vec<u8>, Vec<u8>>| map.get(keys::INGEST_CURSOR_KEY).cloned();
     let unflushed = || {
         let live = cursor(env.kv.live_snapshot());
@@ -73,8 +76,16 @@ pub async fn check(env: &Env) -> Result<(), Failure> {
         )));
     }
     let before = calls();
+    let polls_before = engine.ingest_stats().end_of_log_reads;
     tokio::time::sleep(Duration::from_millis(QUIET_SIM_MS)).await;
     let after = calls();
+    let polls = engine.ingest_stats().end_of_log_reads - polls_before;
+    if polls > 0 {
+        return Err(Failure::Liveness(format!(
+            "with nothing to do the ingest worker read the end of the log {polls} times in \
+             {QUIET_SIM_MS} simulated ms (a worker polling instead of waiting for the log to grow)"
+        )));
+    }
     if after != before {
         return Err(Failure::Liveness(format!(
             "with nothing to do the engine made {} disk calls and {} KV calls in {QUIET_SIM_MS} simulated ms",

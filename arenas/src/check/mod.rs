@@ -495,7 +495,7 @@ pub async fn converge(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
         check_topics(env, engine).await?;
     }
     check_audit(env)?;
-    idle::check(env).await?;
+    idle::check(env, engine).await?;
     segments::reclaimed(env, "once the liveness phase had drained and gone idle").await?;
     Ok(())
 }

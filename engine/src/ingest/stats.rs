@@ -26,6 +26,9 @@ pub struct IngestStats {
     pub flushes: u64,
     /// WAL segments removed below the flushed cursor.
     pub segments_truncated: u64,
+    /// Reads that found the end of the log (the worker then flushes, or waits for more): an idle
+    /// worker makes none, so a count that grows while nothing is written is a worker polling.
+    pub end_of_log_reads: u64,
 }
 
 /// The live counters behind [`IngestStats`].
@@ -40,6 +43,7 @@ pub(crate) struct StatsCell {
     retries: AtomicU64,
     flushes: AtomicU64,
     segments_truncated: AtomicU64,
+    end_of_log_reads: AtomicU64,
 }
 
 /// Which counter to bump.
@@ -53,6 +57,7 @@ pub(crate) enum Counter {
     KvError,
     Retry,
     Flush,
+    EndOfLog,
 }
 
 impl StatsCell {
@@ -66,6 +71,7 @@ impl StatsCell {
             Counter::KvError => &self.kv_errors,
             Counter::Retry => &self.retries,
             Counter::Flush => &self.flushes,
+            Counter::EndOfLog => &self.end_of_log_reads,
         };
         cell.fetch_add(1, Ordering::Relaxed);
     }
@@ -86,6 +92,7 @@ impl StatsCell {
             retries: get(&self.retries),
             flushes: get(&self.flushes),
             segments_truncated: get(&self.segments_truncated),
+            end_of_log_reads: get(&self.end_of_log_reads),
         }
     }
 }

@@ -88,7 +88,11 @@ impl Worker {
             // Taken before the read: if the log grows during the read, the wait below returns at
             // once instead of missing the wake-up.
             let seen_end = self.durable.get();
-            let step = match self.reader.read_at(self.cursor).await {
+            let read = self.reader.read_at(self.cursor).await;
+            if matches!(read, Ok(ReadOutcome::EndOfLog)) {
+                self.stats.bump(Counter::EndOfLog);
+            }
+            let step = match read {
                 Ok(ReadOutcome::Record(record)) => self.ingest(record).await,
                 Ok(ReadOutcome::EndOfLog) if self.unflushed > 0 => self.flush().await,
                 Ok(ReadOutcome::EndOfLog) if self.truncation_due => self.truncate().await,
