@@ -25,11 +25,16 @@
 
 use rand::Rng;
 use stemedb::model::{
-    Agent, Assertion, Hash32, Lifecycle, Record, ValidationError, Vote, Weight, EVIDENCE_BYTES_MAX,
-    OBJECT_BYTES_MAX, PREDICATE_BYTES_MAX, SIGNATURES_MAX, SIGNATURE_BYTES, SUBJECT_BYTES_MAX,
-    WEIGHT_MAX,
+    Agent, Assertion, Hash32, Lifecycle, Record, ValidationError, Vote, Weight, SIGNATURE_BYTES,
 };
 use stemedb_faults::rng::SimRng;
+
+// The bounds as the design states them, not as the engine's constants say: a bound typed wrong
+// in the engine must meet records at the right edge.
+use crate::oracle::spec::{
+    self, EVIDENCE_BYTES_MAX, OBJECT_BYTES_MAX, PREDICATE_BYTES_MAX, SIGNATURES_MAX,
+    SUBJECT_BYTES_MAX, WEIGHT_MAX,
+};
 
 /// The encoding of the Edwards identity point: a small-order ("weak") public key. With the
 /// signature (R = identity, s = 0), the cofactorless equation holds for every message, so only a
@@ -119,7 +124,7 @@ impl Adversary {
         offset_hint: u64,
         ts: u64,
     ) -> Option<(Record, Vec<u8>)> {
-        let payload = inner.encode().ok()?;
+        let payload = spec::encode(inner);
         let mut content = Vec::new();
         // One copy at each of the 8 alignments, so one of them sits on a frame boundary of the
         // log wherever the encoder puts the content inside the outer record.
@@ -190,7 +195,7 @@ impl Adversary {
                 Record::Evidence(e)
             }
         };
-        record.encode().unwrap_or_default()
+        spec::encode(&record)
     }
 
     /// A record that breaks exactly one rule, drawn uniformly from [`Breach::ALL`], and the
@@ -298,7 +303,7 @@ impl Adversary {
                 Record::Evidence(signer.evidence(target, vec![0xE5; EVIDENCE_BYTES_MAX + 1], ts))
             }
         };
-        record.encode().unwrap_or_default()
+        spec::encode(&record)
     }
 }
 

@@ -9,13 +9,13 @@ use stemedb::ingest::{IngestError, IngestStopError};
 use stemedb::io::Clock;
 use stemedb::model::Record;
 use stemedb::query::QueryEngine;
-use stemedb::storage::keys::Key;
 use stemedb::{Engine, EngineError, EngineOptions};
 use stemedb_faults::CrashSpec;
 use stemedb_reports::names;
 
 use crate::check;
 use crate::config::ArenaKind;
+use crate::oracle::spec;
 use crate::oracle::validity::Signatures;
 use crate::outcome::Failure;
 use crate::sim::{Env, Phase};
@@ -46,10 +46,7 @@ pub async fn boot(env: Env) {
             .kv
             .live_snapshot()
             .keys()
-            .filter_map(|k| match Key::decode(k) {
-                Ok(Key::Audit { seq }) => Some(seq),
-                _ => None,
-            })
+            .filter_map(|k| spec::audit_seq(k))
             .max();
         let boot = s.boots;
         s.audit_floors.insert(boot, floor);
@@ -516,10 +513,10 @@ async fn writer(env: Env, engine: Rc<Engine>, queries: Rc<QueryEngine>) {
 /// canonical encoding they are, and that the payload's digest picks (half of them; the digest,
 /// not a draw, so the workload stream is unchanged).
 fn through_validation(bytes: &[u8]) -> Option<Record> {
-    let record = Record::decode(bytes).ok()?;
-    let canonical = record.encode().ok()? == bytes;
+    // `spec::decode` accepts only the canonical encoding, so the record encodes back to `bytes`.
+    let record = spec::decode(bytes)?;
     let picked = blake3::hash(bytes).as_bytes()[0] & 1 == 0;
-    (canonical && picked).then_some(record)
+    picked.then_some(record)
 }
 
 /// Sends a hostile record through the validating entry point. A validation refusal is the
@@ -533,10 +530,7 @@ async fn submit_validated_hostile(
     signatures: Signatures,
     breach: Option<crate::adversary::Breach>,
 ) {
-    let payload = match record.encode() {
-        Ok(p) => p,
-        Err(_) => return,
-    };
+    let payload = spec::encode(record);
     env.shared
         .borrow_mut()
         .oracle
@@ -579,17 +573,9 @@ async fn submit(
     raw: Option<(Vec<u8>, Signatures)>,
 ) {
     let (payload, what, signatures) = match (record, raw) {
-        (Some(r), _) => match r.encode() {
-            Ok(p) => (p, kind_name(r), Signatures::KnownGood),
-            Err(e) => {
-                env.shared
-                    .borrow_mut()
-                    .fail(crate::outcome::Failure::Harness(format!(
-                        "cannot encode a workload record: {e}"
-                    )));
-                return;
-            }
-        },
+        // What a correct engine logs for the record, by the design's format (`oracle::spec`):
+        // the log oracle holds the engine's bytes to it.
+        (Some(r), _) => (spec::encode(r), kind_name(r), Signatures::KnownGood),
         (None, Some((bytes, signatures))) => (bytes, "hostile", signatures),
         (None, None) => return,
     };

@@ -8,6 +8,7 @@ use stemedb::model::{Agent, Assertion, Hash32, Lifecycle, Record, Weight};
 use stemedb_faults::rng::{self, SimRng};
 
 use crate::config::{ArenaKind, RunConfig};
+use crate::oracle::spec;
 
 const PREDICATES: [&str; 3] = ["color", "owner", "status"];
 const OBJECTS: [&str; 6] = ["red", "green", "blue", "alice", "bob", "unknown:value"];
@@ -338,7 +339,7 @@ impl Workload {
             let other = (signer + 1) % self.writers.len();
             self.writers[other].sign_assertion(&mut a);
         }
-        self.assertions.push(a.identity_hash());
+        self.assertions.push(spec::assertion_id(&a));
         Record::Assertion(a)
     }
 
@@ -456,7 +457,7 @@ impl Workload {
         let valid = self.assertion(ts);
         // The hostile copy's hash must not count as issued: votes must target real assertions.
         self.assertions.pop();
-        let mut bytes = valid.encode().unwrap_or_default();
+        let mut bytes = spec::encode(&valid);
         match self.rng.random_range(0..3u8) {
             0 => {
                 let len = self.rng.random_range(0..300usize);
@@ -466,7 +467,7 @@ impl Workload {
                 // Tamper with the object after signing: the signature no longer verifies.
                 if let Record::Assertion(mut a) = valid {
                     a.object.push_str("-forged");
-                    bytes = Record::Assertion(a).encode().unwrap_or_default();
+                    bytes = spec::encode(&Record::Assertion(a));
                 }
                 bytes
             }
@@ -525,8 +526,8 @@ impl Workload {
         self.topics.push(Topic {
             subject,
             predicate: PREDICATES[0].to_owned(),
-            honest: honest.identity_hash(),
-            troll: troll.identity_hash(),
+            honest: spec::assertion_id(&honest),
+            troll: spec::assertion_id(&troll),
         });
         // Hand out the honest claim now and the troll claim at the front of the votes.
         self.vote_queue.push(Record::Assertion(troll));

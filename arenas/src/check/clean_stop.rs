@@ -20,9 +20,9 @@ use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use stemedb::model::Agent;
-use stemedb::storage::keys;
 use stemedb::Engine;
 
+use crate::oracle::spec;
 use crate::outcome::Failure;
 use crate::sim::Env;
 
@@ -88,7 +88,7 @@ pub async fn shutdown(env: &Env, engine: Engine, backlog: &[u64]) -> Result<Befo
     }
     let kv = env.kv.live_snapshot();
     let cursor_after = kv
-        .get(keys::INGEST_CURSOR_KEY)
+        .get(spec::INGEST_CURSOR_KEY)
         .and_then(|v| <[u8; 8]>::try_from(v.as_slice()).ok())
         .map_or(0, u64::from_be_bytes);
     let pending = backlog.iter().filter(|&&o| o >= cursor_at_stop).count();

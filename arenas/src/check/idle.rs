@@ -13,9 +13,9 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use stemedb::storage::keys;
 use stemedb::Engine;
 
+use crate::oracle::spec;
 use crate::outcome::Failure;
 use crate::sim::Env;
 
@@ -29,7 +29,7 @@ const SETTLED_SILENCE_SIM_MS: u64 = 50;
 const QUIET_SIM_MS: u64 = 2_000;
 
 pub async fn check(env: &Env, engine: &Engine) -> Result<(), Failure> {
-    let cursor = |map: BTreeMap<Vec<u8>, Vec<u8>>| map.get(keys::INGEST_CURSOR_KEY).cloned();
+    let cursor = |map: BTreeMap<Vec<u8>, Vec<u8>>| map.get(spec::INGEST_CURSOR_KEY).cloned();
     let unflushed = || {
         let live = cursor(env.kv.live_snapshot());
         let durable = cursor(env.kv.durable_snapshot());

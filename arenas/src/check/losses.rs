@@ -8,11 +8,11 @@
 //! after the open must not erase the only trace of the loss). Checked at every open, before the
 //! engine's first await: the KV then holds exactly what the engine read at open.
 
-use stemedb::storage::keys::{self, Key};
 use stemedb::Engine;
 
 use crate::oracle::coverage::reason_ranges;
 use crate::oracle::ingest;
+use crate::oracle::spec;
 use crate::outcome::Failure;
 use crate::sim::Env;
 
@@ -20,7 +20,7 @@ pub fn check(env: &Env, engine: &Engine) -> Result<(), Failure> {
     let cursor = env
         .kv
         .live_snapshot()
-        .get(keys::INGEST_CURSOR_KEY)
+        .get(spec::INGEST_CURSOR_KEY)
         .map_or(0, |v| ingest::be_u64(v));
     let next_append = engine.durable_end();
     if next_append < cursor {
@@ -41,7 +41,7 @@ pub fn check(env: &Env, engine: &Engine) -> Result<(), Failure> {
     }
     let durable = env.kv.durable_snapshot();
     let recorded = durable.iter().any(|(key, reason)| {
-        matches!(Key::decode(key), Ok(Key::Quarantine { .. }))
+        spec::quarantine_offset(key).is_some()
             && reason_ranges(&String::from_utf8_lossy(reason))
                 .iter()
                 .any(|&(start, end)| start <= lost.from && end >= lost.to)

@@ -23,7 +23,6 @@ use stemedb::io::Clock;
 use stemedb::lens::{LensKind, Rule};
 use stemedb::model::{Agent, Assertion, Hash32, Record};
 use stemedb::query::{Query, QueryEngine};
-use stemedb::storage::keys::{self, Key};
 use stemedb::wal::{ReadOutcome, WalReader};
 use stemedb::Engine;
 use stemedb_reports::names;
@@ -31,6 +30,7 @@ use stemedb_reports::names;
 use crate::config::ArenaKind;
 use crate::oracle::ingest::{self, hex};
 use crate::oracle::lens::{Answer, LensModel, Ranked};
+use crate::oracle::spec;
 use crate::oracle::validity::Signatures;
 use crate::outcome::Failure;
 use crate::sim::{Env, Phase};
@@ -238,7 +238,7 @@ async fn truncated_only_below_the_cursor(env: &Env) -> Result<(), Failure> {
     let cursor = env
         .kv
         .live_snapshot()
-        .get(keys::INGEST_CURSOR_KEY)
+        .get(spec::INGEST_CURSOR_KEY)
         .map_or(0, |v| ingest::be_u64(v));
     if log_base > cursor {
         let s = env.shared.borrow();
@@ -442,9 +442,7 @@ pub(crate) fn harness_assertion(
     );
     agent.sign_assertion(&mut a);
     let record = Record::Assertion(a);
-    let payload = record
-        .encode()
-        .map_err(|e| Failure::Harness(format!("cannot encode: {e}")))?;
+    let payload = spec::encode(&record);
     env.shared
         .borrow_mut()
         .oracle
@@ -512,17 +510,19 @@ fn not_applied_uncertain(
         let payload = &entry.payload;
         let applied = match accept(payload) {
             Some(Record::Assertion(a)) => {
-                actual.get(&keys::assertion_key(&a.identity_hash())) == Some(payload)
+                actual.get(&spec::assertion_key(&spec::assertion_id(&a))) == Some(payload)
             }
             Some(Record::Vote(v)) => {
-                actual.get(&keys::vote_key(&v.assertion_hash, &v.voter)) == Some(payload)
+                actual.get(&spec::vote_key(&v.assertion_hash, &v.voter)) == Some(payload)
             }
             Some(Record::Evidence(e)) => {
-                actual.get(&keys::evidence_key(&e.assertion_hash, &e.identity_hash()))
-                    == Some(payload)
+                actual.get(&spec::evidence_key(
+                    &e.assertion_hash,
+                    &spec::evidence_id(&e),
+                )) == Some(payload)
             }
             // An invalid record was "applied" if it was dead-lettered at its offset.
-            None => actual.contains_key(&keys::quarantine_key(entry.offset)),
+            None => actual.contains_key(&spec::quarantine_key(entry.offset)),
         };
         if !applied {
             skip.insert(index);
@@ -595,7 +595,7 @@ fn check_kv(env: &Env, durable: u64) -> Result<(), Failure> {
         .find(|&&q| !excused(q))
     {
         let reason = actual
-            .get(&keys::quarantine_key(*o))
+            .get(&spec::quarantine_key(*o))
             .map(|v| String::from_utf8_lossy(v).into_owned())
             .unwrap_or_default();
         return Err(Failure::Safety(format!(
@@ -606,13 +606,13 @@ fn check_kv(env: &Env, durable: u64) -> Result<(), Failure> {
         .iter()
         .map(|&o| {
             let reason = actual
-                .get(&keys::quarantine_key(o))
+                .get(&spec::quarantine_key(o))
                 .map(|v| String::from_utf8_lossy(v).into_owned())
                 .unwrap_or_default();
             (o, reason)
         })
         .collect();
-    match actual.get(keys::INGEST_CURSOR_KEY) {
+    match actual.get(spec::INGEST_CURSOR_KEY) {
         Some(v) if ingest::be_u64(v) == durable => {}
         other => {
             return Err(Failure::Safety(format!(
@@ -711,7 +711,9 @@ fn check_queries(env: &Env) -> Result<(), Failure> {
                     .entries()
                     .iter()
                     .find_map(|e| match s.oracle.accept(&e.payload) {
-                        Some(Record::Assertion(a)) if a.identity_hash() == *h => Some(e.offset),
+                        Some(Record::Assertion(a)) if spec::assertion_id(&a) == *h => {
+                            Some(e.offset)
+                        }
                         _ => None,
                     })
             };
@@ -778,7 +780,7 @@ async fn check_topics(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
     let queries = engine.query_engine();
     let kv = env.kv.live_snapshot();
     let weight = |h: &Hash32| {
-        kv.get(&keys::vote_weight_key(h))
+        kv.get(&spec::vote_weight_key(h))
             .map_or(stemedb::model::WeightSum::ZERO, |v| ingest::be_sum(v))
     };
     for topic in topics {
@@ -828,7 +830,7 @@ fn check_audit(env: &Env) -> Result<(), Failure> {
     let s = env.shared.borrow();
     let mut stored = BTreeMap::new();
     for (key, value) in env.kv.live_snapshot() {
-        if let Ok(Key::Audit { seq }) = Key::decode(&key) {
+        if let Some(seq) = spec::audit_seq(&key) {
             let record = stemedb::query::AuditRecord::decode(&value).map_err(|e| {
                 Failure::Safety(format!(
                     "the audit record at sequence number {seq} is unreadable: {e}"

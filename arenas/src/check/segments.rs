@@ -16,12 +16,12 @@
 use std::path::Path;
 use std::time::Duration;
 
-use stemedb::storage::keys;
 use stemedb::wal::record::Header;
 use stemedb::wal::{segment_files, SegmentName};
 use stemedb_faults::MediaDamage;
 
 use crate::oracle::ingest;
+use crate::oracle::spec;
 use crate::outcome::Failure;
 use crate::sim::Env;
 
@@ -105,7 +105,7 @@ async fn below_flushed(env: &Env) -> Result<(u64, Vec<u64>), Failure> {
     let cursor = env
         .kv
         .durable_snapshot()
-        .get(keys::INGEST_CURSOR_KEY)
+        .get(spec::INGEST_CURSOR_KEY)
         .map_or(0, |v| ingest::be_u64(v));
     let list = segments(env).await?;
     let below = list

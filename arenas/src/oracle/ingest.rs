@@ -10,7 +10,9 @@ use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
 use stemedb::model::{Record, WeightSum};
-use stemedb::storage::keys::{self, Key, KeyFamily};
+use stemedb::storage::keys::Key;
+
+use crate::oracle::spec;
 
 /// The key-value state, keyed by raw key bytes.
 pub type KvImage = BTreeMap<Vec<u8>, Vec<u8>>;
@@ -53,15 +55,15 @@ pub fn replay(
         let kv = &mut out.kv;
         match &record {
             Record::Assertion(a) => {
-                let hash = a.identity_hash();
-                let key = keys::assertion_key(&hash);
+                let hash = spec::assertion_id(a);
+                let key = spec::assertion_key(&hash);
                 if kv.contains_key(&key) {
                     out.duplicates += 1;
                 } else {
                     kv.insert(key, payload.clone());
-                    kv.insert(keys::subject_key(a.subject.as_bytes(), &hash), Vec::new());
+                    kv.insert(spec::subject_key(a.subject.as_bytes(), &hash), Vec::new());
                     kv.insert(
-                        keys::subject_predicate_key(
+                        spec::subject_predicate_key(
                             a.subject.as_bytes(),
                             a.predicate.as_bytes(),
                             &hash,
@@ -71,21 +73,21 @@ pub fn replay(
                 }
             }
             Record::Vote(v) => {
-                let key = keys::vote_key(&v.assertion_hash, &v.voter);
+                let key = spec::vote_key(&v.assertion_hash, &v.voter);
                 if kv.contains_key(&key) {
                     out.repeats += 1;
                 } else {
                     kv.insert(key, payload.clone());
-                    let count_key = keys::vote_count_key(&v.assertion_hash);
+                    let count_key = spec::vote_count_key(&v.assertion_hash);
                     let count = kv.get(&count_key).map_or(0, |b| be_u64(b)) + 1;
                     kv.insert(count_key, count.to_be_bytes().to_vec());
-                    let weight_key = keys::vote_weight_key(&v.assertion_hash);
+                    let weight_key = spec::vote_weight_key(&v.assertion_hash);
                     let sum = kv.get(&weight_key).map_or(WeightSum::ZERO, |b| be_sum(b));
                     kv.insert(weight_key, sum.add(v.weight).to_be_bytes().to_vec());
                 }
             }
             Record::Evidence(e) => {
-                let key = keys::evidence_key(&e.assertion_hash, &e.identity_hash());
+                let key = spec::evidence_key(&e.assertion_hash, &spec::evidence_id(e));
                 match kv.entry(key) {
                     Entry::Occupied(_) => out.duplicates += 1,
                     Entry::Vacant(slot) => {
@@ -109,30 +111,20 @@ pub fn be_sum(bytes: &[u8]) -> WeightSum {
         .unwrap_or(WeightSum(u128::MAX))
 }
 
-/// The families a replay determines exactly.
-const DATA_FAMILIES: [KeyFamily; 7] = [
-    KeyFamily::Assertion,
-    KeyFamily::Vote,
-    KeyFamily::Evidence,
-    KeyFamily::Subject,
-    KeyFamily::SubjectPredicate,
-    KeyFamily::VoteCount,
-    KeyFamily::VoteWeight,
-];
-
 /// The data families of an actual KV image, with zero counters dropped (absent means zero).
+/// Families are told by the tags the design gives them (`oracle::spec`), not by the engine's
+/// key codec.
 pub fn data_image(actual: &KvImage) -> Result<KvImage, String> {
     let mut out = KvImage::new();
     for (key, value) in actual {
-        let family = Key::decode(key)
-            .map_err(|e| format!("the KV holds an undecodable key {}: {e}", hex(key)))?
-            .family();
-        if !DATA_FAMILIES.contains(&family) {
+        let tag = spec::tag_of(key)
+            .ok_or_else(|| format!("the KV holds a key with no known family tag: {}", hex(key)))?;
+        if !spec::DATA_TAGS.contains(&tag) {
             continue;
         }
-        let zero_counter = match family {
-            KeyFamily::VoteCount => be_u64(value) == 0,
-            KeyFamily::VoteWeight => be_sum(value) == WeightSum::ZERO,
+        let zero_counter = match tag {
+            b"VC:" => be_u64(value) == 0,
+            b"VW:" => be_sum(value) == WeightSum::ZERO,
             _ => false,
         };
         if !zero_counter {
@@ -146,10 +138,7 @@ pub fn data_image(actual: &KvImage) -> Result<KvImage, String> {
 pub fn quarantined_offsets(actual: &KvImage) -> BTreeSet<u64> {
     actual
         .keys()
-        .filter_map(|k| match Key::decode(k) {
-            Ok(Key::Quarantine { wal_offset }) => Some(wal_offset),
-            _ => None,
-        })
+        .filter_map(|k| spec::quarantine_offset(k))
         .collect()
 }
 
@@ -157,20 +146,23 @@ pub fn quarantined_offsets(actual: &KvImage) -> BTreeSet<u64> {
 pub fn keys_of(payload: &[u8], accept: Accept<'_>) -> Vec<Vec<u8>> {
     match accept(payload) {
         Some(Record::Assertion(a)) => {
-            let h = a.identity_hash();
+            let h = spec::assertion_id(&a);
             vec![
-                keys::assertion_key(&h),
-                keys::subject_key(a.subject.as_bytes(), &h),
-                keys::subject_predicate_key(a.subject.as_bytes(), a.predicate.as_bytes(), &h),
+                spec::assertion_key(&h),
+                spec::subject_key(a.subject.as_bytes(), &h),
+                spec::subject_predicate_key(a.subject.as_bytes(), a.predicate.as_bytes(), &h),
             ]
         }
         Some(Record::Vote(v)) => vec![
-            keys::vote_key(&v.assertion_hash, &v.voter),
-            keys::vote_count_key(&v.assertion_hash),
-            keys::vote_weight_key(&v.assertion_hash),
+            spec::vote_key(&v.assertion_hash, &v.voter),
+            spec::vote_count_key(&v.assertion_hash),
+            spec::vote_weight_key(&v.assertion_hash),
         ],
         Some(Record::Evidence(e)) => {
-            vec![keys::evidence_key(&e.assertion_hash, &e.identity_hash())]
+            vec![spec::evidence_key(
+                &e.assertion_hash,
+                &spec::evidence_id(&e),
+            )]
         }
         None => Vec::new(),
     }
@@ -215,9 +207,9 @@ pub fn first_difference(expected: &KvImage, actual: &KvImage) -> Option<(Vec<u8>
 }
 
 fn value_text(key: &[u8], value: &[u8]) -> String {
-    match Key::decode(key).map(|k| k.family()) {
-        Ok(KeyFamily::VoteCount) => format!("count {}", be_u64(value)),
-        Ok(KeyFamily::VoteWeight) => format!("weight {} micros", be_sum(value).micros()),
+    match spec::tag_of(key) {
+        Some(b"VC:") => format!("count {}", be_u64(value)),
+        Some(b"VW:") => format!("weight {} micros", be_sum(value).micros()),
         _ => format!(
             "{} bytes (blake3 {})",
             value.len(),

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use stemedb::lens::Rule;
 use stemedb::model::{Assertion, Hash32, Record, Vote, WeightSum};
 
+use crate::oracle::spec;
 use crate::workload::QuerySpec;
 
 /// One ranked candidate: its identity hash, distinct voters counted and their total weight.
@@ -113,7 +114,12 @@ impl LensModel {
             if self.records[id].2 {
                 out.insert(id);
             }
-            for &vote in self.votes_for.get(&a.identity_hash()).into_iter().flatten() {
+            for &vote in self
+                .votes_for
+                .get(&spec::assertion_id(a))
+                .into_iter()
+                .flatten()
+            {
                 if self.records[vote].2 {
                     out.insert(vote);
                 }
@@ -138,9 +144,11 @@ impl LensModel {
         let mut candidates: BTreeMap<Hash32, (u64, u64, WeightSum)> = BTreeMap::new();
         for (id, a) in self.selected(q) {
             if q.lifecycles.contains(&a.lifecycle) && visible(id) {
-                candidates
-                    .entry(a.identity_hash())
-                    .or_insert((a.timestamp_ms, 0, WeightSum::ZERO));
+                candidates.entry(spec::assertion_id(a)).or_insert((
+                    a.timestamp_ms,
+                    0,
+                    WeightSum::ZERO,
+                ));
             }
         }
         for (hash, (_, voters, weight)) in candidates.iter_mut() {
@@ -207,7 +215,7 @@ mod tests {
             unreachable!()
         };
         Record::Vote(Vote {
-            assertion_hash: a.identity_hash(),
+            assertion_hash: spec::assertion_id(a),
             voter: [voter; 32],
             weight: Weight::from_units(units),
             timestamp_ms: 1,
@@ -240,7 +248,7 @@ mod tests {
         let recency = model.answer(&spec("s", false), u64::MAX, &none);
         let hashes: Vec<Hash32> = recency.ranked.iter().map(|r| r.hash).collect();
         let hash = |r: &Record| match r {
-            Record::Assertion(a) => a.identity_hash(),
+            Record::Assertion(a) => spec::assertion_id(a),
             _ => unreachable!(),
         };
         assert_eq!(hashes, vec![hash(&new), hash(&old), hash(&third)]);

@@ -16,6 +16,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use stemedb::model::Record;
 
+use crate::oracle::spec;
 use crate::oracle::validity::{self, Signatures};
 use crate::outcome::Failure;
 
@@ -104,7 +105,7 @@ impl LogOracle {
         let known = self.verdicts.borrow().get(&d).copied();
         match known {
             Some(false) => None,
-            Some(true) => Record::decode(payload).ok(),
+            Some(true) => spec::decode(payload),
             None => {
                 let signatures = if self.signed.contains(&d) {
                     Signatures::KnownGood

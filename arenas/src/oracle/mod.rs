@@ -5,6 +5,8 @@
 //! - [`lens`]: the answer a correct lens gives over an ingested set.
 //! - [`clock`]: the clock rule at submit (which dates the engine must refuse).
 //! - [`counters`]: what a fault-free process's ingest and query counters must say.
+//! - [`spec`]: the formats and bounds as the design states them (payloads, signing messages,
+//!   identities, storage keys, validation bounds), restated without the engine's codecs.
 //! - [`log`]: what the harness knows of the log (submitted, acknowledged, observed) and the
 //!   durability checks after every recovery.
 
@@ -16,4 +18,5 @@ pub mod explain;
 pub mod ingest;
 pub mod lens;
 pub mod log;
+pub mod spec;
 pub mod validity;

@@ -3,11 +3,10 @@
 //!
 //! It is written from DESIGN.md section 4's rules, not by calling the engine's `validate`: if the
 //! engine's rules drift (a bound off by one, a check dropped, a signature not verified), ingest and
-//! this model disagree about some record, and the KV replay check names it. Only decoding and the
-//! canonical signing message are shared with the engine: both are single functions by design
-//! (one encoding, one message for signer and verifier), and a drift in either is caught
-//! elsewhere (decode by the round-trip and canonical-encoding tests, the message because every
-//! record the workload signs must be accepted).
+//! this model disagree about some record, and the KV replay check names it. Nor does it call the
+//! engine's decoder, signing messages or bounds: it reads payloads, messages and bounds as
+//! `oracle::spec` restates them, so a codec that drifted on both of the engine's sides at once
+//! (an encoder and decoder that agree on the wrong bytes, a bound typed wrong) is still seen.
 //!
 //! Rules (the clock rule excepted: ingest never judges a timestamp, see `ingest/validate.rs`):
 //! - assertion: subject, predicate and object non-empty and within their byte bounds; confidence
@@ -24,7 +23,9 @@
 use std::collections::BTreeSet;
 
 use ed25519_dalek::{Signature as DalekSignature, VerifyingKey};
-use stemedb::model::{Assertion, Evidence, Hash32, Limits, Record, Vote, Weight};
+use stemedb::model::{Assertion, Evidence, Limits, Record, Vote, Weight};
+
+use crate::oracle::spec;
 
 /// Whether the model must verify a payload's signatures or may take them as good.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,8 +46,8 @@ pub fn accept(payload: &[u8], signatures: Signatures) -> Option<Record> {
     if signatures == Signatures::KnownBad {
         return None;
     }
-    let record = Record::decode(payload).ok()?;
-    let limits = Limits::default();
+    let record = spec::decode(payload)?;
+    let limits = spec::LIMITS;
     let valid = match &record {
         Record::Assertion(a) => assertion_valid(a, &limits, signatures),
         Record::Vote(v) => vote_valid(v, &limits, signatures),
@@ -74,8 +75,8 @@ fn assertion_valid(a: &Assertion, limits: &Limits, signatures: Signatures) -> bo
     if signers.len() != a.signatures.len() {
         return false;
     }
-    let message = a.signing_message();
-    if a.parent_hash == Some(Hash32::of(&message)) {
+    let message = spec::assertion_message(a);
+    if a.parent_hash == Some(spec::assertion_id(a)) {
         return false;
     }
     signatures == Signatures::KnownGood
@@ -88,13 +89,13 @@ fn vote_valid(v: &Vote, limits: &Limits, signatures: Signatures) -> bool {
     v.weight > Weight::ZERO
         && v.weight <= limits.weight_max
         && (signatures == Signatures::KnownGood
-            || signature_valid(&v.voter, &v.signing_message(), &v.signature))
+            || signature_valid(&v.voter, &spec::vote_message(v), &v.signature))
 }
 
 fn evidence_valid(e: &Evidence, limits: &Limits, signatures: Signatures) -> bool {
     within(e.content.len(), limits.evidence_bytes_max)
         && (signatures == Signatures::KnownGood
-            || signature_valid(&e.submitter, &e.signing_message(), &e.signature))
+            || signature_valid(&e.submitter, &spec::evidence_message(e), &e.signature))
 }
 
 fn signature_valid(public_key: &[u8; 32], message: &[u8], signature: &[u8; 64]) -> bool {
@@ -107,7 +108,7 @@ fn signature_valid(public_key: &[u8; 32], message: &[u8], signature: &[u8; 64]) 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use stemedb::model::Agent;
+    use stemedb::model::{Agent, Hash32};
 
     fn signed_assertion() -> Assertion {
         let mut a = Assertion::new("s".to_owned(), "p".to_owned(), "o".to_owned(), 0.5, 1_000);

@@ -1,0 +1,372 @@
+//! The formats as the design states them, restated here without calling the engine's codecs.
+//!
+//! Every byte the engine writes that outlives it, or that a signature or a content address
+//! depends on, has one definition in the engine: the record header and archive
+//! (`model/record.rs`), the signing messages and identity hashes (`model/{assertion,vote,
+//! evidence}.rs`), the storage keys (`storage/keys.rs`) and the validation bounds
+//! (`model/limits.rs`). An oracle that asked those same functions what to expect would agree
+//! with the engine whatever they did: an encoder that writes nothing, a decoder that refuses
+//! everything, a key codec that stops escaping, a bound typed wrong, each consistent on both
+//! sides of the comparison, pass every check (cargo-mutants showed all of them passing). So the
+//! reference models build what they expect from this file, written from `docs/design.md` §4-5
+//! and the modules' documented layouts, and the engine must match it byte for byte.
+//!
+//! What is shared with the engine, on purpose: the record *types* and their rkyv derives (the
+//! archive layout is rkyv's, not ours to restate), ed25519 and blake3 themselves.
+
+use rkyv::rancor;
+use rkyv::util::AlignedVec;
+use stemedb::model::{Assertion, Evidence, Hash32, Lifecycle, Limits, Record, Vote, Weight};
+
+// ---- validation bounds (docs/design.md §5; the API's contract with its clients) ----
+
+/// Longest subject, in bytes.
+pub const SUBJECT_BYTES_MAX: usize = 1024;
+/// Longest predicate, in bytes.
+pub const PREDICATE_BYTES_MAX: usize = 256;
+/// Longest object, in bytes.
+pub const OBJECT_BYTES_MAX: usize = 16 * 1024;
+/// Longest evidence content, in bytes.
+pub const EVIDENCE_BYTES_MAX: usize = 64 * 1024;
+/// Most signatures on one assertion.
+pub const SIGNATURES_MAX: usize = 16;
+/// Heaviest vote: one million whole units of a million micro-units each.
+pub const WEIGHT_MAX: Weight = Weight::from_micros(1_000_000 * 1_000_000);
+/// How far ahead of the engine's clock a date may lie: five minutes, in ms.
+pub const FUTURE_SKEW_MS_MAX: u64 = 5 * 60 * 1000;
+
+/// The bounds above as the engine's options type (which a correct engine defaults to).
+pub const LIMITS: Limits = Limits {
+    subject_bytes_max: SUBJECT_BYTES_MAX,
+    predicate_bytes_max: PREDICATE_BYTES_MAX,
+    object_bytes_max: OBJECT_BYTES_MAX,
+    evidence_bytes_max: EVIDENCE_BYTES_MAX,
+    signatures_max: SIGNATURES_MAX,
+    weight_max: WEIGHT_MAX,
+    future_skew_ms_max: FUTURE_SKEW_MS_MAX,
+};
+
+// ---- the record payload: [magic "SDBR":4][version 1:u8][kind:u8][0:2][rkyv archive] ----
+
+const MAGIC: [u8; 4] = *b"SDBR";
+const VERSION: u8 = 1;
+const HEADER_BYTES: usize = 8;
+const ASSERTION_TAG: u8 = 1;
+const VOTE_TAG: u8 = 2;
+const EVIDENCE_TAG: u8 = 3;
+
+fn archive<T>(value: &T) -> Vec<u8>
+where
+    T: for<'a> rkyv::Serialize<
+        rkyv::api::high::HighSerializer<
+            AlignedVec,
+            rkyv::ser::allocator::ArenaHandle<'a>,
+            rancor::Error,
+        >,
+    >,
+{
+    // Only records far past every bound (a 2 GiB archive) cannot be archived; the workload
+    // never builds one, and an empty body is then as good as any wrong answer.
+    rkyv::to_bytes::<rancor::Error>(value)
+        .map(|v| v.to_vec())
+        .unwrap_or_default()
+}
+
+/// The payload a correct engine logs for `record`.
+pub fn encode(record: &Record) -> Vec<u8> {
+    let (tag, body) = match record {
+        Record::Assertion(a) => (ASSERTION_TAG, archive(a)),
+        Record::Vote(v) => (VOTE_TAG, archive(v)),
+        Record::Evidence(e) => (EVIDENCE_TAG, archive(e)),
+    };
+    let mut out = Vec::with_capacity(HEADER_BYTES + body.len());
+    out.extend_from_slice(&MAGIC);
+    out.extend_from_slice(&[VERSION, tag, 0, 0]);
+    out.extend_from_slice(&body);
+    out
+}
+
+/// The record `bytes` hold, if they are a well-formed payload: the header exactly as written,
+/// an archive rkyv validates, and the canonical encoding of what it holds (anything else is
+/// bytes a correct engine dead-letters).
+pub fn decode(bytes: &[u8]) -> Option<Record> {
+    let (header, body) = bytes.split_at_checked(HEADER_BYTES)?;
+    if header[..4] != MAGIC || header[4] != VERSION || header[6..] != [0, 0] {
+        return None;
+    }
+    let mut aligned = AlignedVec::<16>::with_capacity(body.len());
+    aligned.extend_from_slice(body);
+    let record = match header[5] {
+        ASSERTION_TAG => Record::Assertion(rkyv::from_bytes::<_, rancor::Error>(&aligned).ok()?),
+        VOTE_TAG => Record::Vote(rkyv::from_bytes::<_, rancor::Error>(&aligned).ok()?),
+        EVIDENCE_TAG => Record::Evidence(rkyv::from_bytes::<_, rancor::Error>(&aligned).ok()?),
+        _ => return None,
+    };
+    (encode(&record) == bytes).then_some(record)
+}
+
+// ---- signing messages: a NUL-terminated domain tag, then the fields in a fixed order;
+// variable fields as a big-endian u64 length and the bytes, integers big-endian, an Option as
+// 0, or 1 and the value ----
+
+fn var(m: &mut Vec<u8>, field: &[u8]) {
+    m.extend_from_slice(&(field.len() as u64).to_be_bytes());
+    m.extend_from_slice(field);
+}
+
+fn lifecycle_tag(l: Lifecycle) -> u8 {
+    match l {
+        Lifecycle::Draft => 1,
+        Lifecycle::Active => 2,
+        Lifecycle::Deprecated => 3,
+        Lifecycle::Retracted => 4,
+    }
+}
+
+/// What every signature on `a` signs: all of it but the signatures.
+pub fn assertion_message(a: &Assertion) -> Vec<u8> {
+    let mut m = b"stemedb/assertion/v1\0".to_vec();
+    var(&mut m, a.subject.as_bytes());
+    var(&mut m, a.predicate.as_bytes());
+    var(&mut m, a.object.as_bytes());
+    m.extend_from_slice(&a.confidence.to_bits().to_be_bytes());
+    m.extend_from_slice(&a.timestamp_ms.to_be_bytes());
+    m.push(lifecycle_tag(a.lifecycle));
+    match &a.parent_hash {
+        None => m.push(0),
+        Some(parent) => {
+            m.push(1);
+            m.extend_from_slice(&parent.0);
+        }
+    }
+    m
+}
+
+/// What a vote's signature signs: all of it but the signature, its voter included.
+pub fn vote_message(v: &Vote) -> Vec<u8> {
+    let mut m = b"stemedb/vote/v1\0".to_vec();
+    m.extend_from_slice(&v.assertion_hash.0);
+    m.extend_from_slice(&v.voter);
+    m.extend_from_slice(&v.weight.micros().to_be_bytes());
+    m.extend_from_slice(&v.timestamp_ms.to_be_bytes());
+    m
+}
+
+/// What an evidence record's signature signs: all of it but the signature.
+pub fn evidence_message(e: &Evidence) -> Vec<u8> {
+    let mut m = b"stemedb/evidence/v1\0".to_vec();
+    m.extend_from_slice(&e.assertion_hash.0);
+    var(&mut m, &e.content);
+    m.extend_from_slice(&e.timestamp_ms.to_be_bytes());
+    m.extend_from_slice(&e.submitter);
+    m
+}
+
+fn blake3_of(message: &[u8]) -> Hash32 {
+    Hash32(*blake3::hash(message).as_bytes())
+}
+
+/// An assertion's content address: blake3 of its signing message.
+pub fn assertion_id(a: &Assertion) -> Hash32 {
+    blake3_of(&assertion_message(a))
+}
+
+/// A vote's identity: blake3 of its signing message.
+pub fn vote_id(v: &Vote) -> Hash32 {
+    blake3_of(&vote_message(v))
+}
+
+/// An evidence record's identity: blake3 of its signing message.
+pub fn evidence_id(e: &Evidence) -> Hash32 {
+    blake3_of(&evidence_message(e))
+}
+
+/// A record's identity.
+pub fn record_id(record: &Record) -> Hash32 {
+    match record {
+        Record::Assertion(a) => assertion_id(a),
+        Record::Vote(v) => vote_id(v),
+        Record::Evidence(e) => evidence_id(e),
+    }
+}
+
+// ---- storage keys: a family tag, then the parts; fixed-width parts raw, integers big-endian,
+// variable parts with each 0x00 written 0x00 0xFF and ended by 0x00 0x01 ----
+
+/// The key families the replay determines exactly, by tag.
+pub const DATA_TAGS: [&[u8]; 7] = [b"H:", b"V:", b"E:", b"S:", b"SP:", b"VC:", b"VW:"];
+/// Every tag a key of the engine's may start with (no tag is a prefix of another).
+pub const ALL_TAGS: [&[u8]; 10] = [
+    b"H:", b"V:", b"E:", b"S:", b"SP:", b"VC:", b"VW:", b"M:", b"Q:", b"A:",
+];
+const QUARANTINE_TAG: &[u8] = b"Q:";
+const AUDIT_TAG: &[u8] = b"A:";
+
+fn key(tag: &[u8], parts: &[&[u8]]) -> Vec<u8> {
+    let mut k = tag.to_vec();
+    for part in parts {
+        k.extend_from_slice(part);
+    }
+    k
+}
+
+fn escaped(part: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(part.len() + 2);
+    for &b in part {
+        out.push(b);
+        if b == 0 {
+            out.push(0xFF);
+        }
+    }
+    out.extend_from_slice(&[0x00, 0x01]);
+    out
+}
+
+/// `H:` + hash.
+pub fn assertion_key(hash: &Hash32) -> Vec<u8> {
+    key(b"H:", &[&hash.0])
+}
+
+/// `V:` + assertion hash + voter key.
+pub fn vote_key(assertion: &Hash32, voter: &[u8; 32]) -> Vec<u8> {
+    key(b"V:", &[&assertion.0, voter])
+}
+
+/// `E:` + assertion hash + evidence hash.
+pub fn evidence_key(assertion: &Hash32, evidence: &Hash32) -> Vec<u8> {
+    key(b"E:", &[&assertion.0, &evidence.0])
+}
+
+/// `S:` + escaped subject + assertion hash.
+pub fn subject_key(subject: &[u8], assertion: &Hash32) -> Vec<u8> {
+    key(b"S:", &[&escaped(subject), &assertion.0])
+}
+
+/// `SP:` + escaped subject + escaped predicate + assertion hash.
+pub fn subject_predicate_key(subject: &[u8], predicate: &[u8], assertion: &Hash32) -> Vec<u8> {
+    key(
+        b"SP:",
+        &[&escaped(subject), &escaped(predicate), &assertion.0],
+    )
+}
+
+/// `VC:` + assertion hash.
+pub fn vote_count_key(assertion: &Hash32) -> Vec<u8> {
+    key(b"VC:", &[&assertion.0])
+}
+
+/// `VW:` + assertion hash.
+pub fn vote_weight_key(assertion: &Hash32) -> Vec<u8> {
+    key(b"VW:", &[&assertion.0])
+}
+
+/// `Q:` + big-endian WAL offset.
+pub fn quarantine_key(wal_offset: u64) -> Vec<u8> {
+    key(QUARANTINE_TAG, &[&wal_offset.to_be_bytes()])
+}
+
+/// `A:` + big-endian sequence number.
+pub fn audit_key(seq: u64) -> Vec<u8> {
+    key(AUDIT_TAG, &[&seq.to_be_bytes()])
+}
+
+/// The ingest cursor's key.
+pub const INGEST_CURSOR_KEY: &[u8] = b"M:ingest_cursor";
+
+/// The tag `key` starts with, if any.
+pub fn tag_of(key: &[u8]) -> Option<&'static [u8]> {
+    ALL_TAGS.into_iter().find(|tag| key.starts_with(tag))
+}
+
+fn be_u64_after(tag: &[u8], key: &[u8]) -> Option<u64> {
+    let rest = key.strip_prefix(tag)?;
+    Some(u64::from_be_bytes(rest.try_into().ok()?))
+}
+
+/// The WAL offset a `Q:` key names, if `key` is one.
+pub fn quarantine_offset(key: &[u8]) -> Option<u64> {
+    be_u64_after(QUARANTINE_TAG, key)
+}
+
+/// The sequence number an `A:` key names, if `key` is one.
+pub fn audit_seq(key: &[u8]) -> Option<u64> {
+    be_u64_after(AUDIT_TAG, key)
+}
+
+#[cfg(test)]
+mod tests {
+    //! The restatement must agree with the engine as it stands: a disagreement here is either a
+    //! bug in the engine or a stale restatement, and the design says which.
+    use super::*;
+    use stemedb::model::Agent;
+    use stemedb::storage::keys;
+
+    fn records() -> Vec<Record> {
+        let agent = Agent::derived(7, 1);
+        let mut a = Assertion::new("sub\0ject", "pre\0\u{ff}", "object", 0.25, 1_234);
+        a.lifecycle = Lifecycle::Deprecated;
+        a.parent_hash = Some(Hash32([9; 32]));
+        agent.sign_assertion(&mut a);
+        Agent::derived(7, 2).sign_assertion(&mut a);
+        let mut plain = Assertion::new("s", "p", "o", 1.0, 0);
+        agent.sign_assertion(&mut plain);
+        let v = agent.vote(assertion_id(&a), Weight::from_units(3), 99);
+        let e = agent.evidence(assertion_id(&a), vec![0, 1, 2, 0xFF], 100);
+        vec![
+            Record::Assertion(a),
+            Record::Assertion(plain),
+            Record::Vote(v),
+            Record::Evidence(e),
+        ]
+    }
+
+    #[test]
+    fn payloads_identities_and_messages_agree_with_the_engine() {
+        for r in records() {
+            let payload = encode(&r);
+            assert_eq!(payload, r.encode().unwrap());
+            assert_eq!(decode(&payload).as_ref(), Some(&r));
+            assert_eq!(record_id(&r), r.identity_hash());
+        }
+        assert_eq!(LIMITS, Limits::default());
+    }
+
+    #[test]
+    fn keys_agree_with_the_engine() {
+        let h = Hash32([0; 32]);
+        let g = Hash32([0xFF; 32]);
+        for s in [&b""[..], b"a", b"\0", b"a\0\xff", b"\0\x01"] {
+            assert_eq!(subject_key(s, &h), keys::subject_key(s, &h));
+            assert_eq!(
+                subject_predicate_key(s, b"p\0", &g),
+                keys::subject_predicate_key(s, b"p\0", &g)
+            );
+        }
+        assert_eq!(assertion_key(&g), keys::assertion_key(&g));
+        assert_eq!(vote_key(&h, &[3; 32]), keys::vote_key(&h, &[3; 32]));
+        assert_eq!(evidence_key(&h, &g), keys::evidence_key(&h, &g));
+        assert_eq!(vote_count_key(&g), keys::vote_count_key(&g));
+        assert_eq!(vote_weight_key(&g), keys::vote_weight_key(&g));
+        assert_eq!(quarantine_key(77), keys::quarantine_key(77));
+        assert_eq!(quarantine_offset(&keys::quarantine_key(77)), Some(77));
+        assert_eq!(audit_key(5), keys::audit_key(5));
+        assert_eq!(audit_seq(&keys::audit_key(5)), Some(5));
+        assert_eq!(audit_seq(&keys::quarantine_key(5)), None);
+        assert_eq!(INGEST_CURSOR_KEY, keys::INGEST_CURSOR_KEY);
+    }
+
+    #[test]
+    fn decode_refuses_what_is_not_the_canonical_payload() {
+        let r = &records()[0];
+        let good = encode(r);
+        for at in [0, 4, 5, 6, 7] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x40;
+            assert_eq!(decode(&bad), None, "header byte {at}");
+        }
+        let mut longer = good.clone();
+        longer.extend_from_slice(&[0; 8]);
+        assert_eq!(decode(&longer), None);
+        assert_eq!(decode(&good[..HEADER_BYTES]), None);
+    }
+}
