@@ -15,6 +15,11 @@
 //!   assertions, votes and evidence in turn). The harness knows they are bad without asking the
 //!   engine's signing message, so a field that message leaves out is caught.
 //!
+//! - `malleated`: a validly signed record whose payload differs from the canonical encoding
+//!   only in bytes no field reads (padding, the unused payload of an absent `Option`): it
+//!   decodes to the signed value, so its signatures verify, but one record has exactly one
+//!   byte string, and a correct engine dead-letters the other (the reference reads only
+//!   canonical payloads, `oracle::spec::decode`).
 //! - `smuggler`: a valid evidence record whose content embeds well-formed WAL frames of another
 //!   validly signed record (never submitted itself), at every alignment. If recovery's
 //!   look-ahead ever takes an embedded frame for a record after the outer one is damaged, a
@@ -44,6 +49,29 @@ const WEAK_KEY: [u8; 32] = {
     k[0] = 1;
     k
 };
+
+/// The byte flip tried at each position by [`malleated`] (any nonzero mask would do).
+const MALLEATE_MASK: u8 = 0x5A;
+/// How far from the end of a payload [`malleated`] looks: rkyv writes the root struct last,
+/// and its padding and the unused payload of an absent `Option` lie in it (out-of-line strings
+/// and bytes carry none), so the search stays bounded however long the record.
+const MALLEATE_WINDOW_BYTES: usize = 256;
+
+/// `record`'s canonical payload with one byte changed where the value does not change, trying
+/// positions of its last [`MALLEATE_WINDOW_BYTES`] from `start` (modulo the window) on; `None`
+/// when no byte there can be changed so (votes have none).
+pub fn malleated(record: &Record, start: usize) -> Option<Vec<u8>> {
+    let canonical = spec::encode(record);
+    let window = canonical.len().min(MALLEATE_WINDOW_BYTES);
+    let first = canonical.len() - window;
+    (0..window)
+        .map(|i| first + (start + i) % window)
+        .find_map(|at| {
+            let mut bytes = canonical.clone();
+            bytes[at] ^= MALLEATE_MASK;
+            (spec::decode_any(&bytes).as_ref() == Some(record)).then_some(bytes)
+        })
+}
 
 /// Agents for co-signing up to `SIGNATURES_MAX + 1` times (derived apart from the workload's).
 pub const COSIGNER_AGENT_BASE: u64 = 5_000;
@@ -478,6 +506,29 @@ mod tests {
             .map(|_| format!("{:?}", adversary.rule_breaking(&mut rng, target, 1).0))
             .collect();
         assert_eq!(drawn.len(), Breach::ALL.len(), "drawn: {drawn:?}");
+    }
+
+    #[test]
+    fn a_malleated_record_decodes_to_its_signed_value_and_only_the_engine_may_not_take_it() {
+        let adversary = Adversary::new(5);
+        let mut rng = rng::stream(5, "adversary-test");
+        let target = Hash32::of(b"target");
+        let mut made = 0;
+        for start in 0..40 {
+            let edge = adversary.edge_valid(&mut rng, target, 1_000);
+            let Some(bytes) = malleated(&edge, start * 7) else {
+                continue;
+            };
+            made += 1;
+            assert_ne!(bytes, spec::encode(&edge));
+            assert_eq!(spec::decode_any(&bytes).as_ref(), Some(&edge));
+            assert!(accept(&bytes, Signatures::Verify).is_none());
+            assert!(
+                Record::decode(&bytes).is_err(),
+                "the engine reads a non-canonical payload"
+            );
+        }
+        assert!(made > 10, "only {made} of 40 records could be malleated");
     }
 
     #[test]

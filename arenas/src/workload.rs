@@ -104,6 +104,9 @@ impl QuerySpec {
     }
 }
 
+/// Share of garbled records sent in malleated form instead (`adversary::malleated`).
+const MALLEATED_PROBABILITY: f64 = 0.3;
+
 /// Share of workload queries that list their own lifecycles rather than the default.
 const LIFECYCLE_LIST_PROBABILITY: f64 = 0.4;
 /// A listed query names at most this many lifecycles (drawn with repeats).
@@ -168,6 +171,9 @@ pub struct Workload {
     clock_rng: SimRng,
     /// The lifecycles queries ask for, on its own stream so the operations are as before.
     lifecycle_rng: SimRng,
+    /// Which garbled records go in malleated instead, on its own stream so the operations are
+    /// as before.
+    malleate_rng: SimRng,
 }
 
 impl Workload {
@@ -194,6 +200,7 @@ impl Workload {
             quiet_until: Duration::ZERO,
             clock_rng: rng::stream(seed, "foreign-clock"),
             lifecycle_rng: rng::stream(seed, "query-lifecycles"),
+            malleate_rng: rng::stream(seed, "malleated"),
         }
         .with_first_burst()
     }
@@ -452,11 +459,24 @@ impl Workload {
         (self.garbled(ts), Signatures::Verify, None)
     }
 
-    /// Garbage, a record with its object changed after signing, or a truncated record.
+    /// Garbage, a record with its object changed after signing, a truncated record, or (on
+    /// its own stream) a validly signed record in a non-canonical encoding.
     fn garbled(&mut self, ts: u64) -> Vec<u8> {
         let valid = self.assertion(ts);
         // The hostile copy's hash must not count as issued: votes must target real assertions.
         self.assertions.pop();
+        let garbled = self.garbled_from(&valid);
+        if self.malleate_rng.random_bool(MALLEATED_PROBABILITY) {
+            let start = self.malleate_rng.random_range(0..usize::from(u16::MAX));
+            if let Some(bytes) = crate::adversary::malleated(&valid, start) {
+                return bytes;
+            }
+        }
+        garbled
+    }
+
+    fn garbled_from(&mut self, valid: &Record) -> Vec<u8> {
+        let valid = valid.clone();
         let mut bytes = spec::encode(&valid);
         match self.rng.random_range(0..3u8) {
             0 => {

@@ -90,6 +90,12 @@ pub fn encode(record: &Record) -> Vec<u8> {
 /// an archive rkyv validates, and the canonical encoding of what it holds (anything else is
 /// bytes a correct engine dead-letters).
 pub fn decode(bytes: &[u8]) -> Option<Record> {
+    decode_any(bytes).filter(|record| encode(record) == bytes)
+}
+
+/// The record a payload's header and archive hold, whether or not they are its canonical
+/// encoding (for building malleated payloads; a correct engine reads only canonical ones).
+pub fn decode_any(bytes: &[u8]) -> Option<Record> {
     let (header, body) = bytes.split_at_checked(HEADER_BYTES)?;
     if header[..4] != MAGIC || header[4] != VERSION || header[6..] != [0, 0] {
         return None;
@@ -102,7 +108,7 @@ pub fn decode(bytes: &[u8]) -> Option<Record> {
         EVIDENCE_TAG => Record::Evidence(rkyv::from_bytes::<_, rancor::Error>(&aligned).ok()?),
         _ => return None,
     };
-    (encode(&record) == bytes).then_some(record)
+    Some(record)
 }
 
 // ---- signing messages: a NUL-terminated domain tag, then the fields in a fixed order;
