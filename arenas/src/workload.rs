@@ -341,11 +341,20 @@ impl Workload {
         }
         let signer = self.rng.random_range(0..self.writers.len());
         self.writers[signer].sign_assertion(&mut a);
+        let mut keys = vec![self.writers[signer].public_key()];
         if self.rng.random_bool(0.1) {
             // A co-signed assertion.
             let other = (signer + 1) % self.writers.len();
             self.writers[other].sign_assertion(&mut a);
+            keys.push(self.writers[other].public_key());
         }
+        // The signing helpers are the client's, and the record must carry what the workload
+        // meant it to: a signer that drops or replaces a co-signature sends other records.
+        let signed: Vec<_> = a.signatures.iter().map(|s| s.public_key).collect();
+        assert_eq!(
+            signed, keys,
+            "sign_assertion left other signatures than asked"
+        );
         self.assertions.push(spec::assertion_id(&a));
         Record::Assertion(a)
     }

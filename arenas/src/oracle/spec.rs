@@ -30,8 +30,10 @@ pub const OBJECT_BYTES_MAX: usize = 16 * 1024;
 pub const EVIDENCE_BYTES_MAX: usize = 64 * 1024;
 /// Most signatures on one assertion.
 pub const SIGNATURES_MAX: usize = 16;
-/// Heaviest vote: one million whole units of a million micro-units each.
-pub const WEIGHT_MAX: Weight = Weight::from_micros(1_000_000 * 1_000_000);
+/// Micro-units in one whole unit of vote weight (weights are fixed point).
+pub const WEIGHT_MICROS_PER_UNIT: u64 = 1_000_000;
+/// Heaviest vote: one million whole units.
+pub const WEIGHT_MAX: Weight = Weight::from_micros(1_000_000 * WEIGHT_MICROS_PER_UNIT);
 /// How far ahead of the engine's clock a date may lie: five minutes, in ms.
 pub const FUTURE_SKEW_MS_MAX: u64 = 5 * 60 * 1000;
 
@@ -335,6 +337,10 @@ mod tests {
             assert_eq!(record_id(&r), r.identity_hash());
         }
         assert_eq!(LIMITS, Limits::default());
+        assert_eq!(
+            WEIGHT_MICROS_PER_UNIT,
+            stemedb::model::WEIGHT_MICROS_PER_UNIT
+        );
     }
 
     #[test]
