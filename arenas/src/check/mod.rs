@@ -11,6 +11,7 @@ pub mod clean_stop;
 pub mod counters;
 pub mod idle;
 pub mod losses;
+pub mod reasons;
 pub mod segments;
 pub mod worker;
 
@@ -612,6 +613,7 @@ fn check_kv(env: &Env, durable: u64) -> Result<(), Failure> {
             (o, reason)
         })
         .collect();
+    reasons::check(&entries, &replay.quarantined, &dead_letters).map_err(Failure::Safety)?;
     match actual.get(spec::INGEST_CURSOR_KEY) {
         Some(v) if ingest::be_u64(v) == durable => {}
         other => {

@@ -92,25 +92,71 @@ pub fn encode(record: &Record) -> Vec<u8> {
 /// an archive rkyv validates, and the canonical encoding of what it holds (anything else is
 /// bytes a correct engine dead-letters).
 pub fn decode(bytes: &[u8]) -> Option<Record> {
-    decode_any(bytes).filter(|record| encode(record) == bytes)
+    parse(bytes).ok().filter(|record| encode(record) == bytes)
 }
 
 /// The record a payload's header and archive hold, whether or not they are its canonical
 /// encoding (for building malleated payloads; a correct engine reads only canonical ones).
 pub fn decode_any(bytes: &[u8]) -> Option<Record> {
-    let (header, body) = bytes.split_at_checked(HEADER_BYTES)?;
+    parse(bytes).ok()
+}
+
+/// Why bytes are not a payload a correct engine reads (see [`unreadable`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Unreadable {
+    /// Too short for the header, or a header field other than the design's.
+    Header,
+    /// rkyv refuses the archive; its message with every address masked, which is what the
+    /// dead letter's reason must end with (a reason is a function of the bytes alone, so
+    /// addresses, which differ from process to process, never appear in it).
+    Archive(String),
+    /// A valid archive of a record whose canonical encoding is other bytes.
+    NonCanonical,
+}
+
+/// Why `bytes` cannot be read as a record, or `None` when they can (`decode`).
+pub fn unreadable(bytes: &[u8]) -> Option<Unreadable> {
+    match parse(bytes) {
+        Err(why) => Some(why),
+        Ok(record) if encode(&record) != bytes => Some(Unreadable::NonCanonical),
+        Ok(_) => None,
+    }
+}
+
+fn parse(bytes: &[u8]) -> Result<Record, Unreadable> {
+    let (header, body) = bytes
+        .split_at_checked(HEADER_BYTES)
+        .ok_or(Unreadable::Header)?;
     if header[..4] != MAGIC || header[4] != VERSION || header[6..] != [0, 0] {
-        return None;
+        return Err(Unreadable::Header);
     }
     let mut aligned = AlignedVec::<16>::with_capacity(body.len());
     aligned.extend_from_slice(body);
     let record = match header[5] {
-        ASSERTION_TAG => Record::Assertion(rkyv::from_bytes::<_, rancor::Error>(&aligned).ok()?),
-        VOTE_TAG => Record::Vote(rkyv::from_bytes::<_, rancor::Error>(&aligned).ok()?),
-        EVIDENCE_TAG => Record::Evidence(rkyv::from_bytes::<_, rancor::Error>(&aligned).ok()?),
-        _ => return None,
+        ASSERTION_TAG => rkyv::from_bytes::<_, rancor::Error>(&aligned).map(Record::Assertion),
+        VOTE_TAG => rkyv::from_bytes::<_, rancor::Error>(&aligned).map(Record::Vote),
+        EVIDENCE_TAG => rkyv::from_bytes::<_, rancor::Error>(&aligned).map(Record::Evidence),
+        _ => return Err(Unreadable::Header),
     };
-    Some(record)
+    record.map_err(|e| Unreadable::Archive(mask_addresses(&e.to_string())))
+}
+
+/// `message` with every `0x` that hex digits follow, and the digits, written `<address>`.
+pub fn mask_addresses(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(at) = rest.find("0x") {
+        out.push_str(&rest[..at]);
+        let after = &rest[at + 2..];
+        let digits = after.len()
+            - after
+                .trim_start_matches(|c: char| c.is_ascii_hexdigit())
+                .len();
+        out.push_str(if digits == 0 { "0x" } else { "<address>" });
+        rest = &after[digits..];
+    }
+    out.push_str(rest);
+    out
 }
 
 // ---- signing messages: a NUL-terminated domain tag, then the fields in a fixed order;
@@ -365,6 +411,30 @@ mod tests {
         assert_eq!(audit_seq(&keys::audit_key(5)), Some(5));
         assert_eq!(audit_seq(&keys::quarantine_key(5)), None);
         assert_eq!(INGEST_CURSOR_KEY, keys::INGEST_CURSOR_KEY);
+    }
+
+    #[test]
+    fn addresses_are_masked_and_nothing_else() {
+        assert_eq!(
+            mask_addresses("ptr 0x00007fab12 at 0x1, 0x and 0xg"),
+            "ptr <address> at <address>, 0x and 0xg"
+        );
+        assert_eq!(mask_addresses("0x"), "0x");
+        assert_eq!(mask_addresses("none here"), "none here");
+    }
+
+    #[test]
+    fn unreadable_says_why_and_reads_what_decode_reads() {
+        let r = &records()[0];
+        let good = encode(r);
+        assert_eq!(unreadable(&good), None);
+        assert_eq!(unreadable(&good[..3]), Some(Unreadable::Header));
+        let mut bad_tag = good.clone();
+        bad_tag[5] = 9;
+        assert_eq!(unreadable(&bad_tag), Some(Unreadable::Header));
+        let mut garbage = good[..HEADER_BYTES].to_vec();
+        garbage.extend_from_slice(&[0xAB; 40]);
+        assert!(matches!(unreadable(&garbage), Some(Unreadable::Archive(m)) if !m.is_empty()));
     }
 
     #[test]
