@@ -18,5 +18,6 @@ pub mod oracle;
 pub mod outcome;
 pub mod scenario;
 pub mod sim;
+pub mod watchdog;
 pub mod workload;
 pub mod world;

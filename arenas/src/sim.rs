@@ -220,6 +220,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
     for _ in 0..steps_max {
         let stepped = world.step();
         spin.step();
+        crate::watchdog::beat();
         if let Err(e) = stepped {
             shared
                 .borrow_mut()

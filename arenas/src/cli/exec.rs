@@ -84,7 +84,9 @@ pub fn run_guarded(config: &RunConfig) -> SeedResult {
     install_panic_hook();
     PANIC_MESSAGE.with(|p| p.borrow_mut().take());
     let was_guarded = GUARDED.with(|g| g.replace(true));
+    let watched = crate::watchdog::watch(config);
     let outcome = panic::catch_unwind(AssertUnwindSafe(|| run_seed(config)));
+    drop(watched);
     GUARDED.with(|g| g.set(was_guarded));
     let panicked = PANIC_MESSAGE.with(|p| p.borrow_mut().take());
     match outcome {
