@@ -9,6 +9,7 @@
 
 pub mod clean_stop;
 pub mod counters;
+pub mod frames;
 pub mod idle;
 pub mod losses;
 pub mod reasons;
@@ -215,10 +216,12 @@ async fn check_log(env: &Env) -> Result<(), Failure> {
     let (scan, first) = scan_log(env).await?;
     truncated_only_below_the_cursor(env).await?;
     segments::bounded(env).await?;
-    let mut s = env.shared.borrow_mut();
-    s.oracle.check_recovered(&scan, first)?;
-    s.metrics.check(scan.len() as u64 + 1);
-    Ok(())
+    {
+        let mut s = env.shared.borrow_mut();
+        s.oracle.check_recovered(&scan, first)?;
+        s.metrics.check(scan.len() as u64 + 1);
+    }
+    frames::check(env).await
 }
 
 /// The WAL may drop a segment only once it lies wholly below a cursor the KV holds durably

@@ -149,6 +149,11 @@ impl LogOracle {
         self.acked.len()
     }
 
+    /// Every acknowledged record, by offset.
+    pub fn acked_records(&self) -> &BTreeMap<u64, Vec<u8>> {
+        &self.acked
+    }
+
     pub fn known(&self) -> &BTreeMap<u64, Vec<u8>> {
         &self.known
     }

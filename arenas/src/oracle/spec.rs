@@ -159,6 +159,57 @@ pub fn mask_addresses(message: &str) -> String {
     out
 }
 
+// ---- WAL frames (format v3): [len:u32][crc32c:u32][offset:u64][digest:32][payload], little
+// endian, zero padded to 8; digest = blake3(salt, offset, len, payload), crc32c over len,
+// offset, salt, digest and payload; the salt lives in the segment's name ----
+
+/// Every frame starts at a multiple of this, in bytes.
+pub const FRAME_ALIGN_BYTES: u64 = 8;
+const FRAME_HEADER_BYTES: u64 = 48;
+
+/// Bytes the frame of a `payload_len`-byte payload takes, padding included.
+pub fn frame_len(payload_len: usize) -> u64 {
+    (FRAME_HEADER_BYTES + payload_len as u64).div_ceil(FRAME_ALIGN_BYTES) * FRAME_ALIGN_BYTES
+}
+
+/// The frame a correct engine writes for `payload` at global `offset` in a segment salted
+/// `salt`.
+pub fn frame(payload: &[u8], offset: u64, salt: u64) -> Vec<u8> {
+    let len = (payload.len() as u32).to_le_bytes();
+    let mut digest = blake3::Hasher::new();
+    digest.update(&salt.to_le_bytes());
+    digest.update(&offset.to_le_bytes());
+    digest.update(&len);
+    digest.update(payload);
+    let digest = *digest.finalize().as_bytes();
+    let mut crc = crc32c::crc32c(&len);
+    crc = crc32c::crc32c_append(crc, &offset.to_le_bytes());
+    crc = crc32c::crc32c_append(crc, &salt.to_le_bytes());
+    crc = crc32c::crc32c_append(crc, &digest);
+    crc = crc32c::crc32c_append(crc, payload);
+    let mut out = Vec::with_capacity(frame_len(payload.len()) as usize);
+    out.extend_from_slice(&len);
+    out.extend_from_slice(&crc.to_le_bytes());
+    out.extend_from_slice(&offset.to_le_bytes());
+    out.extend_from_slice(&digest);
+    out.extend_from_slice(payload);
+    out.resize(frame_len(payload.len()) as usize, 0);
+    out
+}
+
+/// The base offset and salt a segment's file name states (`wal-{base:020}-{salt:016x}.seg`,
+/// lowercase hex), if `name` is one.
+pub fn segment_of(name: &str) -> Option<(u64, u64)> {
+    let fields = name.strip_prefix("wal-")?.strip_suffix(".seg")?;
+    let (base, salt) = fields.split_once('-')?;
+    let decimal = base.len() == 20 && base.bytes().all(|b| b.is_ascii_digit());
+    let hex = salt.len() == 16 && salt.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+    if !(decimal && hex) {
+        return None;
+    }
+    Some((base.parse().ok()?, u64::from_str_radix(salt, 16).ok()?))
+}
+
 // ---- signing messages: a NUL-terminated domain tag, then the fields in a fixed order;
 // variable fields as a big-endian u64 length and the bytes, integers big-endian, an Option as
 // 0, or 1 and the value ----
@@ -411,6 +462,27 @@ mod tests {
         assert_eq!(audit_seq(&keys::audit_key(5)), Some(5));
         assert_eq!(audit_seq(&keys::quarantine_key(5)), None);
         assert_eq!(INGEST_CURSOR_KEY, keys::INGEST_CURSOR_KEY);
+    }
+
+    #[test]
+    fn frames_and_segment_names_agree_with_the_engine() {
+        use stemedb::wal::record::framed_bytes;
+        use stemedb::wal::segment_name;
+        for (payload, offset, salt) in [
+            (&b""[..], 0, 0),
+            (b"x", 8, 1),
+            (&[7u8; 61][..], 4_096, u64::MAX),
+        ] {
+            assert_eq!(
+                frame(payload, offset, salt),
+                stemedb::wal::record::encode(payload, offset, salt)
+            );
+            assert_eq!(frame_len(payload.len()), framed_bytes(payload.len() as u32));
+        }
+        let name = segment_name(123_456, 0xabc);
+        assert_eq!(segment_of(&name), Some((123_456, 0xabc)));
+        assert_eq!(segment_of("wal-00000000000000000001.seg"), None);
+        assert_eq!(segment_of(&name.to_uppercase()), None);
     }
 
     #[test]

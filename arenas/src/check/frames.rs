@@ -1,0 +1,61 @@
+//! Invariant: every acknowledged record still in the log sits on disk in the design's frame.
+//!
+//! The log oracle reads the log through the engine's own reader, so a frame format that drifted
+//! on both sides at once (a checksum that stops covering the salt, a digest without the offset,
+//! padding that is not zero, a segment name that says another salt) reads back fine and passes
+//! it, while the defences the format exists for (a phantom frame inside a payload, a frame
+//! misdirected to another position or copied from another segment, a store written by another
+//! build) are gone. This check reads the segments' bytes itself: for each acknowledged record in
+//! a segment still present, the bytes at its offset are exactly `oracle::spec::frame` of its
+//! payload under the salt the segment's name states. Frames media damage touched are excused;
+//! records whose bytes are gone are the log oracle's verdict, not this one's. Checked with the
+//! log at every recovery and as the run ends.
+
+use crate::oracle::spec;
+use crate::outcome::Failure;
+use crate::sim::Env;
+use stemedb::io::Vfs;
+
+pub async fn check(env: &Env) -> Result<(), Failure> {
+    let observer = env.disk.observer();
+    let names = observer.list(env.data_dir()).await.map_err(|e| {
+        Failure::Harness(format!("the oracle cannot list the log's directory: {e}"))
+    })?;
+    let mut segments: Vec<(u64, u64, String)> = names
+        .iter()
+        .filter_map(|n| spec::segment_of(n).map(|(base, salt)| (base, salt, n.clone())))
+        .collect();
+    segments.sort();
+    let s = env.shared.borrow();
+    let mut checked = 0u64;
+    for (i, (base, salt, name)) in segments.iter().enumerate() {
+        let next_base = segments.get(i + 1).map_or(u64::MAX, |n| n.0);
+        let Some(bytes) = env.disk.live_file(&env.data_dir().join(name)) else {
+            continue;
+        };
+        for (&offset, payload) in s.oracle.acked_records().range(*base..next_base) {
+            let len = spec::frame_len(payload.len());
+            let local = (offset - base) as usize;
+            let Some(on_disk) = bytes.get(local..local + len as usize) else {
+                continue;
+            };
+            if s.oracle.damaged(offset, offset + len) || s.oracle.uncertain().contains(&offset) {
+                continue;
+            }
+            checked += 1;
+            let want = spec::frame(payload, offset, *salt);
+            if on_disk != want.as_slice() {
+                let at = on_disk.iter().zip(&want).position(|(a, b)| a != b);
+                return Err(Failure::Safety(format!(
+                    "the acknowledged record at offset {offset} is not in the design's frame in \
+                     {name}: its {len} bytes differ from the format's first at byte {at:?} of \
+                     the frame (a checksum, digest, offset or padding the format does not \
+                     define)"
+                )));
+            }
+        }
+    }
+    drop(s);
+    env.shared.borrow_mut().metrics.check(checked);
+    Ok(())
+}
