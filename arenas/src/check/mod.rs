@@ -836,7 +836,7 @@ fn check_audit(env: &Env) -> Result<(), Failure> {
     let mut stored = BTreeMap::new();
     for (key, value) in env.kv.live_snapshot() {
         if let Some(seq) = spec::audit_seq(&key) {
-            let record = stemedb::query::AuditRecord::decode(&value).map_err(|e| {
+            let record = spec::audit(&value).map_err(|e| {
                 Failure::Safety(format!(
                     "the audit record at sequence number {seq} is unreadable: {e}"
                 ))

@@ -19,7 +19,8 @@ use std::collections::BTreeMap;
 
 use stemedb::lens::{LensKind, Rule};
 use stemedb::model::{Hash32, Lifecycle};
-use stemedb::query::AuditRecord;
+
+use crate::oracle::spec::Audit;
 
 /// What the harness saw of one answered query.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -44,7 +45,7 @@ pub struct Answered {
 pub fn check(
     answered: &[Answered],
     floors: &BTreeMap<u32, Option<u64>>,
-    stored: &BTreeMap<u64, AuditRecord>,
+    stored: &BTreeMap<u64, Audit>,
 ) -> Result<(), String> {
     let mut latest: BTreeMap<u64, &Answered> = BTreeMap::new();
     let mut in_boot: BTreeMap<(u32, u64), &Answered> = BTreeMap::new();
@@ -87,16 +88,13 @@ pub fn check(
         if record.error.is_some() && reusable_by_later_boot {
             continue;
         }
-        // The filter as a set of members, read through `contains` alone: the stored bits are the
-        // engine's encoding, not the oracle's.
+        // The filter as a set of members: `oracle::spec::audit` reads the stored bits as the
+        // design lays them out, not through the engine's decoder.
         let asked: Vec<Lifecycle> = Lifecycle::ALL
             .into_iter()
             .filter(|l| a.lifecycles.contains(l))
             .collect();
-        let stored_set: Vec<Lifecycle> = Lifecycle::ALL
-            .into_iter()
-            .filter(|&l| record.lifecycles.contains(l))
-            .collect();
+        let stored_set = record.lifecycles.clone();
         let expected = (
             a.wall_ms,
             &a.subject,
@@ -154,13 +152,13 @@ mod tests {
         }
     }
 
-    fn record(a: &Answered) -> AuditRecord {
-        AuditRecord {
+    fn record(a: &Answered) -> Audit {
+        Audit {
             wall_ms: a.wall_ms,
             subject: a.subject.clone(),
             predicate: a.predicate.clone(),
             lens: a.lens,
-            lifecycles: Default::default(),
+            lifecycles: vec![Lifecycle::Active],
             max_stale_ms: a.max_stale_ms,
             used_view: a.used_view,
             rule: Some(a.rule),
