@@ -275,17 +275,27 @@ pub async fn after_recovery(env: &Env) -> Result<(), Failure> {
     Ok(())
 }
 
+/// The lens a query spec asks for.
+fn lens_of(spec: &QuerySpec) -> LensKind {
+    if spec.consensus {
+        LensKind::VoteAwareConsensus
+    } else {
+        LensKind::Recency
+    }
+}
+
+/// The engine's query for a spec, built through the query API's builders as a client builds
+/// one (the oracles read what was asked from the spec, never from the built query).
 fn query_of(spec: &QuerySpec) -> Query {
-    Query {
-        subject: spec.subject.clone(),
-        predicate: spec.predicate.clone(),
-        lens: if spec.consensus {
-            LensKind::VoteAwareConsensus
-        } else {
-            LensKind::Recency
-        },
-        lifecycles: stemedb::query::LifecycleFilter::of(&spec.lifecycles),
-        max_stale: spec.max_stale_ms.map(Duration::from_millis),
+    let query = match &spec.predicate {
+        Some(p) => Query::subject_predicate(spec.subject.clone(), p.clone()),
+        None => Query::subject(spec.subject.clone()),
+    }
+    .lens(lens_of(spec))
+    .lifecycles(stemedb::query::LifecycleFilter::of(&spec.lifecycles));
+    match spec.max_stale_ms {
+        Some(ms) => query.max_stale(Duration::from_millis(ms)),
+        None => query,
     }
 }
 
@@ -313,7 +323,7 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
                     "query {spec:?} names winner {winner:?}, not the first of its ranked candidates"
                 )));
             }
-            let lens = query_of(&spec).lens;
+            let lens = lens_of(&spec);
             if let Err(e) =
                 crate::oracle::explain::check(lens, r.rule, &r.candidates, &r.explanation)
             {
@@ -854,7 +864,7 @@ fn check_audit(env: &Env) -> Result<(), Failure> {
                 wall_ms: q.wall_ms,
                 subject: q.spec.subject.clone(),
                 predicate: q.spec.predicate.clone(),
-                lens: query_of(&q.spec).lens,
+                lens: lens_of(&q.spec),
                 lifecycles: q.spec.lifecycles.clone(),
                 max_stale_ms: q.spec.max_stale_ms,
                 used_view: q.used_view,
