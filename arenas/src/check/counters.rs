@@ -69,6 +69,10 @@ pub async fn check(
     let s = env.shared.borrow();
     let replay = ingest::replay(&entries, &BTreeSet::new(), &|p| s.oracle.accept(p));
     let truth = IngestTruth::new(&replay, env.kv.stats().flushes, env.disk.stats().removes);
-    counters::check_ingest(&truth, &engine.ingest_stats()).map_err(Failure::Safety)?;
+    let got = engine.ingest_stats();
+    counters::check_ingest(&truth, &got).map_err(Failure::Safety)?;
+    let commits = replay.applied + replay.quarantined.len() as u64;
+    counters::check_flush_cadence(commits, s.config.flush_every_records, &got)
+        .map_err(Failure::Safety)?;
     Ok(())
 }

@@ -68,6 +68,24 @@ pub fn check_ingest(truth: &IngestTruth, got: &IngestStats) -> Result<(), String
     first_mismatch("ingest", &pairs)
 }
 
+/// The flush cadence: ingest flushes the KV once every `every` records it commits, and once each
+/// time it reaches the end of the log with commits unflushed, and once as it stops. Never fewer
+/// (what a crash makes it replay is bounded by `every`), never more (each flush is a sync of the
+/// store). `commits` is every record the process committed (applied or dead-lettered).
+pub fn check_flush_cadence(commits: u64, every: u64, got: &IngestStats) -> Result<(), String> {
+    let every = every.max(1);
+    let fewest = commits / every;
+    let most = fewest + got.end_of_log_reads + 1;
+    if (fewest..=most).contains(&got.flushes) {
+        return Ok(());
+    }
+    Err(format!(
+        "ingest flushed the KV {} times for {commits} commits at flush_every_records {every} \
+         and {} ends of the log reached: between {fewest} and {most} flushes is the cadence",
+        got.flushes, got.end_of_log_reads
+    ))
+}
+
 /// How one process's queries were answered, as the harness recorded each.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct QueryTruth {
@@ -106,6 +124,25 @@ fn first_mismatch(what: &str, pairs: &[(&str, u64, u64)]) -> Result<(), String> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flushes_keep_the_cadence_both_ways() {
+        let stats = |flushes, end_of_log_reads| IngestStats {
+            flushes,
+            end_of_log_reads,
+            ..IngestStats::default()
+        };
+        assert_eq!(check_flush_cadence(700, 7, &stats(100, 0)), Ok(()));
+        assert_eq!(check_flush_cadence(700, 7, &stats(131, 30)), Ok(()));
+        assert!(
+            check_flush_cadence(700, 7, &stats(99, 30)).is_err(),
+            "too few"
+        );
+        assert!(
+            check_flush_cadence(700, 7, &stats(700, 30)).is_err(),
+            "one per commit"
+        );
+    }
 
     fn truth() -> IngestTruth {
         let mut replay = Replay {
