@@ -38,6 +38,26 @@ struct Watched {
 }
 
 static RUNS: Mutex<BTreeMap<u64, Watched>> = Mutex::new(BTreeMap::new());
+/// What the CLI ran the configs from, for the reproduce line: a scenario file, or an artifact.
+static SOURCE: Mutex<Source> = Mutex::new(Source {
+    scenario: None,
+    artifact: None,
+});
+
+struct Source {
+    scenario: Option<String>,
+    artifact: Option<String>,
+}
+
+/// The scenario file or failure artifact the runs about to start come from, so a hang's
+/// reproduce line names it (the CLI calls this; other callers run without one).
+pub fn runs_from(scenario: Option<&std::path::Path>, artifact: Option<&std::path::Path>) {
+    let mut source = SOURCE
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    source.scenario = scenario.map(|p| p.display().to_string());
+    source.artifact = artifact.map(|p| p.display().to_string());
+}
 static NEXT_ID: AtomicU64 = AtomicU64::new(0);
 
 thread_local! {
@@ -55,20 +75,37 @@ pub fn watch(config: &RunConfig) -> Guard {
             .unwrap_or_else(|e| tracing::warn!("no hang watchdog: {e}"));
     });
     let beats = Arc::new(AtomicU64::new(0));
+    let reproduce = {
+        let source = SOURCE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match (&source.artifact, &source.scenario) {
+            (Some(artifact), _) => format!("replay --artifact {artifact}"),
+            (None, scenario) => format!(
+                "replay --arena {} --seed {} --ops {}{}{}",
+                config.arena.name(),
+                config.seed,
+                config.ops,
+                scenario
+                    .as_ref()
+                    .map(|s| format!(" --scenario {s}"))
+                    .unwrap_or_default(),
+                if config.plan.is_some() {
+                    "   # with the explicit plan of its fuzz input"
+                } else {
+                    ""
+                }
+            ),
+        }
+    };
     let what = format!(
-        "FAIL {arena} seed {seed}: liveness_failure: hang: the world took no step for \
-         {} s of wall time (engine code that loops without yielding or touching \
-         a simulated device)\n  reproduce: cargo run --release --bin stemedb-sim -- replay \
-         --arena {arena} --seed {seed} --ops {ops}{plan}\n  options: {options}",
-        hang_wall_s(),
+        "FAIL {arena} seed {seed}: liveness_failure: hang: the world took no step for {wall_s} \
+         s of wall time (engine code that loops without yielding or touching a simulated \
+         device)\n  reproduce: cargo run --release --bin stemedb-sim -- {reproduce}\n  \
+         options: {options}",
+        wall_s = hang_wall_s(),
         arena = config.arena.name(),
         seed = config.seed,
-        ops = config.ops,
-        plan = if config.plan.is_some() {
-            "   # with the explicit plan of its artifact or fuzz input"
-        } else {
-            ""
-        },
         options = serde_json::to_string(&config.options()).unwrap_or_default(),
     );
     let id = NEXT_ID.fetch_add(1, Ordering::Relaxed);

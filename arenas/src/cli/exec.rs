@@ -357,6 +357,7 @@ pub fn run(
     quiet: bool,
 ) -> Result<i32, CliError> {
     let scenario = scenario_of(shape)?;
+    crate::watchdog::runs_from(shape.scenario.as_deref(), None);
     let seed = seed.or(scenario.seed).unwrap_or(DEFAULT_SEED);
     let configs: Vec<RunConfig> = arenas_of(shape, &scenario)
         .into_iter()
@@ -480,6 +481,7 @@ pub fn sweep(
     }
     let started = wall_now();
     let jobs = jobs.unwrap_or_else(jobs_default);
+    crate::watchdog::runs_from(shape.scenario.as_deref(), None);
     let results = execute(&configs, jobs, !quiet && !output.json);
     let wall = started.elapsed();
     let workers = jobs.clamp(1, configs.len().max(1));
@@ -525,6 +527,7 @@ pub fn replay(
         }
     };
     print_start(&configs, quiet || output.json);
+    crate::watchdog::runs_from(shape.scenario.as_deref(), artifact);
     let started = wall_now();
     let results = execute(&configs, 1, false);
     finish(shape, &results, started.elapsed(), 1, output, quiet)
