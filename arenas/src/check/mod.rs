@@ -507,6 +507,7 @@ pub async fn converge(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
         check_topics(env, engine).await?;
     }
     check_audit(env)?;
+    check_audit_api(env, engine).await?;
     idle::check(env, engine).await?;
     segments::reclaimed(env, "once the liveness phase had drained and gone idle").await?;
     Ok(())
@@ -841,8 +842,8 @@ async fn check_topics(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
 
 /// Every answered query left exactly one audit record (no crash can have reverted the KV
 /// outside chaos).
-fn check_audit(env: &Env) -> Result<(), Failure> {
-    let s = env.shared.borrow();
+/// The audit records in the store, read as the design lays them out.
+fn stored_audits(env: &Env) -> Result<BTreeMap<u64, spec::Audit>, Failure> {
     let mut stored = BTreeMap::new();
     for (key, value) in env.kv.live_snapshot() {
         if let Some(seq) = spec::audit_seq(&key) {
@@ -854,6 +855,59 @@ fn check_audit(env: &Env) -> Result<(), Failure> {
             stored.insert(seq, record);
         }
     }
+    Ok(stored)
+}
+
+/// The engine's audit API (`QueryEngine::audit_records`, what an operator reads) returns
+/// exactly the records in the store, in sequence order, each as stored.
+async fn check_audit_api(env: &Env, engine: &Engine) -> Result<(), Failure> {
+    let listed =
+        engine.query_engine().audit_records().await.map_err(|e| {
+            Failure::Safety(format!("the audit API failed with faults stopped: {e}"))
+        })?;
+    let listed: Vec<(u64, spec::Audit)> = listed
+        .into_iter()
+        .map(|(seq, r)| {
+            let audit = spec::Audit {
+                wall_ms: r.wall_ms,
+                lens: r.lens,
+                lifecycles: stemedb::model::Lifecycle::ALL
+                    .into_iter()
+                    .filter(|&l| r.lifecycles.contains(l))
+                    .collect(),
+                max_stale_ms: r.max_stale_ms,
+                used_view: r.used_view,
+                rule: r.rule,
+                candidates: r.candidates,
+                winner: r.winner,
+                subject: r.subject,
+                predicate: r.predicate,
+                error: r.error,
+            };
+            (seq, audit)
+        })
+        .collect();
+    let stored: Vec<(u64, spec::Audit)> = stored_audits(env)?.into_iter().collect();
+    if listed != stored {
+        let first = listed
+            .iter()
+            .zip(&stored)
+            .find(|(a, b)| a != b)
+            .map(|(a, b)| format!("first difference: listed {a:?}, stored {b:?}"))
+            .unwrap_or_else(|| "one list is a prefix of the other".to_owned());
+        return Err(Failure::Safety(format!(
+            "the audit API lists {} records but the store holds {}: {first}",
+            listed.len(),
+            stored.len()
+        )));
+    }
+    env.shared.borrow_mut().metrics.check(1);
+    Ok(())
+}
+
+fn check_audit(env: &Env) -> Result<(), Failure> {
+    let stored = stored_audits(env)?;
+    let s = env.shared.borrow();
     let answered: Vec<crate::oracle::audit::Answered> = s
         .queries
         .iter()
