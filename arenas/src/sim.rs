@@ -83,6 +83,9 @@ pub struct Shared {
     pub verifier_done: stemedb::model::VerifierStats,
     pub verifier_boot: stemedb::model::VerifierStats,
     pub queries: Vec<crate::check::QueryCheck>,
+    /// Every read of a subject+predicate view that began, with the clock that dates it
+    /// (`check::views`).
+    pub view_reads: std::collections::BTreeSet<crate::check::views::ViewRead>,
     /// Per boot, the highest audit sequence number stored when it started (see
     /// `oracle::audit`).
     pub audit_floors: std::collections::BTreeMap<u32, Option<u64>>,
@@ -188,6 +191,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         verifier_done: Default::default(),
         verifier_boot: Default::default(),
         queries: Vec::new(),
+        view_reads: Default::default(),
         audit_floors: Default::default(),
         trace: std::env::var_os("STEMEDB_SIM_TRACE").is_some(),
     }));

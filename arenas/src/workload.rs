@@ -95,14 +95,28 @@ pub struct QuerySpec {
     /// for nothing). The reference lens reads it as a set, independently of the engine's
     /// `LifecycleFilter`.
     pub lifecycles: Vec<Lifecycle>,
+    /// Materialise the subject+predicate view explicitly (`QueryEngine::materialize`, an
+    /// operator's warm-up) just before the query.
+    pub materialize_first: bool,
 }
 
 impl QuerySpec {
+    /// Draws, from `rng` (its own stream, so the operations stay as they were), whether a query
+    /// with a predicate materialises its view first.
+    fn with_materialize(mut self, rng: &mut SimRng) -> QuerySpec {
+        self.materialize_first =
+            self.predicate.is_some() && rng.random_bool(MATERIALIZE_FIRST_PROBABILITY);
+        self
+    }
+
     /// What a reader normally asks for: active assertions only.
     pub fn active_only() -> Vec<Lifecycle> {
         vec![Lifecycle::Active]
     }
 }
+
+/// Share of queries with a predicate that materialise their view explicitly first.
+const MATERIALIZE_FIRST_PROBABILITY: f64 = 0.1;
 
 /// Share of garbled records sent in malleated form instead (`adversary::malleated`).
 const MALLEATED_PROBABILITY: f64 = 0.3;
@@ -174,6 +188,8 @@ pub struct Workload {
     /// Which garbled records go in malleated instead, on its own stream so the operations are
     /// as before.
     malleate_rng: SimRng,
+    /// Which queries materialise their view first, on its own stream likewise.
+    materialize_rng: SimRng,
 }
 
 impl Workload {
@@ -201,6 +217,7 @@ impl Workload {
             clock_rng: rng::stream(seed, "foreign-clock"),
             lifecycle_rng: rng::stream(seed, "query-lifecycles"),
             malleate_rng: rng::stream(seed, "malleated"),
+            materialize_rng: rng::stream(seed, "materialize-first"),
         }
         .with_first_burst()
     }
@@ -420,7 +437,9 @@ impl Workload {
                 .random_bool(0.3)
                 .then(|| self.rng.random_range(0..2_000)),
             lifecycles: self.lifecycles(),
+            materialize_first: false,
         }
+        .with_materialize(&mut self.materialize_rng)
     }
 
     fn lifecycles(&mut self) -> Vec<Lifecycle> {
@@ -518,15 +537,19 @@ impl Workload {
         }
         match self.vote_queue.pop() {
             Some(vote) => Op::Submit(vote),
-            None => Op::Query(QuerySpec {
-                subject: self.topics[self.rng.random_range(0..self.topics.len())]
-                    .subject
-                    .clone(),
-                predicate: Some(PREDICATES[0].to_owned()),
-                consensus: true,
-                max_stale_ms: None,
-                lifecycles: QuerySpec::active_only(),
-            }),
+            None => Op::Query(
+                QuerySpec {
+                    subject: self.topics[self.rng.random_range(0..self.topics.len())]
+                        .subject
+                        .clone(),
+                    predicate: Some(PREDICATES[0].to_owned()),
+                    consensus: true,
+                    max_stale_ms: None,
+                    lifecycles: QuerySpec::active_only(),
+                    materialize_first: false,
+                }
+                .with_materialize(&mut self.materialize_rng),
+            ),
         }
     }
 

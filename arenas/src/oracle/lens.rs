@@ -230,6 +230,7 @@ mod tests {
             consensus,
             max_stale_ms: None,
             lifecycles: vec![stemedb::model::Lifecycle::Active],
+            materialize_first: false,
         }
     }
 
