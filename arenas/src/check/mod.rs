@@ -311,6 +311,7 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
     let before = engine.ingest_cursor();
     // No await until the engine reads its clock: the same virtual instant, so the same reading.
     let wall_ms = env.clock.wall_ms();
+    let must_serve = views::must_serve(env, &spec, wall_ms);
     views::read_started(env, &spec, wall_ms);
     let started = env.clock.monotonic();
     let result = queries.query(&query_of(&spec)).await;
@@ -327,6 +328,16 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
                 now,
                 &format!("query {spec:?} -> {winner:?} view {}", r.used_view),
             );
+            if must_serve && !r.used_view {
+                s.fail(Failure::Safety(format!(
+                    "query {spec:?} at engine time {wall_ms} ms read the store although every \
+                     view of its subject and predicate this process could hold was fresh for it"
+                )));
+            }
+            if let (false, Some(predicate)) = (r.used_view, &spec.predicate) {
+                let key = (s.boots, spec.subject.clone(), predicate.clone());
+                s.view_installs.insert(key);
+            }
             if winner != r.candidates.first().map(|c| c.hash) {
                 s.fail(Failure::Safety(format!(
                     "query {spec:?} names winner {winner:?}, not the first of its ranked candidates"

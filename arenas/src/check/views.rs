@@ -11,6 +11,15 @@
 //!
 //! The read joins the process's record of reads, so a later query answered from the view it
 //! installed is judged against it (`QueryCheck::may_serve_view_for`).
+//!
+//! And views serve: a query that accepts a view (a predicate and a `max_stale`) must be answered
+//! from one when its process's query engine holds one that is fresh for it, which the harness
+//! knows when some read of that subject and predicate has completed in this process and every
+//! read of them that began before the query (finished or not, so whichever view is held) is
+//! dated no later than the query's clock and no more than its `max_stale` earlier. A view layer
+//! that never installs, never finds, or keeps the wrong view answers every query right and serves
+//! none; the store reads it costs are what views exist to save. (Views are forgotten only past
+//! 4,096 keys, which no run reaches.)
 
 use stemedb::io::Clock;
 use stemedb::lens::Rule;
@@ -35,6 +44,25 @@ pub fn read_started(env: &Env, spec: &QuerySpec, wall_ms: u64) {
     }
 }
 
+/// Whether the query `spec`, starting at engine time `wall_ms`, must be answered from a view
+/// (see the module docs). Call before [`read_started`] notes the query's own read.
+pub fn must_serve(env: &Env, spec: &QuerySpec, wall_ms: u64) -> bool {
+    let (Some(predicate), Some(max_stale)) = (&spec.predicate, spec.max_stale_ms) else {
+        return false;
+    };
+    let s = env.shared.borrow();
+    let key = (s.boots, spec.subject.clone(), predicate.clone());
+    if !s.view_installs.contains(&key) {
+        return false;
+    }
+    let (boot, subject, predicate) = key;
+    let first = (boot, subject.clone(), predicate.clone(), 0);
+    let last = (boot, subject, predicate, u64::MAX);
+    s.view_reads
+        .range(first..=last)
+        .all(|(_, _, _, date)| *date <= wall_ms && wall_ms - date <= max_stale)
+}
+
 /// Materialises `spec`'s view and judges the answer.
 pub async fn materialize(env: &Env, engine: &Engine, queries: &QueryEngine, spec: &QuerySpec) {
     let Some(predicate) = spec.predicate.as_deref() else {
@@ -52,6 +80,8 @@ pub async fn materialize(env: &Env, engine: &Engine, queries: &QueryEngine, spec
     let failed = match result {
         Ok(at) => {
             s.metrics.op("materialize");
+            s.view_installs
+                .insert((boot, spec.subject.clone(), predicate.to_owned()));
             let known = |m: u64| {
                 s.view_reads
                     .contains(&(boot, spec.subject.clone(), predicate.to_owned(), m))
