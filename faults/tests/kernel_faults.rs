@@ -187,6 +187,43 @@ async fn a_run_of_corrupt_reads_differs_each_time_and_can_stay_in_one_sector() {
     assert_eq!(disk.stats().corrupt_reads, 3);
 }
 
+/// Found by held-out chaos seed 181682: a run of one-flip corrupt reads in a marginal sector,
+/// read 16 bytes of it at a time, handed back the same wrong bytes twice (one time in 128 per
+/// pair), and WAL recovery, which needs two agreeing reads before a verdict, rightly took them
+/// for damage and cut an acknowledged record. Wrong bytes that repeat are media damage; this
+/// fault must never produce them.
+#[tokio::test]
+async fn bad_reads_of_one_file_never_repeat_their_wrong_bytes_even_in_a_tiny_span() {
+    let disk = disk_with_dir(3).await;
+    let data = pattern(4 * SECTOR);
+    let a = durable_file(&disk, "a", &data).await;
+    // The first bad read picks the marginal sector: a one-sector read puts it in sector 1.
+    disk.inject(DiskFault::ReadCorrupt {
+        file: None,
+        seed: 5,
+        flips: 1,
+        same_sector: false,
+    });
+    let first = read_exact(a.as_ref(), SECTOR as u64, SECTOR).await;
+    assert_ne!(first, data[SECTOR..2 * SECTOR]);
+    // Then every read sees only the sector's last 16 bytes: 128 bits to flip one of.
+    let at = 2 * SECTOR as u64 - 16;
+    let mut seen = BTreeSet::new();
+    for _ in 0..60 {
+        disk.inject(DiskFault::ReadCorrupt {
+            file: None,
+            seed: 5,
+            flips: 1,
+            same_sector: true,
+        });
+        let got = read_exact(a.as_ref(), at, 64).await;
+        let truth = &data[at as usize..at as usize + 64];
+        assert_eq!(bits_differing(&got, truth), 1, "one flip, in the span");
+        assert!(seen.insert(got), "a bad read repeated earlier wrong bytes");
+    }
+    assert!(disk.media_damage().is_empty());
+}
+
 #[tokio::test]
 async fn an_untargeted_corrupt_read_hits_the_next_read_and_flips_at_most_every_bit() {
     let disk = disk_with_dir(1).await;

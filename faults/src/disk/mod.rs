@@ -139,6 +139,9 @@ pub(crate) struct DiskState {
     armed_read_corrupt: Vec<ArmedCorruption>,
     /// The sector (of an inode) the latest corrupt read flipped first.
     last_corrupt_sector: Option<(Ino, u64)>,
+    /// The bits (absolute, in the file) each recent corrupt read flipped, so that no two hand
+    /// back the same wrong bytes (see `read_corrupt.rs`).
+    corrupt_returns: std::collections::VecDeque<(Ino, Vec<u64>)>,
     armed_write_eio: Vec<WriteLanded>,
     armed_misdirect: Vec<MisdirectTarget>,
     armed_metadata_eio: Vec<MetadataOp>,
@@ -200,6 +203,7 @@ impl SimDisk {
             armed_read_eio: 0,
             armed_read_corrupt: Vec::new(),
             last_corrupt_sector: None,
+            corrupt_returns: Default::default(),
             armed_write_eio: Vec::new(),
             armed_misdirect: Vec::new(),
             armed_metadata_eio: Vec::new(),

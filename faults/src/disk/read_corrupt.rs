@@ -14,6 +14,12 @@ use crate::rng;
 
 /// Odd, so that distinct counts of corrupt reads give distinct draws (the golden ratio in 64 bits).
 const DRAW_SPREAD: u64 = 0x9E37_79B9_7F4A_7C15;
+/// Corrupt reads remembered, so that none flips the same bits of a file as one of these did.
+const CORRUPT_RETURNS_REMEMBERED: usize = 64;
+/// Draws tried for a flip set no remembered read used; a span of one byte has 8 sets of one
+/// flip, so 64 draws meet a fresh one unless the span has none left (then the read is clean:
+/// a wrong read that repeats is media damage, which this fault is not).
+const FRESH_DRAWS_MAX: u64 = 64;
 
 /// A corruption waiting for the next read (of `ino`, or of any file when `None`).
 #[derive(Clone, Copy, Debug)]
@@ -93,17 +99,48 @@ impl DiskState {
             _ => (0, returned.len() * 8),
         };
         let flips = usize::from(armed.flips.max(1)).min(span_bits);
-        // Distinct positions: flipping one bit twice would hand back the truth. The count of
-        // corrupt reads so far goes into the draw, so two bad reads never return the same wrong
-        // bytes (a plan may arm the same seed twice): wrong bytes that read back the same every
-        // time are media damage, which this fault is not.
-        let draw = armed.seed ^ self.stats.corrupt_reads.wrapping_mul(DRAW_SPREAD);
-        let mut positions: Vec<usize> =
-            rand::seq::index::sample(&mut rng::from_seed(draw), span_bits, flips)
-                .into_iter()
-                .map(|bit| from_bit + bit)
-                .collect();
-        positions.sort_unstable();
+        // Distinct positions: flipping one bit twice would hand back the truth. No two bad reads
+        // of one file flip the same set of its bits: the same wrong bytes read back twice are
+        // media damage, which this fault is not, and an engine that demands two agreeing reads
+        // before a verdict must be able to rely on it. A distinct draw alone does not ensure it:
+        // one flip in a 16-byte stretch of a marginal sector repeats one time in 128. The count
+        // of corrupt reads so far goes into the draw (a plan may arm the same seed twice).
+        let draw_positions = |k: u64| -> Vec<usize> {
+            let draw = armed.seed ^ self.stats.corrupt_reads.wrapping_mul(DRAW_SPREAD) ^ k;
+            let mut positions: Vec<usize> =
+                rand::seq::index::sample(&mut rng::from_seed(draw), span_bits, flips)
+                    .into_iter()
+                    .map(|bit| from_bit + bit)
+                    .collect();
+            positions.sort_unstable();
+            positions
+        };
+        let absolute = |positions: &[usize]| -> Vec<u64> {
+            positions
+                .iter()
+                .map(|&bit| offset * 8 + bit as u64)
+                .collect()
+        };
+        let fresh = (0..FRESH_DRAWS_MAX)
+            .map(|k| draw_positions(k.wrapping_mul(DRAW_SPREAD)))
+            .find(|positions| {
+                let bits = absolute(positions);
+                !self
+                    .corrupt_returns
+                    .iter()
+                    .any(|(i, used)| *i == ino && *used == bits)
+            });
+        let Some(positions) = fresh else {
+            self.log_fault(format!(
+                "read_corrupt: inode {ino} read at {offset}: no flip set left that no recent \
+                 bad read used; returned as stored"
+            ));
+            return;
+        };
+        if self.corrupt_returns.len() == CORRUPT_RETURNS_REMEMBERED {
+            self.corrupt_returns.pop_front();
+        }
+        self.corrupt_returns.push_back((ino, absolute(&positions)));
         for bit in &positions {
             returned[bit / 8] ^= 1 << (bit % 8);
         }
