@@ -437,8 +437,14 @@ fn refused(env: &Env, what: &str, err: &EngineError) {
     s.event(at, &format!("{what} refused: {err}"));
     s.metrics.op("refused");
     // Validation refusals of workload records are judged by the clock rule before this; here
-    // only the disk's faults excuse a refusal.
-    if !faults_active_locked(&s) {
+    // only the disk's faults excuse a refusal, and a cancelled client: a leader dropped
+    // mid-flush answers the rest of its batch with `FlushInterrupted` (`wal/commit.rs`), and in
+    // this process some client gave up on a submit.
+    let interrupted = matches!(
+        err,
+        EngineError::Wal(stemedb::wal::WalError::FlushInterrupted)
+    ) && s.cancelled_boots.contains(&s.boots);
+    if !faults_active_locked(&s) && !interrupted {
         s.fail(crate::outcome::Failure::Safety(format!(
             "the engine refused a valid {what} without any fault: {err}"
         )));
@@ -586,9 +592,28 @@ async fn submit(
     let started = env.clock.monotonic();
     let result = match record {
         Some(r) => {
+            let deadline = env.shared.borrow_mut().workload.cancel_deadline();
             // The engine's clock as `submit` reads it: nothing is awaited in between.
             let engine_wall_ms = env.clock.wall_ms();
-            let result = engine.submit(r).await;
+            let result = match deadline {
+                None => engine.submit(r).await,
+                Some(d) => match tokio::time::timeout(d, engine.submit(r)).await {
+                    Ok(result) => result,
+                    Err(_) => {
+                        // Dropped wherever it was: the record may or may not be in the log,
+                        // as after any call whose answer never came.
+                        let mut s = env.shared.borrow_mut();
+                        s.event(
+                            env.clock.monotonic(),
+                            &format!("submit of a {what} given up after {d:?}"),
+                        );
+                        s.metrics.op("submit_cancelled");
+                        let boot = s.boots;
+                        s.cancelled_boots.insert(boot);
+                        return;
+                    }
+                },
+            };
             if clock_rule_held(env, r, engine_wall_ms, &result, &payload) {
                 return;
             }

@@ -86,6 +86,8 @@ pub struct Shared {
     /// Every read of a subject+predicate view that began, with the clock that dates it
     /// (`check::views`).
     pub view_reads: std::collections::BTreeSet<crate::check::views::ViewRead>,
+    /// The processes in which a client gave up on a submit (`Workload::cancel_deadline`).
+    pub cancelled_boots: std::collections::BTreeSet<u32>,
     /// Per process, the subject+predicate views some completed store read installed.
     pub view_installs: std::collections::BTreeSet<(u32, String, String)>,
     /// Per boot, the highest audit sequence number stored when it started (see
@@ -195,6 +197,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         queries: Vec::new(),
         view_reads: Default::default(),
         view_installs: Default::default(),
+        cancelled_boots: Default::default(),
         audit_floors: Default::default(),
         trace: std::env::var_os("STEMEDB_SIM_TRACE").is_some(),
     }));

@@ -115,6 +115,12 @@ impl QuerySpec {
     }
 }
 
+/// Share of workload submits whose client gives up after a deadline (`cancel_deadline`).
+const CANCEL_PROBABILITY: f64 = 0.05;
+/// The longest deadline drawn, in simulated ms: about the slowest syncs of the SSD latency
+/// model, so some calls end before their batch is written, some during it, some after.
+const CANCEL_DEADLINE_MS_MAX: u64 = 3;
+
 /// Share of queries with a predicate that materialise their view explicitly first.
 const MATERIALIZE_FIRST_PROBABILITY: f64 = 0.1;
 
@@ -190,6 +196,8 @@ pub struct Workload {
     malleate_rng: SimRng,
     /// Which queries materialise their view first, on its own stream likewise.
     materialize_rng: SimRng,
+    /// Which submits a client gives up on, and when, on its own stream likewise.
+    cancel_rng: SimRng,
 }
 
 impl Workload {
@@ -218,6 +226,7 @@ impl Workload {
             lifecycle_rng: rng::stream(seed, "query-lifecycles"),
             malleate_rng: rng::stream(seed, "malleated"),
             materialize_rng: rng::stream(seed, "materialize-first"),
+            cancel_rng: rng::stream(seed, "cancel"),
         }
         .with_first_burst()
     }
@@ -248,6 +257,16 @@ impl Workload {
             self.quiet_until = now + Duration::from_millis(gap_ms);
             self.burst_left = self.draw_burst();
         }
+    }
+
+    /// How long the client waits for the next workload submit before it gives up and drops
+    /// the call, wherever the call is (queued, leading a batch, mid-write, mid-sync): `None`
+    /// for a client that waits for the answer. A timeout is what every real client has, and
+    /// the commit queue's answers to a dropped leader or follower run only when one is dropped.
+    pub fn cancel_deadline(&mut self) -> Option<Duration> {
+        let r = &mut self.cancel_rng;
+        r.random_bool(CANCEL_PROBABILITY)
+            .then(|| Duration::from_millis(r.random_range(0..=CANCEL_DEADLINE_MS_MAX)))
     }
 
     pub fn issued(&self) -> u64 {

@@ -16,7 +16,8 @@ use crate::outcome::Failure;
 use crate::sim::Env;
 use stemedb::io::Vfs;
 
-pub async fn check(env: &Env) -> Result<(), Failure> {
+/// The log's segments on disk now: base, salt and file name, by base.
+async fn live_segments(env: &Env) -> Result<Vec<(u64, u64, String)>, Failure> {
     let observer = env.disk.observer();
     let names = observer.list(env.data_dir()).await.map_err(|e| {
         Failure::Harness(format!("the oracle cannot list the log's directory: {e}"))
@@ -26,6 +27,29 @@ pub async fn check(env: &Env) -> Result<(), Failure> {
         .filter_map(|n| spec::segment_of(n).map(|(base, salt)| (base, salt, n.clone())))
         .collect();
     segments.sort();
+    Ok(segments)
+}
+
+/// The records of every segment the engine removed, read by the design's frame, and the base
+/// of the first segment still on disk (`u64::MAX` if none is).
+pub async fn removed_records(env: &Env) -> Result<(Vec<(u64, Vec<u8>)>, u64), Failure> {
+    let live_base = live_segments(env).await?.first().map_or(u64::MAX, |s| s.0);
+    let records = env
+        .disk
+        .removed_files()
+        .into_iter()
+        .filter(|(path, _)| path.parent() == Some(env.data_dir()))
+        .filter_map(|(path, bytes)| {
+            let (base, salt) = spec::segment_of(path.file_name()?.to_str()?)?;
+            Some(spec::segment_records(base, salt, &bytes))
+        })
+        .flatten()
+        .collect();
+    Ok((records, live_base))
+}
+
+pub async fn check(env: &Env) -> Result<(), Failure> {
+    let segments = live_segments(env).await?;
     let s = env.shared.borrow();
     let mut checked = 0u64;
     for (i, (base, salt, name)) in segments.iter().enumerate() {

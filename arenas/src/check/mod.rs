@@ -522,7 +522,7 @@ pub async fn converge(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
     // The log as it ends, not only as recoveries found it: records that reached it without an
     // acknowledgement (or against a refusal) since the last recovery are judged here.
     check_log(env).await?;
-    check_kv(env, durable)?;
+    check_kv(env, durable).await?;
     check_queries(env)?;
     if env.shared.borrow().config.arena == ArenaKind::Voting {
         check_topics(env, engine).await?;
@@ -571,11 +571,16 @@ fn not_applied_uncertain(
 /// clean stop's reopen has drained its backlog).
 pub async fn log_and_kv(env: &Env, durable: u64) -> Result<(), Failure> {
     check_log(env).await?;
-    check_kv(env, durable)
+    check_kv(env, durable).await
 }
 
-fn check_kv(env: &Env, durable: u64) -> Result<(), Failure> {
+async fn check_kv(env: &Env, durable: u64) -> Result<(), Failure> {
     refresh_damage(env);
+    let (removed, live_base) = frames::removed_records(env).await?;
+    env.shared
+        .borrow_mut()
+        .oracle
+        .observe_removed(&removed, live_base)?;
     let actual = env.kv.live_snapshot();
     let entries = env.shared.borrow().oracle.entries();
     let mut s = env.shared.borrow_mut();
@@ -823,6 +828,12 @@ async fn check_topics(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
     for topic in topics {
         if weight(&topic.honest) <= weight(&topic.troll) {
             // The run ended before the honest side outweighed the trolls: nothing to defend.
+            continue;
+        }
+        if !kv.contains_key(&spec::assertion_key(&topic.honest)) {
+            // The honest claim never reached the log (its client gave up, or its submit failed
+            // under faults): votes for it count, but there is no claim to win. The replay check
+            // before this one already holds the store to the log, so it was not lost.
             continue;
         }
         let spec = QuerySpec {

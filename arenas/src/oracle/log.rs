@@ -307,6 +307,71 @@ impl LogOracle {
     }
 }
 
+impl LogOracle {
+    /// Records of segments the engine removed (`SimDisk::removed_files`, parsed by the design's
+    /// frame), which no scan may have seen before they went: a record a client gave up on, or
+    /// one whose answer was lost, can be applied and truncated away between two recoveries.
+    /// Each must have been submitted, and must agree with what is known at its offset; it is
+    /// then known, so the replay holds what ingest applied. Every acknowledged record below
+    /// `live_base` (the first segment still on disk) must be among them, unless damaged: a
+    /// record lost from the log and truncated before any scan looked is lost all the same.
+    pub fn observe_removed(
+        &mut self,
+        records: &[(u64, Vec<u8>)],
+        live_base: u64,
+    ) -> Result<(), Failure> {
+        let mut held: BTreeMap<Digest, u32> = BTreeMap::new();
+        let mut at: BTreeMap<u64, &Vec<u8>> = BTreeMap::new();
+        for (offset, payload) in records {
+            // A removal a crash undid lists the segment again when it goes a second time.
+            if at.insert(*offset, payload).is_some_and(|p| p == payload) {
+                continue;
+            }
+            let d = digest(payload);
+            let damaged = self.record_damaged(*offset, payload.len());
+            let n = held.entry(d).or_insert(0);
+            *n += 1;
+            let submitted = self.submitted.get(&d).copied().unwrap_or(0);
+            if *n > submitted && !damaged {
+                return Err(Failure::Safety(format!(
+                    "a segment the engine removed held a record at offset {offset} that was \
+                     submitted {submitted} time(s) but appears {n} time(s)"
+                )));
+            }
+            match self.known.get(offset) {
+                Some(known) if known != payload => {
+                    if !(damaged || self.record_damaged(*offset, known.len())) {
+                        return Err(Failure::Safety(format!(
+                            "a segment the engine removed held other bytes at offset {offset} \
+                             than the log did when it was read"
+                        )));
+                    }
+                }
+                Some(_) => {}
+                None => {
+                    if damaged {
+                        self.uncertain.insert(*offset);
+                    }
+                    self.known.insert(*offset, payload.clone());
+                }
+            }
+        }
+        for (&offset, payload) in self.acked.range(..live_base) {
+            if at.get(&offset).is_some_and(|p| *p == payload) {
+                continue;
+            }
+            if !self.record_damaged(offset, payload.len()) && !self.uncertain.contains(&offset) {
+                return Err(Failure::Safety(format!(
+                    "acknowledged record at offset {offset} ({} bytes) was not in the log when \
+                     the engine removed its segment, and no media fault touched it",
+                    payload.len()
+                )));
+            }
+        }
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -198,6 +198,34 @@ pub fn frame(payload: &[u8], offset: u64, salt: u64) -> Vec<u8> {
     out
 }
 
+/// The records a segment's bytes hold, by global offset: every frame that is exactly the
+/// design's frame of its payload at its position under the segment's `salt`, read front to back;
+/// past bytes that hold none, the next aligned position that holds one (damage, a torn tail).
+pub fn segment_records(base: u64, salt: u64, bytes: &[u8]) -> Vec<(u64, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut pos = 0usize;
+    while pos + FRAME_HEADER_BYTES as usize <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[pos..pos + 4].try_into().unwrap_or_default()) as usize;
+        let framed = frame_len(len) as usize;
+        let at = base + pos as u64;
+        let found = bytes
+            .get(pos..pos.saturating_add(framed))
+            .and_then(|on_disk| {
+                let payload =
+                    on_disk.get(FRAME_HEADER_BYTES as usize..FRAME_HEADER_BYTES as usize + len)?;
+                (frame(payload, at, salt) == on_disk).then(|| payload.to_vec())
+            });
+        match found {
+            Some(payload) => {
+                out.push((at, payload));
+                pos += framed;
+            }
+            None => pos += FRAME_ALIGN_BYTES as usize,
+        }
+    }
+    out
+}
+
 /// The base offset and salt a segment's file name states (`wal-{base:020}-{salt:016x}.seg`,
 /// lowercase hex), if `name` is one.
 pub fn segment_of(name: &str) -> Option<(u64, u64)> {
@@ -611,6 +639,16 @@ mod tests {
             );
             assert_eq!(frame_len(payload.len()), framed_bytes(payload.len() as u32));
         }
+        let mut segment = frame(b"one", 800, 7);
+        segment.extend_from_slice(&[0xEE; 24]);
+        let second_at = 800 + segment.len() as u64;
+        segment.extend(frame(b"two", second_at, 7));
+        segment.extend_from_slice(&frame(b"torn", second_at + 56, 7)[..50]);
+        assert_eq!(
+            segment_records(800, 7, &segment),
+            vec![(800, b"one".to_vec()), (second_at, b"two".to_vec())]
+        );
+        assert!(segment_records(800, 8, &segment).is_empty(), "another salt");
         let name = segment_name(123_456, 0xabc);
         assert_eq!(segment_of(&name), Some((123_456, 0xabc)));
         assert_eq!(segment_of("wal-00000000000000000001.seg"), None);

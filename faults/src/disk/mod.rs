@@ -163,6 +163,8 @@ pub(crate) struct DiskState {
     /// Every call and fault, in order: two runs are the same run iff these digests match.
     trace: blake3::Hasher,
     fault_log: Vec<String>,
+    /// Every file removed, with its live bytes at the removal (see [`SimDisk::removed_files`]).
+    removed: Vec<(PathBuf, Vec<u8>)>,
     damage: Vec<MediaDamage>,
     /// A crash aimed at a disk event, waiting for it.
     aim: Option<aim::ArmedAim>,
@@ -219,6 +221,7 @@ impl SimDisk {
             stats: DiskStats::default(),
             trace: blake3::Hasher::new(),
             fault_log: Vec::new(),
+            removed: Vec::new(),
             damage: Vec::new(),
             aim: None,
             aim_outcome: None,
@@ -263,6 +266,13 @@ impl SimDisk {
     /// Takes the simulated latency of every sync call so far (microseconds).
     pub fn take_sync_latencies_us(&self) -> Vec<u64> {
         std::mem::take(&mut self.state().sync_latencies_us)
+    }
+
+    /// Every file removed so far, in order, with the bytes reads of it saw at the removal: what
+    /// a truncation took from the log, for oracles that must judge records no scan saw before
+    /// they went (a removal a crash undid puts the file back, and it is listed here all the same).
+    pub fn removed_files(&self) -> Vec<(PathBuf, Vec<u8>)> {
+        self.state().removed.clone()
     }
 
     /// Every fault that fired, resolved to where it landed, in order.
@@ -797,6 +807,9 @@ impl DiskState {
         let (dir, name, existing) = self.lookup(path)?;
         if existing.is_none() {
             return Err(not_found("remove", path));
+        }
+        if let Some(inode) = existing.and_then(|ino| self.inodes.get(&ino)) {
+            self.removed.push((path.to_path_buf(), inode.live.clone()));
         }
         let d = self.dirs.get_mut(&dir).expect("looked up above");
         d.live.remove(&name);
