@@ -170,8 +170,15 @@ async fn monitor(env: Env, engine: Weak<Engine>, corrupt_reports: u64) {
     let Some(mut cursor_rx) = engine.upgrade().map(|e| e.subscribe_cursor()) else {
         return;
     };
+    // What ingest applied below the first cursor seen, this boot's recovery scan already read.
+    let mut applied_to = *cursor_rx.borrow();
     loop {
         let cursor = *cursor_rx.borrow_and_update();
+        if cursor > applied_to {
+            let records = check::frames::applied_records(&env, applied_to, cursor);
+            env.shared.borrow_mut().oracle.observe_applied(&records);
+            applied_to = cursor;
+        }
         let Some((durable, status)) = engine
             .upgrade()
             .map(|e| (e.durable_end(), check::worker::status(&e, &cursor_rx)))

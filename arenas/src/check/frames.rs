@@ -48,6 +48,35 @@ pub async fn removed_records(env: &Env) -> Result<(Vec<(u64, Vec<u8>)>, u64), Fa
     Ok((records, live_base))
 }
 
+/// The records whose frames lie in the log range `[from, to)` of the segments on disk now, read
+/// from their synced bytes by the design's frame (`from` is a position ingest's cursor held,
+/// so a frame boundary or the end of a range it skipped).
+pub fn applied_records(env: &Env, from: u64, to: u64) -> Vec<(u64, Vec<u8>)> {
+    let dir = env.data_dir();
+    let mut segments: Vec<(u64, u64, String)> = env
+        .disk
+        .live_names(dir)
+        .into_iter()
+        .filter_map(|n| spec::segment_of(&n).map(|(base, salt)| (base, salt, n)))
+        .collect();
+    segments.sort();
+    let mut out = Vec::new();
+    for (i, (base, salt, name)) in segments.iter().enumerate() {
+        let next_base = segments.get(i + 1).map_or(u64::MAX, |n| n.0);
+        let (start, end) = (from.max(*base), to.min(next_base));
+        if start >= end {
+            continue;
+        }
+        if let Some(bytes) = env
+            .disk
+            .synced_range(&dir.join(name), start - base, end - base)
+        {
+            out.extend(spec::segment_records(start, *salt, &bytes));
+        }
+    }
+    out
+}
+
 pub async fn check(env: &Env) -> Result<(), Failure> {
     let segments = live_segments(env).await?;
     let s = env.shared.borrow();

@@ -24,7 +24,7 @@ pub struct IngestTruth {
     pub duplicates: u64,
     pub votes_ignored_repeat: u64,
     pub quarantined: u64,
-    /// Successful KV flushes (the worker is the only one to flush in such a run).
+    /// Successful KV flushes the worker made (the store counts one more: `Engine::open`'s).
     pub flushes: u64,
     /// Files the disk saw removed (only WAL truncation removes any in such a run).
     pub segments_truncated: u64,

@@ -370,6 +370,26 @@ impl LogOracle {
         }
         Ok(())
     }
+
+    /// Records ingest has just applied, read from the synced bytes as the cursor passed them
+    /// (`check::frames::applied_records`). An acknowledged record's offset is known from its
+    /// acknowledgement and every other durable record from the next recovery's scan, but a record
+    /// durable without an answer (its client gave up while its batch was flushed) is applied at
+    /// an offset no one reported: if media damage strikes it before a scan reads it, the replay
+    /// must still hold it (uncertain) where ingest found it. Learns only offsets not known yet and
+    /// payloads that were submitted (anything else is the other checks' verdict: a record nobody
+    /// wrote, a frame smuggled inside another record's content); judges nothing itself.
+    pub fn observe_applied(&mut self, records: &[(u64, Vec<u8>)]) {
+        for (offset, payload) in records {
+            if self.known.contains_key(offset) || !self.submitted.contains_key(&digest(payload)) {
+                continue;
+            }
+            if self.record_damaged(*offset, payload.len()) {
+                self.uncertain.insert(*offset);
+            }
+            self.known.insert(*offset, payload.clone());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -403,6 +423,41 @@ mod tests {
         oracle
             .check_recovered(&[(0, twice.clone()), (96, refused)], 0)
             .unwrap();
+    }
+
+    /// A record durable without an answer (its client gave up while its batch was flushed) is
+    /// applied by ingest, then rots before any scan reads it: the replay must still hold it, in
+    /// place and uncertain (chaos seed 183021). Only submitted payloads at offsets nobody
+    /// reported are learned; an answer or a scan already placed the others.
+    #[test]
+    fn a_record_applied_without_an_answer_stays_in_the_replay_after_it_rots() {
+        let mut oracle = LogOracle::default();
+        let (acked, unanswered, invented) = (vec![1u8; 40], vec![2u8; 40], vec![3u8; 40]);
+        for p in [&acked, &unanswered] {
+            oracle.submitting(p, Signatures::KnownGood);
+        }
+        oracle.acked(0, &acked).unwrap();
+        let at = frame_bytes(acked.len());
+        let beyond = at + frame_bytes(unanswered.len());
+        oracle.observe_applied(&[
+            (0, unanswered.clone()),
+            (at, unanswered.clone()),
+            (beyond, invented),
+        ]);
+        assert_eq!(
+            oracle.known().get(&0),
+            Some(&acked),
+            "an answer already placed 0"
+        );
+        assert!(
+            !oracle.known().contains_key(&beyond),
+            "never submitted: not learned"
+        );
+        oracle.damage = vec![(at + 8, at + 9)];
+        let entries = oracle.entries();
+        let entry = entries.iter().find(|e| e.offset == at).expect("learned");
+        assert_eq!(entry.payload, unanswered);
+        assert!(entry.uncertain, "damaged since: applied or not");
     }
 
     /// A misdirected write of 944 bytes of other frames lands on `[0, 944)`, over the start of an

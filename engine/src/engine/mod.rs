@@ -60,6 +60,12 @@ impl Engine {
         options: EngineOptions,
     ) -> Result<Engine, EngineError> {
         let cursor = read_cursor(kv.as_ref()).await?;
+        // The cursor read is the store's live value, and a store that outlived an engine in this
+        // process (reopened after the WAL failed closed) may not hold it durably yet. Recovery
+        // and the new worker treat it as durable (the worker truncates the log below it before
+        // its first flush), so make it so: a crash must not revert the store below segments
+        // already removed.
+        kv.flush().await?;
         tracing::Span::current().record("cursor", cursor);
         let mut wal_options = options.wal.clone();
         // Recovery need not re-check what the KV already holds: ingest never reads below it.

@@ -406,6 +406,27 @@ impl SimDisk {
         Some(s.inodes.get(ino)?.durable.clone())
     }
 
+    /// The names `dir` lists now (live entries, durable or not), sorted; empty if it is gone.
+    pub fn live_names(&self, dir: &Path) -> Vec<String> {
+        self.state()
+            .dirs
+            .get(dir)
+            .map(|d| d.live.keys().cloned().collect())
+            .unwrap_or_default()
+    }
+
+    /// Bytes `[start, end)` (clamped to the file) of the synced contents of the file `path`
+    /// names now: what a crash that drops everything pending would leave of them.
+    pub fn synced_range(&self, path: &Path, start: u64, end: u64) -> Option<Vec<u8>> {
+        let s = self.state();
+        let (dir, name) = split(path).ok()?;
+        let ino = s.dirs.get(&dir)?.live.get(&name)?;
+        let bytes = &s.inodes.get(ino)?.durable;
+        let end = usize::try_from(end).ok()?.min(bytes.len());
+        let start = usize::try_from(start).ok()?.min(end);
+        Some(bytes[start..end].to_vec())
+    }
+
     /// What reads of `path` see now.
     pub fn live_file(&self, path: &Path) -> Option<Vec<u8>> {
         let s = self.state();
