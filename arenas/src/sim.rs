@@ -83,6 +83,9 @@ pub struct Shared {
     pub verifier_done: stemedb::model::VerifierStats,
     pub verifier_boot: stemedb::model::VerifierStats,
     pub queries: Vec<crate::check::QueryCheck>,
+    /// Ticks once as each query or materialisation begins and once as its answer is recorded,
+    /// so the two orders can be compared (`check::QueryCheck::began`, `done`).
+    pub query_ticks: u64,
     /// Every read of a subject+predicate view that began, with the clock that dates it
     /// (`check::views`).
     pub view_reads: std::collections::BTreeSet<crate::check::views::ViewRead>,
@@ -98,6 +101,19 @@ pub struct Shared {
 }
 
 impl Shared {
+    /// The tick of a query or materialisation beginning now (see `query_ticks`).
+    pub fn query_began(&mut self) -> u64 {
+        self.query_ticks += 1;
+        self.query_ticks
+    }
+
+    /// Records a query's answer (or failure), ticking as it does.
+    pub fn record_query(&mut self, mut q: crate::check::QueryCheck) {
+        self.query_ticks += 1;
+        q.done = self.query_ticks;
+        self.queries.push(q);
+    }
+
     /// Records an event in the fingerprint (and nowhere else: it must not change behaviour).
     pub fn event(&mut self, at: Duration, what: &str) {
         self.events.update(&(at.as_micros() as u64).to_le_bytes());
@@ -195,6 +211,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         verifier_done: Default::default(),
         verifier_boot: Default::default(),
         queries: Vec::new(),
+        query_ticks: 0,
         view_reads: Default::default(),
         view_installs: Default::default(),
         cancelled_boots: Default::default(),

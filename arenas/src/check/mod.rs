@@ -68,6 +68,10 @@ pub struct QueryCheck {
     /// Not a query but an explicit `materialize` of its view (`check::views`): a read that may
     /// serve later view answers, with no answer of its own.
     pub materialized: bool,
+    /// `Shared::query_ticks` as the call began (before the engine read its clock) and as its
+    /// answer was recorded (after any view it installed was in place).
+    pub began: u64,
+    pub done: u64,
 }
 
 impl QueryCheck {
@@ -78,6 +82,7 @@ impl QueryCheck {
         (before, after): (u64, u64),
         wall_ms: u64,
         boot: u32,
+        began: u64,
     ) -> Self {
         QueryCheck {
             spec,
@@ -99,6 +104,8 @@ impl QueryCheck {
             failed: false,
             audit_seq: Some(r.audit_seq),
             materialized: false,
+            began,
+            done: 0,
         }
     }
 
@@ -116,6 +123,22 @@ impl QueryCheck {
             && self.spec.predicate.is_some()
             && self.spec.predicate == view_query.spec.predicate
             && fresh
+    }
+
+    /// Whether `self`, a read that may serve `view_query`, is certainly older than the view its
+    /// process held then: `newer`, a read of the same key that surely installed a view (it
+    /// succeeded and read the store), began after `self` was done, so its read was numbered
+    /// later, and was done before `view_query` began, so its view was in place. Views keep the
+    /// newest read (a read that started earlier never replaces a later one), so a view answer
+    /// from `self` went back in time.
+    fn superseded_for(&self, newer: &QueryCheck, view_query: &QueryCheck) -> bool {
+        !newer.used_view
+            && !newer.failed
+            && newer.boot == self.boot
+            && newer.spec.subject == self.spec.subject
+            && newer.spec.predicate == self.spec.predicate
+            && newer.began > self.done
+            && newer.done < view_query.began
     }
 }
 
@@ -311,6 +334,7 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
     let before = engine.ingest_cursor();
     // No await until the engine reads its clock: the same virtual instant, so the same reading.
     let wall_ms = env.clock.wall_ms();
+    let began = env.shared.borrow_mut().query_began();
     let must_serve = views::must_serve(env, &spec, wall_ms);
     views::read_started(env, &spec, wall_ms);
     let started = env.clock.monotonic();
@@ -350,18 +374,19 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
                 s.fail(Failure::Safety(format!("query {spec:?}: {e}")));
             }
             let boot = s.boots;
-            s.queries.push(QueryCheck::answered(
+            s.record_query(QueryCheck::answered(
                 spec,
                 &r,
                 (before, after),
                 wall_ms,
                 boot,
+                began,
             ));
         }
         Err(e) => {
             s.event(now, &format!("query failed: {e}"));
             let boot = s.boots;
-            s.queries.push(QueryCheck {
+            s.record_query(QueryCheck {
                 spec,
                 before,
                 after,
@@ -373,6 +398,8 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
                 failed: true,
                 audit_seq: None,
                 materialized: false,
+                began,
+                done: 0,
             });
             s.metrics.op("query_failed");
             let tolerated = s.phase == Phase::Faults && s.config.arena == ArenaKind::Chaos;
@@ -705,11 +732,23 @@ fn check_queries(env: &Env) -> Result<(), Failure> {
         // could have seen. A view answer is the read of an earlier query that was still fresh:
         // try the positions of each such read; with none, the view broke the staleness rules.
         let windows: Vec<(u64, u64)> = if q.used_view {
-            s.queries
+            let fresh: Vec<&QueryCheck> = s
+                .queries
                 .iter()
                 .filter(|read| read.may_serve_view_for(q))
+                .collect();
+            let newest: Vec<(u64, u64)> = fresh
+                .iter()
+                .filter(|read| !s.queries.iter().any(|n| read.superseded_for(n, q)))
                 .map(|read| (read.before, read.after))
-                .collect()
+                .collect();
+            if newest.is_empty() && !fresh.is_empty() {
+                return Err(Failure::Safety(format!(
+                    "query {:?} (clock {} ms) was answered from a view, but every read fresh                      enough to serve it is older than a read of the same view that was done                      before the query began: views keep the newest read",
+                    q.spec, q.wall_ms
+                )));
+            }
+            newest
         } else {
             vec![(q.before, q.after)]
         };
@@ -845,6 +884,7 @@ async fn check_topics(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
             materialize_first: false,
         };
         let wall_ms = env.clock.wall_ms();
+        let began = env.shared.borrow_mut().query_began();
         let r = queries
             .query(&query_of(&spec))
             .await
@@ -855,12 +895,13 @@ async fn check_topics(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
             s.metrics.op("query");
             // Audited like every other answer (`oracle::audit`); the lens check ran already.
             let (cursor, boot) = (engine.ingest_cursor(), s.boots);
-            s.queries.push(QueryCheck::answered(
+            s.record_query(QueryCheck::answered(
                 spec,
                 &r,
                 (cursor, cursor),
                 wall_ms,
                 boot,
+                began,
             ));
         }
         if winner != Some(topic.honest) {
@@ -1011,6 +1052,8 @@ mod tests {
             failed: false,
             audit_seq: None,
             materialized: false,
+            began: 0,
+            done: 0,
         }
     }
 
@@ -1052,5 +1095,46 @@ mod tests {
             !check(10_000, 2, Some("p"), None).may_serve_view_for(&no_views),
             "a query that accepts no view"
         );
+    }
+
+    /// A read is superseded for a view answer only by a read of the same view that surely
+    /// installed one, began after it was done and was done before the answer's query began.
+    #[test]
+    fn only_a_later_read_done_before_the_query_supersedes_a_view() {
+        let ticks = |q: QueryCheck, began, done| QueryCheck { began, done, ..q };
+        let old = ticks(check(9_000, 2, Some("p"), None), 1, 2);
+        let view = ticks(
+            QueryCheck {
+                used_view: true,
+                ..check(10_000, 2, Some("p"), Some(1_000))
+            },
+            7,
+            8,
+        );
+        let newer = |began, done| ticks(check(9_500, 2, Some("p"), None), began, done);
+        assert!(old.superseded_for(&newer(3, 4), &view));
+        assert!(
+            !old.superseded_for(&newer(2, 4), &view),
+            "began before the old read was done: it may have been numbered first"
+        );
+        assert!(
+            !old.superseded_for(&newer(3, 7), &view),
+            "done only as the query began: its view may not have been in place"
+        );
+        let failed = QueryCheck {
+            failed: true,
+            ..newer(3, 4)
+        };
+        assert!(
+            !old.superseded_for(&failed, &view),
+            "may have installed nothing"
+        );
+        let served = QueryCheck {
+            used_view: true,
+            ..newer(3, 4)
+        };
+        assert!(!old.superseded_for(&served, &view), "read no store");
+        let other = ticks(check(9_500, 2, Some("q"), None), 3, 4);
+        assert!(!old.superseded_for(&other, &view), "another view");
     }
 }

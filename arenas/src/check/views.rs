@@ -10,7 +10,10 @@
 //!   finished first: views keep the newest read).
 //!
 //! The read joins the process's record of reads, so a later query answered from the view it
-//! installed is judged against it (`QueryCheck::may_serve_view_for`).
+//! installed is judged against it (`QueryCheck::may_serve_view_for`), unless a read of the same
+//! view that began after it was done, and was done before that query began, superseded it
+//! (`QueryCheck::superseded_for`): views keep the newest read, so an answer from an older one
+//! went back in time (a view layer stuck on its first read, patch `an`).
 //!
 //! And views serve: a query that accepts a view (a predicate and a `max_stale`) must be answered
 //! from one when its process's query engine holds one that is fresh for it, which the harness
@@ -71,6 +74,7 @@ pub async fn materialize(env: &Env, engine: &Engine, queries: &QueryEngine, spec
     let before = engine.ingest_cursor();
     // Nothing awaited until `materialize` reads the clock: the same instant, the same reading.
     let wall_ms = env.clock.wall_ms();
+    let began = env.shared.borrow_mut().query_began();
     read_started(env, spec, wall_ms);
     let result = queries.materialize(&spec.subject, predicate).await;
     let after = engine.ingest_cursor();
@@ -101,7 +105,7 @@ pub async fn materialize(env: &Env, engine: &Engine, queries: &QueryEngine, spec
             };
             if let Some(wrong) = wrong {
                 s.fail(Failure::Safety(format!(
-                    "{} / {predicate}: {wrong}",
+                    "{:?} / {predicate:?}: {wrong}",
                     spec.subject
                 )));
             }
@@ -118,7 +122,7 @@ pub async fn materialize(env: &Env, engine: &Engine, queries: &QueryEngine, spec
             true
         }
     };
-    s.queries.push(QueryCheck {
+    s.record_query(QueryCheck {
         spec: spec.clone(),
         before,
         after,
@@ -130,5 +134,7 @@ pub async fn materialize(env: &Env, engine: &Engine, queries: &QueryEngine, spec
         failed,
         audit_seq: None,
         materialized: true,
+        began,
+        done: 0,
     });
 }
