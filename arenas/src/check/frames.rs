@@ -49,8 +49,9 @@ pub async fn removed_records(env: &Env) -> Result<(Vec<(u64, Vec<u8>)>, u64), Fa
 }
 
 /// The records whose frames lie in the log range `[from, to)` of the segments on disk now, read
-/// from their synced bytes by the design's frame (`from` is a position ingest's cursor held,
-/// so a frame boundary or the end of a range it skipped).
+/// by the design's frame from their synced bytes as they were before any bit rot (ingest read
+/// them some steps before its cursor moved, and rot may have struck in between; `from` is a
+/// position ingest's cursor held, so a frame boundary or the end of a range it skipped).
 pub fn applied_records(env: &Env, from: u64, to: u64) -> Vec<(u64, Vec<u8>)> {
     let dir = env.data_dir();
     let mut segments: Vec<(u64, u64, String)> = env
@@ -67,9 +68,9 @@ pub fn applied_records(env: &Env, from: u64, to: u64) -> Vec<(u64, Vec<u8>)> {
         if start >= end {
             continue;
         }
-        if let Some(bytes) = env
-            .disk
-            .synced_range(&dir.join(name), start - base, end - base)
+        if let Some(bytes) =
+            env.disk
+                .synced_range_before_rot(&dir.join(name), start - base, end - base)
         {
             out.extend(spec::segment_records(start, *salt, &bytes));
         }

@@ -183,6 +183,8 @@ impl DiskState {
         if inode.live.get(i) == Some(&old) {
             inode.live[i] = inode.durable[i];
         }
+        let rotted = inode.durable[i];
+        self.rot.push((ino, byte, 1 << (bit % 8), rotted));
         true
     }
 

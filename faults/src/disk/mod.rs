@@ -142,6 +142,9 @@ pub(crate) struct DiskState {
     /// The bits (absolute, in the file) each recent corrupt read flipped, so that no two hand
     /// back the same wrong bytes (see `read_corrupt.rs`).
     corrupt_returns: std::collections::VecDeque<(Ino, Vec<u64>)>,
+    /// Every bit rot flipped in synced bytes, oldest first: the inode, the byte, the bit's mask
+    /// and the byte's value after the flip (see [`SimDisk::synced_range_before_rot`]).
+    rot: Vec<(Ino, u64, u8, u8)>,
     armed_write_eio: Vec<WriteLanded>,
     armed_misdirect: Vec<MisdirectTarget>,
     armed_metadata_eio: Vec<MetadataOp>,
@@ -206,6 +209,7 @@ impl SimDisk {
             armed_read_corrupt: Vec::new(),
             last_corrupt_sector: None,
             corrupt_returns: Default::default(),
+            rot: Vec::new(),
             armed_write_eio: Vec::new(),
             armed_misdirect: Vec::new(),
             armed_metadata_eio: Vec::new(),
@@ -416,15 +420,27 @@ impl SimDisk {
     }
 
     /// Bytes `[start, end)` (clamped to the file) of the synced contents of the file `path`
-    /// names now: what a crash that drops everything pending would leave of them.
-    pub fn synced_range(&self, path: &Path, start: u64, end: u64) -> Option<Vec<u8>> {
+    /// names now, with every bit rot that struck them since they were synced undone: what the
+    /// engine wrote and a reader could have read before the medium decayed. A flipped byte
+    /// written again since (it no longer holds the value the flip left) is left as it is.
+    pub fn synced_range_before_rot(&self, path: &Path, start: u64, end: u64) -> Option<Vec<u8>> {
         let s = self.state();
         let (dir, name) = split(path).ok()?;
-        let ino = s.dirs.get(&dir)?.live.get(&name)?;
-        let bytes = &s.inodes.get(ino)?.durable;
-        let end = usize::try_from(end).ok()?.min(bytes.len());
-        let start = usize::try_from(start).ok()?.min(end);
-        Some(bytes[start..end].to_vec())
+        let ino = *s.dirs.get(&dir)?.live.get(&name)?;
+        let bytes = &s.inodes.get(&ino)?.durable;
+        let end = end.min(bytes.len() as u64);
+        let start = start.min(end);
+        let mut out = bytes[start as usize..end as usize].to_vec();
+        // Newest first, so each undo meets the value its own flip left.
+        for &(_, byte, mask, rotted) in s.rot.iter().rev().filter(|r| r.0 == ino) {
+            if (start..end).contains(&byte) {
+                let at = &mut out[(byte - start) as usize];
+                if *at == rotted {
+                    *at ^= mask;
+                }
+            }
+        }
+        Some(out)
     }
 
     /// What reads of `path` see now.
