@@ -12,7 +12,10 @@
 //!   rotation syncs the directory before the new segment receives its first record. A failed
 //!   directory sync fails the WAL closed.
 //! - A flush may be cancelled mid-way (its future dropped): `dirty` stays set and the next flush
-//!   cuts the tail back first.
+//!   cuts the tail back first. A rotation cancelled after it created the new segment's file
+//!   leaves `rotating` set, and the next flush rotates first, at the same base (the same name):
+//!   it adopts that file rather than writing on in the old segment past the new one's base,
+//!   which would leave an empty segment inside the log that no truncation removes.
 //! - Every new segment gets a fresh salt (`salt.rs`), so frames written into an earlier segment
 //!   at the same base, or into any other segment, never verify in it.
 //! - The tail was lost below the ingest cursor (`recovery.rs`): `continue_at` holds the cursor,
@@ -53,6 +56,8 @@ pub struct ActiveLog {
     continue_at: Option<u64>,
     /// Bytes past `len` may exist (a flush was cancelled after it started writing).
     dirty: bool,
+    /// A rotation began and did not finish: the next segment's file may exist, empty.
+    rotating: bool,
 }
 
 impl ActiveLog {
@@ -85,6 +90,7 @@ impl ActiveLog {
             len,
             continue_at,
             dirty: false,
+            rotating: false,
         }
     }
 
@@ -102,6 +108,7 @@ impl ActiveLog {
     /// bytes the batch may then use.
     pub fn plan(&self, first_bytes: u64) -> (bool, u64) {
         let rotate = self.continue_at.is_some()
+            || self.rotating
             || (self.len > 0 && self.len + first_bytes > self.segment_bytes_max);
         let used = if rotate { 0 } else { self.len };
         (rotate, self.segment_bytes_max.saturating_sub(used))
@@ -162,6 +169,9 @@ impl ActiveLog {
         };
         let path = segment.path(&self.dir);
         let failed = |op, e| FlushError::Failed(WalError::io(op, &path, e));
+        // Until this returns, the file may exist: whatever ends this call (an error, or a
+        // caller that gives up and drops it), the next batch rotates here again first.
+        self.rotating = true;
         let file = self
             .vfs
             .open(&path, OpenMode::Create)
@@ -187,6 +197,7 @@ impl ActiveLog {
         self.len = 0;
         self.continue_at = None;
         self.dirty = false;
+        self.rotating = false;
         tracing::debug!(base, "rotated to a new segment");
         Ok(())
     }

@@ -524,7 +524,14 @@ impl SimDisk {
                     "an observer view of the simulated disk cannot write",
                 ));
             }
-            return act(&mut self.state());
+            // The oracles look around the fault model: a metadata error armed for the engine's
+            // next call stays armed for it (an observer's list once took it and failed the run
+            // as a harness error, held-out chaos seed 190001).
+            let mut s = self.state();
+            let armed = std::mem::take(&mut s.armed_metadata_eio);
+            let r = act(&mut s);
+            s.armed_metadata_eio = armed;
+            return r;
         }
         let (started, delay) = self.begin(class, epoch)?;
         match delay {
