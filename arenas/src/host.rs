@@ -723,11 +723,45 @@ async fn acknowledged_or_refused(
             }
             refused(env, what, &e);
             if failed_closed {
+                stays_closed(env, engine, &payload).await;
                 // Wait for the supervisor's restart rather than burn the workload on refusals.
                 env.shared.borrow_mut().restart_requested = true;
                 std::future::pending::<()>().await;
             }
         }
+    }
+}
+
+/// A WAL that failed closed stays closed until a reopen: the writer that saw the refusal submits
+/// the same record once more, and it must be refused the same way. Writing on after a failed
+/// sync is the bug failing closed exists to prevent, and the workload, which stops at the first
+/// such refusal to wait for the restart, would never try it.
+async fn stays_closed(env: &Env, engine: &Engine, payload: &[u8]) {
+    // Only a record the reference validator accepts reaches the WAL at all.
+    let Some(record) = env.shared.borrow().oracle.accept(payload) else {
+        return;
+    };
+    env.shared
+        .borrow_mut()
+        .oracle
+        .submitting(payload, Signatures::Verify);
+    let result = engine.submit(&record).await;
+    let mut s = env.shared.borrow_mut();
+    s.metrics.op("closed_probe");
+    match result {
+        // A validation refusal stores nothing too (a clock that jumped back since may make the
+        // record's date too far ahead now).
+        Err(EngineError::Wal(stemedb::wal::WalError::FailedClosed { .. }))
+        | Err(EngineError::Validation(_)) => {
+            s.oracle.refused_definitely(payload);
+        }
+        Ok(offset) => s.fail(crate::outcome::Failure::Safety(format!(
+            "the WAL failed closed, then acknowledged a {} byte record at offset {offset}",
+            payload.len()
+        ))),
+        Err(e) => s.fail(crate::outcome::Failure::Safety(format!(
+            "the WAL failed closed, then refused a record with another error: {e}"
+        ))),
     }
 }
 
