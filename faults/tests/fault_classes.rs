@@ -393,8 +393,8 @@ async fn bit_rot_flips_exactly_one_bit_of_synced_data() {
     assert!(!disk.flip_bit(&p("missing"), 0, 0));
 }
 
-/// The inspection that undoes rot gives back what was synced, flip by flip, twice on one byte
-/// included, and leaves alone a rotted byte the file was written over since.
+/// The inspection that undoes media damage gives back what was synced, flip by flip, twice on
+/// one byte included, and leaves alone a rotted byte the file was written over since.
 #[tokio::test]
 async fn synced_bytes_before_rot_undo_every_flip_but_not_a_rewrite() {
     let disk = disk_with_dir(1).await;
@@ -405,23 +405,25 @@ async fn synced_bytes_before_rot_undo_every_flip_but_not_a_rewrite() {
     assert!(disk.flip_bit(&p("a"), 1500, 0));
     assert_ne!(contents(&disk, "a").await.unwrap(), data);
     assert_eq!(
-        disk.synced_range_before_rot(&p("a"), 0, 5_000).unwrap(),
+        disk.synced_range_before_damage(&p("a"), 0, 5_000).unwrap(),
         data,
         "clamped to the file, every flip undone"
     );
     assert_eq!(
-        disk.synced_range_before_rot(&p("a"), 8, 12).unwrap(),
+        disk.synced_range_before_damage(&p("a"), 8, 12).unwrap(),
         data[8..12]
     );
     f.write_at(1500, &[0xAA]).await.unwrap();
     f.sync_data().await.unwrap();
-    let now = disk.synced_range_before_rot(&p("a"), 1499, 1502).unwrap();
+    let now = disk
+        .synced_range_before_damage(&p("a"), 1499, 1502)
+        .unwrap();
     assert_eq!(
         now,
         [data[1499], 0xAA, data[1501]],
         "rewritten since: no undo"
     );
-    assert_eq!(disk.synced_range_before_rot(&p("missing"), 0, 1), None);
+    assert_eq!(disk.synced_range_before_damage(&p("missing"), 0, 1), None);
 }
 
 #[tokio::test]

@@ -49,9 +49,10 @@ pub async fn removed_records(env: &Env) -> Result<(Vec<(u64, Vec<u8>)>, u64), Fa
 }
 
 /// The records whose frames lie in the log range `[from, to)` of the segments on disk now, read
-/// by the design's frame from their synced bytes as they were before any bit rot (ingest read
-/// them some steps before its cursor moved, and rot may have struck in between; `from` is a
-/// position ingest's cursor held, so a frame boundary or the end of a range it skipped).
+/// by the design's frame from their synced bytes as they were before any bit rot or misdirected
+/// landing (ingest read them some steps before its cursor moved, and the medium may have failed
+/// in between; `from` is a position ingest's cursor held, so a frame boundary or the end of a
+/// range it skipped).
 pub fn applied_records(env: &Env, from: u64, to: u64) -> Vec<(u64, Vec<u8>)> {
     let dir = env.data_dir();
     let mut segments: Vec<(u64, u64, String)> = env
@@ -70,7 +71,7 @@ pub fn applied_records(env: &Env, from: u64, to: u64) -> Vec<(u64, Vec<u8>)> {
         }
         if let Some(bytes) =
             env.disk
-                .synced_range_before_rot(&dir.join(name), start - base, end - base)
+                .synced_range_before_damage(&dir.join(name), start - base, end - base)
         {
             out.extend(spec::segment_records(start, *salt, &bytes));
         }

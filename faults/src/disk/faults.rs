@@ -183,8 +183,13 @@ impl DiskState {
         if inode.live.get(i) == Some(&old) {
             inode.live[i] = inode.durable[i];
         }
-        let rotted = inode.durable[i];
-        self.rot.push((ino, byte, 1 << (bit % 8), rotted));
+        let now = inode.durable[i];
+        self.overwritten.push(super::Overwrite {
+            ino,
+            offset: byte,
+            was: vec![old],
+            now: vec![now],
+        });
         true
     }
 

@@ -114,6 +114,15 @@ impl std::fmt::Debug for SimDisk {
     }
 }
 
+/// Synced bytes of an inode a media fault replaced: `was` by `now`, from `offset` (a bit rot
+/// replaces one byte; a misdirected write's landing replaces a run).
+pub(crate) struct Overwrite {
+    pub ino: Ino,
+    pub offset: u64,
+    pub was: Vec<u8>,
+    pub now: Vec<u8>,
+}
+
 pub(crate) struct DiskState {
     dirs: BTreeMap<PathBuf, Dir>,
     inodes: BTreeMap<Ino, Inode>,
@@ -142,9 +151,9 @@ pub(crate) struct DiskState {
     /// The bits (absolute, in the file) each recent corrupt read flipped, so that no two hand
     /// back the same wrong bytes (see `read_corrupt.rs`).
     corrupt_returns: std::collections::VecDeque<(Ino, Vec<u64>)>,
-    /// Every bit rot flipped in synced bytes, oldest first: the inode, the byte, the bit's mask
-    /// and the byte's value after the flip (see [`SimDisk::synced_range_before_rot`]).
-    rot: Vec<(Ino, u64, u8, u8)>,
+    /// Every media fault that overwrote synced bytes, oldest first, with what it replaced (see
+    /// [`SimDisk::synced_range_before_damage`]).
+    overwritten: Vec<Overwrite>,
     armed_write_eio: Vec<WriteLanded>,
     armed_misdirect: Vec<MisdirectTarget>,
     armed_metadata_eio: Vec<MetadataOp>,
@@ -209,7 +218,7 @@ impl SimDisk {
             armed_read_corrupt: Vec::new(),
             last_corrupt_sector: None,
             corrupt_returns: Default::default(),
-            rot: Vec::new(),
+            overwritten: Vec::new(),
             armed_write_eio: Vec::new(),
             armed_misdirect: Vec::new(),
             armed_metadata_eio: Vec::new(),
@@ -420,10 +429,11 @@ impl SimDisk {
     }
 
     /// Bytes `[start, end)` (clamped to the file) of the synced contents of the file `path`
-    /// names now, with every bit rot that struck them since they were synced undone: what the
-    /// engine wrote and a reader could have read before the medium decayed. A flipped byte
-    /// written again since (it no longer holds the value the flip left) is left as it is.
-    pub fn synced_range_before_rot(&self, path: &Path, start: u64, end: u64) -> Option<Vec<u8>> {
+    /// names now, with every bit rot and misdirected landing that struck them since they were
+    /// synced undone: what the engine wrote and a reader could have read before the medium
+    /// failed. A damaged byte written again since (it no longer holds what the fault left) is
+    /// left as it is.
+    pub fn synced_range_before_damage(&self, path: &Path, start: u64, end: u64) -> Option<Vec<u8>> {
         let s = self.state();
         let (dir, name) = split(path).ok()?;
         let ino = *s.dirs.get(&dir)?.live.get(&name)?;
@@ -431,12 +441,15 @@ impl SimDisk {
         let end = end.min(bytes.len() as u64);
         let start = start.min(end);
         let mut out = bytes[start as usize..end as usize].to_vec();
-        // Newest first, so each undo meets the value its own flip left.
-        for &(_, byte, mask, rotted) in s.rot.iter().rev().filter(|r| r.0 == ino) {
-            if (start..end).contains(&byte) {
-                let at = &mut out[(byte - start) as usize];
-                if *at == rotted {
-                    *at ^= mask;
+        // Newest first, so each undo meets the bytes its own fault left.
+        for o in s.overwritten.iter().rev().filter(|o| o.ino == ino) {
+            for (i, (&was, &now)) in o.was.iter().zip(&o.now).enumerate() {
+                let at = o.offset + i as u64;
+                if (start..end).contains(&at) {
+                    let byte = &mut out[(at - start) as usize];
+                    if *byte == now {
+                        *byte = was;
+                    }
                 }
             }
         }
@@ -688,6 +701,19 @@ impl DiskState {
             let len = data.len() as u64;
             self.note_damage(ino, offset, len, "misdirected_write_aimed");
             self.note_damage(target_ino, target_off, len, "misdirected_write_landed");
+            // What it lands on may be synced records a reader has already read.
+            if let Some(inode) = self.inodes.get(&target_ino) {
+                let from = (target_off as usize).min(inode.durable.len());
+                let to = (target_off as usize + data.len()).min(inode.durable.len());
+                let was = inode.durable[from..to].to_vec();
+                let now = data[..was.len()].to_vec();
+                self.overwritten.push(Overwrite {
+                    ino: target_ino,
+                    offset: target_off,
+                    was,
+                    now,
+                });
+            }
         }
         self.land(target_ino, target_off, data)
     }
