@@ -424,6 +424,25 @@ async fn synced_bytes_before_rot_undo_every_flip_but_not_a_rewrite() {
         "rewritten since: no undo"
     );
     assert_eq!(disk.synced_range_before_damage(&p("missing"), 0, 1), None);
+
+    // A misdirected write lands on synced bytes; once synced itself, the inspection gives back
+    // what it covered, and the bytes it was aimed at (never written) are as they were.
+    let g = durable_file(&disk, "g", &data).await;
+    disk.inject(DiskFault::MisdirectedWrite(MisdirectTarget::Shift {
+        sectors: 1,
+    }));
+    g.write_at(0, &[0xEE; 64]).await.unwrap();
+    g.sync_data().await.unwrap();
+    let landed = SECTOR_BYTES as usize;
+    assert_eq!(
+        contents(&disk, "g").await.unwrap()[landed..landed + 64],
+        [0xEE; 64]
+    );
+    assert_eq!(
+        disk.synced_range_before_damage(&p("g"), 0, 2_000).unwrap(),
+        data,
+        "the landing undone"
+    );
 }
 
 #[tokio::test]

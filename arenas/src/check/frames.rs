@@ -14,26 +14,24 @@
 use crate::oracle::spec;
 use crate::outcome::Failure;
 use crate::sim::Env;
-use stemedb::io::Vfs;
 
-/// The log's segments on disk now: base, salt and file name, by base.
-async fn live_segments(env: &Env) -> Result<Vec<(u64, u64, String)>, Failure> {
-    let observer = env.disk.observer();
-    let names = observer.list(env.data_dir()).await.map_err(|e| {
-        Failure::Harness(format!("the oracle cannot list the log's directory: {e}"))
-    })?;
-    let mut segments: Vec<(u64, u64, String)> = names
-        .iter()
-        .filter_map(|n| spec::segment_of(n).map(|(base, salt)| (base, salt, n.clone())))
+/// The log's segments on disk now (the directory's live names, read around the fault model):
+/// base, salt and file name, by base.
+fn live_segments(env: &Env) -> Vec<(u64, u64, String)> {
+    let mut segments: Vec<(u64, u64, String)> = env
+        .disk
+        .live_names(env.data_dir())
+        .into_iter()
+        .filter_map(|n| spec::segment_of(&n).map(|(base, salt)| (base, salt, n)))
         .collect();
     segments.sort();
-    Ok(segments)
+    segments
 }
 
 /// The records of every segment the engine removed, read by the design's frame, and the base
 /// of the first segment still on disk (`u64::MAX` if none is).
-pub async fn removed_records(env: &Env) -> Result<(Vec<(u64, Vec<u8>)>, u64), Failure> {
-    let live_base = live_segments(env).await?.first().map_or(u64::MAX, |s| s.0);
+pub fn removed_records(env: &Env) -> (Vec<(u64, Vec<u8>)>, u64) {
+    let live_base = live_segments(env).first().map_or(u64::MAX, |s| s.0);
     let records = env
         .disk
         .removed_files()
@@ -45,7 +43,7 @@ pub async fn removed_records(env: &Env) -> Result<(Vec<(u64, Vec<u8>)>, u64), Fa
         })
         .flatten()
         .collect();
-    Ok((records, live_base))
+    (records, live_base)
 }
 
 /// The records whose frames lie in the log range `[from, to)` of the segments on disk now, read
@@ -55,13 +53,7 @@ pub async fn removed_records(env: &Env) -> Result<(Vec<(u64, Vec<u8>)>, u64), Fa
 /// range it skipped).
 pub fn applied_records(env: &Env, from: u64, to: u64) -> Vec<(u64, Vec<u8>)> {
     let dir = env.data_dir();
-    let mut segments: Vec<(u64, u64, String)> = env
-        .disk
-        .live_names(dir)
-        .into_iter()
-        .filter_map(|n| spec::segment_of(&n).map(|(base, salt)| (base, salt, n)))
-        .collect();
-    segments.sort();
+    let segments = live_segments(env);
     let mut out = Vec::new();
     for (i, (base, salt, name)) in segments.iter().enumerate() {
         let next_base = segments.get(i + 1).map_or(u64::MAX, |n| n.0);
@@ -79,8 +71,8 @@ pub fn applied_records(env: &Env, from: u64, to: u64) -> Vec<(u64, Vec<u8>)> {
     out
 }
 
-pub async fn check(env: &Env) -> Result<(), Failure> {
-    let segments = live_segments(env).await?;
+pub fn check(env: &Env) -> Result<(), Failure> {
+    let segments = live_segments(env);
     let s = env.shared.borrow();
     let mut checked = 0u64;
     for (i, (base, salt, name)) in segments.iter().enumerate() {

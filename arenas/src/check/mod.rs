@@ -249,7 +249,7 @@ async fn check_log(env: &Env) -> Result<(), Failure> {
         s.oracle.check_recovered(&scan, first)?;
         s.metrics.check(scan.len() as u64 + 1);
     }
-    frames::check(env).await
+    frames::check(env)
 }
 
 /// The WAL may drop a segment only once it lies wholly below a cursor the KV holds durably
@@ -603,7 +603,7 @@ pub async fn log_and_kv(env: &Env, durable: u64) -> Result<(), Failure> {
 
 async fn check_kv(env: &Env, durable: u64) -> Result<(), Failure> {
     refresh_damage(env);
-    let (removed, live_base) = frames::removed_records(env).await?;
+    let (removed, live_base) = frames::removed_records(env);
     env.shared
         .borrow_mut()
         .oracle
@@ -744,7 +744,9 @@ fn check_queries(env: &Env) -> Result<(), Failure> {
                 .collect();
             if newest.is_empty() && !fresh.is_empty() {
                 return Err(Failure::Safety(format!(
-                    "query {:?} (clock {} ms) was answered from a view, but every read fresh                      enough to serve it is older than a read of the same view that was done                      before the query began: views keep the newest read",
+                    "query {:?} (clock {} ms) was answered from a view, but every read fresh \
+                     enough to serve it is older than a read of the same view that was done \
+                     before the query began: views keep the newest read",
                     q.spec, q.wall_ms
                 )));
             }
