@@ -4,51 +4,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use stemedb_faults::{FaultClass, FaultPlan, PlanConfig};
+use stemedb_faults::{FaultPlan, PlanConfig};
 
-/// The four arenas of DESIGN.md section 6.
-#[derive(
-    Clone,
-    Copy,
-    Debug,
-    PartialEq,
-    Eq,
-    PartialOrd,
-    Ord,
-    Hash,
-    Serialize,
-    Deserialize,
-    clap::ValueEnum,
-)]
-#[serde(rename_all = "snake_case")]
-pub enum ArenaKind {
-    /// Concurrent writers -> WAL (group commit) -> ingest -> KV.
-    Spine,
-    /// Queries while ingestion runs, with clock skew.
-    Cortex,
-    /// Honest and troll voters, repeats, concurrent votes.
-    Voting,
-    /// All of the above under the full fault model with crashes and restarts.
-    Chaos,
-}
-
-impl ArenaKind {
-    pub const ALL: [ArenaKind; 4] = [
-        ArenaKind::Spine,
-        ArenaKind::Cortex,
-        ArenaKind::Voting,
-        ArenaKind::Chaos,
-    ];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ArenaKind::Spine => "spine",
-            ArenaKind::Cortex => "cortex",
-            ArenaKind::Voting => "voting",
-            ArenaKind::Chaos => "chaos",
-        }
-    }
-}
+pub use crate::arena::ArenaKind;
 
 /// One seed's run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -121,10 +79,6 @@ pub struct Tripwire {
     pub acked_min: u64,
 }
 
-/// Smuggling records in chaos, per mille (about 20 in a 2000-operation run): chaos is where
-/// headers get damaged and recovery looks ahead.
-pub const SMUGGLE_PER_MILLE_CHAOS: u16 = 10;
-
 /// The engine knob `flush_every_records` a seed may get: from a flush per record to the
 /// production default (`stemedb::ingest::FLUSH_EVERY_RECORDS_DEFAULT`), drawn uniformly.
 pub const FLUSH_EVERY_RECORDS_CHOICES: [u64; 4] = [1, 7, 32, 256];
@@ -159,7 +113,14 @@ pub fn crashes_before_the_end(plan: &mut FaultPlan) {
 impl RunConfig {
     /// The default shape of `arena` at `ops` operations.
     pub fn new(arena: ArenaKind, seed: u64, ops: u64) -> Self {
-        let mut c = RunConfig {
+        let mut c = Self::base(arena, seed, ops);
+        arena.arena().shape(&mut c);
+        c
+    }
+
+    /// The defaults every arena starts from (an arena's `shape` changes some).
+    pub fn base(arena: ArenaKind, seed: u64, ops: u64) -> Self {
+        RunConfig {
             arena,
             seed,
             ops,
@@ -186,33 +147,7 @@ impl RunConfig {
             gap_ms_mean: GAP_MS_MEAN_DEFAULT,
             plan: None,
             tripwire: None,
-        };
-        match arena {
-            ArenaKind::Spine => {
-                c.writers = 8;
-                c.honest_voters = 3;
-                c.troll_voters = 3;
-            }
-            ArenaKind::Cortex => c.query_pct = 35,
-            ArenaKind::Voting => {
-                // Its oracle needs every topic claim accepted, and its votes are signed in one
-                // queue up front; foreign clocks are judged in the other three arenas.
-                c.foreign_clock_per_mille = 0;
-                c.honest_voters = 6;
-                c.troll_voters = 24;
-                c.subjects = 4;
-            }
-            ArenaKind::Chaos => {
-                c.honest_voters = 4;
-                c.troll_voters = 8;
-                c.query_pct = 10;
-                c.hostile_per_mille = 20;
-                c.smuggle_per_mille = SMUGGLE_PER_MILLE_CHAOS;
-                c.crashes_min = 3;
-                c.crashes_max = 5;
-            }
         }
-        c
     }
 
     /// The plan this run executes.
@@ -228,33 +163,15 @@ impl RunConfig {
     /// The shape of the plans this run's arena gets: which classes, over which horizon.
     pub fn plan_config(&self) -> PlanConfig {
         let horizon = self.ops * DISK_OPS_PER_WORKLOAD_OP;
-        let (allowed, forced) = match self.arena {
-            // The fault-free arenas still get realistic latency; cortex also a wrong clock.
-            ArenaKind::Spine | ArenaKind::Voting => {
-                (vec![FaultClass::SlowIo], vec![FaultClass::SlowIo])
-            }
-            ArenaKind::Cortex => (
-                vec![
-                    FaultClass::SlowIo,
-                    FaultClass::ClockSkew,
-                    FaultClass::ClockDrift,
-                    FaultClass::ClockJump,
-                ],
-                vec![FaultClass::SlowIo],
-            ),
-            ArenaKind::Chaos => (
-                FaultClass::ALL.to_vec(),
-                vec![FaultClass::Crash, FaultClass::SlowIo],
-            ),
-        };
+        let classes = self.arena.arena().fault_classes();
         PlanConfig {
             op_horizon: horizon.max(1),
             duration_ms: self.expected_duration_ms(),
             crashes_min: self.crashes_min,
             crashes_max: self.crashes_max.max(self.crashes_min),
             events_per_class_max: 3,
-            allowed,
-            forced,
+            allowed: classes.allowed,
+            forced: classes.forced,
             target_paths: Vec::new(),
         }
     }

@@ -14,7 +14,6 @@ use stemedb_faults::CrashSpec;
 use stemedb_reports::names;
 
 use crate::check;
-use crate::config::ArenaKind;
 use crate::oracle::spec;
 use crate::oracle::validity::Signatures;
 use crate::outcome::Failure;
@@ -123,8 +122,7 @@ async fn open(env: &Env, phase: Phase) -> Option<Engine> {
             Ok(engine) => return Some(engine),
             Err(e) => {
                 last_error = e.to_string();
-                let chaos = env.shared.borrow().config.arena == ArenaKind::Chaos;
-                if !chaos {
+                if !env.shared.borrow().excuses.failed_calls() {
                     // No fault ever touched this disk: an open must simply work.
                     env.shared
                         .borrow_mut()
@@ -257,12 +255,12 @@ async fn run_workload(env: &Env, engine: Rc<Engine>) {
                 )));
         }
     }
-    let (exhausted, failed, chaos, ingest_stopped) = {
+    let (exhausted, failed, faulted, ingest_stopped) = {
         let s = env.shared.borrow();
         (
             s.workload.exhausted(),
             s.failure.is_some(),
-            s.config.arena == ArenaKind::Chaos,
+            s.excuses.any(),
             s.ingest_stopped,
         )
     };
@@ -276,7 +274,7 @@ async fn run_workload(env: &Env, engine: Rc<Engine>) {
     if exhausted && !failed {
         // Faults stop here, before the driver notices, so that the drain below is helped by
         // neither a fresh write nor a restart.
-        if chaos {
+        if faulted {
             env.disk.heal_for_drain();
             env.kv.heal();
             let at = env.clock.monotonic();
@@ -290,7 +288,7 @@ async fn run_workload(env: &Env, engine: Rc<Engine>) {
             return;
         }
     }
-    if exhausted && !failed && !chaos {
+    if exhausted && !failed && !faulted {
         // No faults struck: converge in this same process, so in-flight measurements finish.
         env.shared.borrow_mut().phase = Phase::Liveness;
         let workload_queries = env.shared.borrow().queries.len();
@@ -476,7 +474,7 @@ fn refusal_is_definite(err: &EngineError) -> bool {
 }
 
 fn faults_active_locked(s: &crate::sim::Shared) -> bool {
-    s.phase == Phase::Faults && s.config.arena == ArenaKind::Chaos
+    s.phase == Phase::Faults && s.excuses.failed_calls()
 }
 
 async fn writer(env: Env, engine: Rc<Engine>, queries: Rc<QueryEngine>) {

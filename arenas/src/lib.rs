@@ -7,6 +7,7 @@
 //! With the feature `fuzzing`, `fuzzing` holds the bodies of the cargo-fuzz targets in `fuzz/`.
 
 pub mod adversary;
+pub mod arena;
 pub mod check;
 pub mod cli;
 pub mod config;

@@ -59,6 +59,8 @@ pub struct SeedResult {
 /// State shared by the host's tasks and the driver; it survives crashes (the host's does not).
 pub struct Shared {
     pub config: RunConfig,
+    /// What the plan's events excuse (never the arena's name).
+    pub excuses: crate::arena::Excuses,
     pub phase: Phase,
     pub failure: Option<Failure>,
     pub workload: crate::workload::Workload,
@@ -195,6 +197,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
     let clock = SimClock::manual(plan.clock.clone());
     let shared = Rc::new(RefCell::new(Shared {
         config: config.clone(),
+        excuses: crate::arena::Excuses::of(&plan),
         phase: Phase::Faults,
         failure: None,
         workload: crate::workload::Workload::new(config),

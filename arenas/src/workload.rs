@@ -7,7 +7,8 @@ use rand::Rng;
 use stemedb::model::{Agent, Assertion, Hash32, Lifecycle, Record, Weight};
 use stemedb_faults::rng::{self, SimRng};
 
-use crate::config::{ArenaKind, RunConfig};
+use crate::arena::Mix;
+use crate::config::RunConfig;
 use crate::oracle::spec;
 
 const PREDICATES: [&str; 3] = ["color", "owner", "status"];
@@ -286,7 +287,7 @@ impl Workload {
         self.issued += 1;
         self.count_burst(now);
         let ts = wall_ms / TIMESTAMP_GRAIN_MS * TIMESTAMP_GRAIN_MS;
-        if self.cfg.arena == ArenaKind::Voting {
+        if self.cfg.arena.arena().mix() == Mix::Topics {
             return Some(self.next_voting(ts));
         }
         // Hostile records keep the engine's date: each breaks one rule, never the clock rule too.

@@ -14,6 +14,7 @@ pub mod idle;
 pub mod losses;
 pub mod reasons;
 pub mod segments;
+pub mod topics;
 pub mod views;
 pub mod worker;
 
@@ -30,7 +31,6 @@ use stemedb::wal::{ReadOutcome, WalReader};
 use stemedb::Engine;
 use stemedb_reports::names;
 
-use crate::config::ArenaKind;
 use crate::oracle::ingest::{self, hex};
 use crate::oracle::lens::{Answer, LensModel, Ranked};
 use crate::oracle::spec;
@@ -314,7 +314,7 @@ fn lens_of(spec: &QuerySpec) -> LensKind {
 
 /// The engine's query for a spec, built through the query API's builders as a client builds
 /// one (the oracles read what was asked from the spec, never from the built query).
-fn query_of(spec: &QuerySpec) -> Query {
+pub(crate) fn query_of(spec: &QuerySpec) -> Query {
     let query = match &spec.predicate {
         Some(p) => Query::subject_predicate(spec.subject.clone(), p.clone()),
         None => Query::subject(spec.subject.clone()),
@@ -402,7 +402,7 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
                 done: 0,
             });
             s.metrics.op("query_failed");
-            let tolerated = s.phase == Phase::Faults && s.config.arena == ArenaKind::Chaos;
+            let tolerated = s.phase == Phase::Faults && s.excuses.failed_calls();
             if !tolerated {
                 s.fail(Failure::Safety(format!(
                     "a query failed without any fault: {e}"
@@ -551,8 +551,9 @@ pub async fn converge(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
     check_log(env).await?;
     check_kv(env, durable).await?;
     check_queries(env)?;
-    if env.shared.borrow().config.arena == ArenaKind::Voting {
-        check_topics(env, engine).await?;
+    let arena = env.shared.borrow().config.arena.arena();
+    for end_check in arena.end_checks() {
+        end_check(env, engine).await?;
     }
     check_audit(env)?;
     check_audit_api(env, engine).await?;
@@ -856,66 +857,6 @@ fn check_queries(env: &Env) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Voting: trolls whose counted weight is below the honest side's never win a topic. (The
-/// counted weights were already checked against the replay of the log.)
-async fn check_topics(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
-    let topics = env.shared.borrow().workload.topics.clone();
-    let queries = engine.query_engine();
-    let kv = env.kv.live_snapshot();
-    let weight = |h: &Hash32| {
-        kv.get(&spec::vote_weight_key(h))
-            .map_or(stemedb::model::WeightSum::ZERO, |v| ingest::be_sum(v))
-    };
-    for topic in topics {
-        if weight(&topic.honest) <= weight(&topic.troll) {
-            // The run ended before the honest side outweighed the trolls: nothing to defend.
-            continue;
-        }
-        if !kv.contains_key(&spec::assertion_key(&topic.honest)) {
-            // The honest claim never reached the log (its client gave up, or its submit failed
-            // under faults): votes for it count, but there is no claim to win. The replay check
-            // before this one already holds the store to the log, so it was not lost.
-            continue;
-        }
-        let spec = QuerySpec {
-            subject: topic.subject.clone(),
-            predicate: Some(topic.predicate.clone()),
-            consensus: true,
-            max_stale_ms: None,
-            lifecycles: QuerySpec::active_only(),
-            materialize_first: false,
-        };
-        let wall_ms = env.clock.wall_ms();
-        let began = env.shared.borrow_mut().query_began();
-        let r = queries
-            .query(&query_of(&spec))
-            .await
-            .map_err(|e| Failure::Safety(format!("the final consensus query failed: {e}")))?;
-        let winner = r.winner.as_ref().map(|c| c.hash);
-        {
-            let mut s = env.shared.borrow_mut();
-            s.metrics.op("query");
-            // Audited like every other answer (`oracle::audit`); the lens check ran already.
-            let (cursor, boot) = (engine.ingest_cursor(), s.boots);
-            s.record_query(QueryCheck::answered(
-                spec,
-                &r,
-                (cursor, cursor),
-                wall_ms,
-                boot,
-                began,
-            ));
-        }
-        if winner != Some(topic.honest) {
-            return Err(Failure::Safety(format!(
-                "trolls whose total weight is below the honest side's flipped topic {}: winner {:?}, honest {}",
-                topic.subject, winner, topic.honest
-            )));
-        }
-    }
-    Ok(())
-}
-
 /// Every answered query left exactly one audit record (no crash can have reverted the KV
 /// outside chaos).
 /// The audit records in the store, read as the design lays them out.
@@ -1005,7 +946,7 @@ fn check_audit(env: &Env) -> Result<(), Failure> {
         })
         .collect();
     crate::oracle::audit::check(&answered, &s.audit_floors, &stored).map_err(Failure::Safety)?;
-    if s.config.arena == ArenaKind::Chaos {
+    if s.excuses.lost_audit() {
         // Crashes lose unflushed audit records; the checks above still hold.
         return Ok(());
     }

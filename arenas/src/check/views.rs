@@ -30,7 +30,6 @@ use stemedb::query::QueryEngine;
 use stemedb::Engine;
 
 use crate::check::QueryCheck;
-use crate::config::ArenaKind;
 use crate::outcome::Failure;
 use crate::sim::{Env, Phase};
 use crate::workload::QuerySpec;
@@ -113,7 +112,7 @@ pub async fn materialize(env: &Env, engine: &Engine, queries: &QueryEngine, spec
         }
         Err(e) => {
             s.metrics.op("materialize_failed");
-            let tolerated = s.phase == Phase::Faults && s.config.arena == ArenaKind::Chaos;
+            let tolerated = s.phase == Phase::Faults && s.excuses.failed_calls();
             if !tolerated {
                 s.fail(Failure::Safety(format!(
                     "materialize failed without any fault: {e}"
