@@ -216,6 +216,13 @@ impl Worker {
     /// of exactly-once: were the cursor committed apart from the data, a crash between the two
     /// would either skip the record (cursor first) or apply it twice (data first).
     async fn commit(&mut self, mut batch: WriteBatch, next_cursor: u64) -> Result<(), KvError> {
+        // Exactly-once and durability both rest on these: a cursor that moves back applies
+        // records twice; one past the durable end applies records a crash can still take away.
+        assert!(next_cursor > self.cursor, "the cursor only moves forward");
+        assert!(
+            next_cursor <= self.durable.get(),
+            "the cursor never passes the durable end"
+        );
         batch.put(INGEST_CURSOR_KEY, next_cursor.to_be_bytes().to_vec());
         {
             // A query reading under the fence sees no commit start until it is done.
@@ -250,11 +257,12 @@ impl Worker {
                 // Damaged bytes below the durable end, followed by a valid record. Never skip past
                 // the durable end: past it lie bytes a crash could still take away.
                 let end = next_valid.min(self.durable.get());
-                if end <= offset {
-                    // Cannot happen (the reader reports damage only below the durable end, which
-                    // never shrinks); refuse to move the cursor anywhere but forward.
-                    return Ok(Step::Failed);
-                }
+                // The reader reports damage only below the durable end, which never shrinks,
+                // and a valid record only after the damage: retrying could never change this.
+                assert!(
+                    end > offset,
+                    "damage at {offset} must lie below both the next valid record and the durable end {end}"
+                );
                 let reason = Rejection::DamagedLog {
                     start: offset,
                     end,

@@ -210,6 +210,12 @@ impl ActiveLog {
             self.end_offset().saturating_add(bytes.len() as u64) <= super::WAL_OFFSET_MAX,
             "a batch would take the log past WAL_OFFSET_MAX"
         );
+        // The segment a batch goes into has a durable directory entry at the log's end: never a
+        // segment a rotation left half made, never an old one below a lost tail's continuation.
+        assert!(
+            self.continue_at.is_none() && !self.rotating,
+            "a batch is written only once its segment's rotation completed"
+        );
         self.dirty = true;
         if let Err(e) = self.file.write_at(self.len, bytes).await {
             self.truncate_back().await.map_err(FlushError::Closed)?;

@@ -172,7 +172,13 @@ fn hand_off_locked(state: &mut QueueState) {
 }
 
 /// Answers a batch's waiters.
-pub fn answer(batch: Vec<Pending>, results: impl IntoIterator<Item = Result<u64, WalError>>) {
+pub fn answer(batch: Vec<Pending>, results: Vec<Result<u64, WalError>>) {
+    // A waiter left without an answer would take its dropped sender for an interrupted flush.
+    assert_eq!(
+        batch.len(),
+        results.len(),
+        "one answer per record of the batch"
+    );
     for (pending, result) in batch.into_iter().zip(results) {
         if let Some(tx) = pending.tx {
             // A dropped waiter needs no answer; its record's fate is the batch's anyway.
@@ -267,11 +273,8 @@ impl Drop for LeaderGuard<'_> {
         }
         match self.batch.take() {
             Some(batch) => {
-                let count = batch.len();
-                answer(
-                    batch,
-                    std::iter::repeat_with(|| Err(WalError::FlushInterrupted)).take(count),
-                );
+                let interrupted = vec![Err(WalError::FlushInterrupted); batch.len()];
+                answer(batch, interrupted);
                 if self.queue.failure().is_none() {
                     self.queue.hand_off();
                 }

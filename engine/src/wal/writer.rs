@@ -242,7 +242,27 @@ impl Wal {
         let batch = guard.release();
         let results: Vec<Result<u64, WalError>> = match flushed {
             Ok((start, len)) => {
-                self.durable.send_replace(start + len);
+                let end = start + len;
+                // What must never happen, checked where it would: a batch that does not begin
+                // exactly at the durable end leaves a gap or overwrites acknowledged records; an
+                // acknowledgement outside the bytes just synced, or a record of the batch without
+                // one, tells a writer its record is durable when it is not.
+                assert_eq!(
+                    start,
+                    *self.durable.borrow(),
+                    "a batch must begin exactly at the durable end"
+                );
+                assert_eq!(end, active.end_offset(), "the synced batch ends the log");
+                assert_eq!(
+                    starts.len(),
+                    batch.len(),
+                    "every record of the batch was framed"
+                );
+                assert!(
+                    starts.iter().all(|&rel| rel < len),
+                    "every acknowledged offset lies inside the synced bytes"
+                );
+                self.durable.send_replace(end);
                 starts.iter().map(|rel| Ok(start + rel)).collect()
             }
             Err(FlushError::Failed(err)) => vec![Err(err); batch.len()],
