@@ -14,6 +14,7 @@ use stemedb_faults::CrashSpec;
 use stemedb_reports::names;
 
 use crate::check;
+use crate::metrics::OpKind;
 use crate::oracle::spec;
 use crate::oracle::validity::Signatures;
 use crate::outcome::Failure;
@@ -436,11 +437,11 @@ fn worker_end_unexcused(
 }
 
 /// A submit error in a fault-free arena is the engine refusing valid work.
-fn refused(env: &Env, what: &str, err: &EngineError) {
+fn refused(env: &Env, what: OpKind, err: &EngineError) {
     let at = env.clock.monotonic();
     let mut s = env.shared.borrow_mut();
     s.event(at, &format!("{what} refused: {err}"));
-    s.metrics.op("refused");
+    s.metrics.op(OpKind::Refused);
     // Validation refusals of workload records are judged by the clock rule before this; here
     // only the disk's faults excuse a refusal, and a cancelled client: a leader dropped
     // mid-flush answers the rest of its batch with `FlushInterrupted` (`wal/commit.rs`), and in
@@ -559,7 +560,7 @@ async fn submit_validated_hostile(
                 return;
             }
             s.event(now, &format!("hostile refused at submit: {e}"));
-            s.metrics.op("hostile_refused");
+            s.metrics.op(OpKind::HostileRefused);
             s.oracle.refused_definitely(&payload);
         }
         Ok(offset) if crate::oracle::validity::accept(&payload, signatures).is_none() => {
@@ -568,10 +569,12 @@ async fn submit_validated_hostile(
                 .borrow_mut()
                 .fail(crate::outcome::Failure::Safety(format!(
                     "submit acknowledged at offset {offset} a {} that breaks {what}",
-                    kind_name(record)
+                    OpKind::of(record)
                 )));
         }
-        other => acknowledged_or_refused(env, engine, "hostile", payload, started, other).await,
+        other => {
+            acknowledged_or_refused(env, engine, OpKind::Hostile, payload, started, other).await
+        }
     }
 }
 
@@ -586,8 +589,8 @@ async fn submit(
     let (payload, what, signatures) = match (record, raw) {
         // What a correct engine logs for the record, by the design's format (`oracle::spec`):
         // the log oracle holds the engine's bytes to it.
-        (Some(r), _) => (spec::encode(r), kind_name(r), Signatures::KnownGood),
-        (None, Some((bytes, signatures))) => (bytes, "hostile", signatures),
+        (Some(r), _) => (spec::encode(r), OpKind::of(r), Signatures::KnownGood),
+        (None, Some((bytes, signatures))) => (bytes, OpKind::Hostile, signatures),
         (None, None) => return,
     };
     env.shared
@@ -612,7 +615,7 @@ async fn submit(
                             env.clock.monotonic(),
                             &format!("submit of a {what} given up after {d:?}"),
                         );
-                        s.metrics.op("submit_cancelled");
+                        s.metrics.op(OpKind::SubmitCancelled);
                         let boot = s.boots;
                         s.cancelled_boots.insert(boot);
                         return;
@@ -644,7 +647,7 @@ fn clock_rule_held(
     use stemedb::model::ValidationError;
     let timestamp_ms = clock::timestamp_ms(record);
     let verdict = clock::verdict(timestamp_ms, engine_wall_ms);
-    let kind = kind_name(record);
+    let kind = OpKind::of(record);
     let at = env.clock.monotonic();
     let mut s = env.shared.borrow_mut();
     let breach = match (verdict, result) {
@@ -658,7 +661,7 @@ fn clock_rule_held(
                     "{kind} dated {timestamp_ms} ms refused at engine time {engine_wall_ms} ms"
                 ),
             );
-            s.metrics.op("future_refused");
+            s.metrics.op(OpKind::FutureRefused);
             s.oracle.refused_definitely(payload);
             return true;
         }
@@ -686,7 +689,7 @@ fn clock_rule_held(
 async fn acknowledged_or_refused(
     env: &Env,
     engine: &Rc<Engine>,
-    what: &'static str,
+    what: OpKind,
     payload: Vec<u8>,
     started: Duration,
     result: Result<u64, EngineError>,
@@ -745,7 +748,7 @@ async fn stays_closed(env: &Env, engine: &Engine, payload: &[u8]) {
         .submitting(payload, Signatures::Verify);
     let result = engine.submit(&record).await;
     let mut s = env.shared.borrow_mut();
-    s.metrics.op("closed_probe");
+    s.metrics.op(OpKind::ClosedProbe);
     match result {
         // A validation refusal stores nothing too (a clock that jumped back since may make the
         // record's date too far ahead now).
@@ -771,13 +774,5 @@ async fn lag(env: Env, engine: Rc<Engine>, offset: u64, acked_at: Duration) {
             .borrow_mut()
             .metrics
             .record(names::LATENCY_INGEST_LAG, lag.as_micros() as u64);
-    }
-}
-
-fn kind_name(record: &Record) -> &'static str {
-    match record {
-        Record::Assertion(_) => "assertion",
-        Record::Vote(_) => "vote",
-        Record::Evidence(_) => "evidence",
     }
 }

@@ -20,7 +20,9 @@ mod spin;
 mod swarm;
 
 pub use clock::{SimClock, SIM_EPOCH_WALL_MS};
-pub use disk::{AimOutcome, CrashReport, DiskStats, MediaDamage, SimDisk, SECTOR_BYTES};
+pub use disk::{
+    AimOutcome, CrashReport, DamageCause, DiskStats, MediaDamage, SimDisk, SECTOR_BYTES,
+};
 #[cfg(feature = "arbitrary")]
 pub use fuzz_plan::{
     ARBITRARY_CAPACITY_BYTES_MAX, ARBITRARY_CLOCK_JUMPS_MAX, ARBITRARY_DISK_FAULTS_MAX,

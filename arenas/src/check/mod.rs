@@ -31,6 +31,7 @@ use stemedb::wal::{ReadOutcome, WalReader};
 use stemedb::Engine;
 use stemedb_reports::names;
 
+use crate::metrics::OpKind;
 use crate::oracle::ingest::{self, hex};
 use crate::oracle::lens::{Answer, LensModel, Ranked};
 use crate::oracle::spec;
@@ -344,7 +345,7 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
     let mut s = env.shared.borrow_mut();
     match result {
         Ok(r) => {
-            s.metrics.op("query");
+            s.metrics.op(OpKind::Query);
             s.metrics
                 .record(names::LATENCY_QUERY, (now - started).as_micros() as u64);
             let winner = r.winner.as_ref().map(|c| c.hash);
@@ -401,7 +402,7 @@ pub async fn query(env: &Env, engine: &Engine, queries: &QueryEngine, spec: Quer
                 began,
                 done: 0,
             });
-            s.metrics.op("query_failed");
+            s.metrics.op(OpKind::QueryFailed);
             let tolerated = s.phase == Phase::Faults && s.excuses.failed_calls();
             if !tolerated {
                 s.fail(Failure::Safety(format!(
@@ -955,7 +956,7 @@ fn check_audit(env: &Env) -> Result<(), Failure> {
         .metrics
         .counts
         .operations
-        .get("query")
+        .get(OpKind::Query.name())
         .copied()
         .unwrap_or(0);
     if audits != answered {

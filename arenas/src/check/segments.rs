@@ -18,7 +18,7 @@ use std::time::Duration;
 
 use stemedb::wal::record::Header;
 use stemedb::wal::{segment_files, SegmentName};
-use stemedb_faults::MediaDamage;
+use stemedb_faults::{DamageCause, MediaDamage};
 
 use crate::oracle::ingest;
 use crate::oracle::spec;
@@ -29,8 +29,6 @@ use crate::sim::Env;
 /// their directory sync are a few simulated calls, each a few ms at most.
 const RECLAIM_SETTLE_SIM_MS_MAX: u64 = 5_000;
 /// The damage cause of the bytes a misdirected write landed on (the simulated disk's name).
-const MISDIRECTED_LANDED: &str = "misdirected_write_landed";
-
 async fn segments(env: &Env) -> Result<Vec<SegmentName>, Failure> {
     let observer = env.disk.observer();
     Ok(segment_files(&observer, env.data_dir())
@@ -77,7 +75,7 @@ pub async fn bounded(env: &Env) -> Result<(), Failure> {
 fn misdirected_past(damage: &[MediaDamage], path: &Path, max: u64, bytes: &[u8]) -> bool {
     let landed: Vec<(u64, u64)> = damage
         .iter()
-        .filter(|d| d.path == path && d.cause == MISDIRECTED_LANDED)
+        .filter(|d| d.path == path && d.cause == DamageCause::MisdirectedWriteLanded)
         .map(|d| (d.start, d.start + d.len))
         .collect();
     if landed.iter().all(|&(_, end)| end <= max) {

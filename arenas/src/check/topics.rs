@@ -8,6 +8,7 @@ use stemedb::model::Hash32;
 use stemedb::Engine;
 
 use super::{query_of, QueryCheck};
+use crate::metrics::OpKind;
 use crate::oracle::ingest;
 use crate::oracle::spec;
 use crate::outcome::Failure;
@@ -52,7 +53,7 @@ pub async fn check(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
         let winner = r.winner.as_ref().map(|c| c.hash);
         {
             let mut s = env.shared.borrow_mut();
-            s.metrics.op("query");
+            s.metrics.op(OpKind::Query);
             // Audited like every other answer (`oracle::audit`); the lens check ran already.
             let (cursor, boot) = (engine.ingest_cursor(), s.boots);
             s.record_query(QueryCheck::answered(

@@ -30,6 +30,7 @@ use stemedb::query::QueryEngine;
 use stemedb::Engine;
 
 use crate::check::QueryCheck;
+use crate::metrics::OpKind;
 use crate::outcome::Failure;
 use crate::sim::{Env, Phase};
 use crate::workload::QuerySpec;
@@ -82,7 +83,7 @@ pub async fn materialize(env: &Env, engine: &Engine, queries: &QueryEngine, spec
     let boot = s.boots;
     let failed = match result {
         Ok(at) => {
-            s.metrics.op("materialize");
+            s.metrics.op(OpKind::Materialize);
             s.view_installs
                 .insert((boot, spec.subject.clone(), predicate.to_owned()));
             let known = |m: u64| {
@@ -111,7 +112,7 @@ pub async fn materialize(env: &Env, engine: &Engine, queries: &QueryEngine, spec
             false
         }
         Err(e) => {
-            s.metrics.op("materialize_failed");
+            s.metrics.op(OpKind::MaterializeFailed);
             let tolerated = s.phase == Phase::Faults && s.excuses.failed_calls();
             if !tolerated {
                 s.fail(Failure::Safety(format!(

@@ -8,6 +8,7 @@
 
 use std::time::Duration;
 
+use crate::metrics::OpKind;
 use stemedb::model::{Agent, Assertion, Limits, Record};
 
 /// Records signed and verified to time the twin (about 20 ms): enough to average out slow calls.
@@ -15,15 +16,12 @@ const TWIN_SAMPLE_RECORDS: u32 = 256;
 /// Untimed records first, so page faults and cold caches are not charged to the twin.
 const TWIN_WARMUP_RECORDS: u32 = 16;
 
-/// Operation kinds that are not records (nothing signed).
-const UNSIGNED_OPERATIONS: [&str; 2] = ["query", "query_failed"];
-
 /// How many records the run signed, from its operation counts.
 pub fn signed_records(counts: &stemedb_reports::Counts) -> u64 {
     counts
         .operations
         .iter()
-        .filter(|(kind, _)| !UNSIGNED_OPERATIONS.contains(&kind.as_str()))
+        .filter(|(kind, _)| OpKind::from_name(kind).is_some_and(OpKind::submits))
         .map(|(_, n)| *n)
         .sum()
 }

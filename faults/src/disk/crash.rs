@@ -15,7 +15,7 @@ use rand::{Rng, RngCore};
 use serde::Serialize;
 
 use super::state::{apply_pending, apply_write, PendingOp, SECTOR_BYTES};
-use super::DiskState;
+use super::{DamageCause, DiskState};
 use crate::plan::{CrashMode, CrashSpec};
 use crate::rng::{self, SimRng};
 
@@ -89,7 +89,7 @@ impl DiskState {
             let byte = start + r % (end - start).max(1);
             let bit = (r >> 32) as u8 % 8;
             if self.inodes.contains_key(&ino) && self.flip(ino, byte, bit) {
-                self.note_damage(ino, byte, 1, "bit_rot");
+                self.note_damage(ino, byte, 1, DamageCause::BitRot);
                 self.count_fault(&crate::plan::DiskFault::BitRot {
                     file: crate::plan::FileSelector::Nth(0),
                     byte,

@@ -6,7 +6,7 @@ use std::path::Path;
 use rand::Rng;
 
 use super::state::{split, Ino, SECTOR_BYTES};
-use super::DiskState;
+use super::{DamageCause, DiskState};
 use crate::plan::{DiskFault, FileSelector, MetadataOp, MisdirectTarget};
 
 impl DiskState {
@@ -91,7 +91,7 @@ impl DiskState {
                         ino,
                         sector * SECTOR_BYTES,
                         SECTOR_BYTES,
-                        "latent_sector_error",
+                        DamageCause::LatentSectorError,
                     );
                     self.log_fault(format!("latent_sector_error: {name} sector {sector}"));
                 }
@@ -105,7 +105,7 @@ impl DiskState {
                         FileSelector::Nth(_) => byte % len.max(1),
                     };
                     if self.flip(ino, byte, bit) {
-                        self.note_damage(ino, byte, 1, "bit_rot");
+                        self.note_damage(ino, byte, 1, DamageCause::BitRot);
                         self.log_fault(format!("bit_rot: {name} byte {byte} bit {}", bit % 8));
                     } else {
                         self.log_fault(format!("bit_rot: {name} has no durable byte {byte}"));
@@ -201,7 +201,7 @@ impl DiskState {
         if !self.flip(ino, byte, bit) {
             return false;
         }
-        self.note_damage(ino, byte, 1, "bit_rot");
+        self.note_damage(ino, byte, 1, DamageCause::BitRot);
         self.count_fault(&DiskFault::BitRot { file, byte, bit });
         self.log_fault(format!("bit_rot: {name} byte {byte} bit {}", bit % 8));
         true

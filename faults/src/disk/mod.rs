@@ -93,7 +93,21 @@ pub struct MediaDamage {
     pub path: PathBuf,
     pub start: u64,
     pub len: u64,
-    pub cause: &'static str,
+    pub cause: DamageCause,
+}
+
+/// What damaged a range of the medium.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DamageCause {
+    /// Where a misdirected write was aimed: the bytes meant for it never arrived.
+    MisdirectedWriteAimed,
+    /// Where a misdirected write landed: the bytes there were overwritten.
+    MisdirectedWriteLanded,
+    /// One bit flipped in synced data.
+    BitRot,
+    /// A sector that fails every read until a write remaps it.
+    LatentSectorError,
 }
 
 /// Synced writes a crash's `rot_last_synced` may pick from: the freshest durable bytes, which
@@ -598,7 +612,7 @@ impl DiskState {
     }
 
     /// Records damage to an inode's bytes under every name that links it.
-    pub(crate) fn note_damage(&mut self, ino: Ino, start: u64, len: u64, cause: &'static str) {
+    pub(crate) fn note_damage(&mut self, ino: Ino, start: u64, len: u64, cause: DamageCause) {
         let paths: Vec<PathBuf> = self
             .dirs
             .iter()
@@ -699,8 +713,13 @@ impl DiskState {
             let target = self.armed_misdirect.remove(0);
             (target_ino, target_off) = self.misdirect(ino, offset, &target);
             let len = data.len() as u64;
-            self.note_damage(ino, offset, len, "misdirected_write_aimed");
-            self.note_damage(target_ino, target_off, len, "misdirected_write_landed");
+            self.note_damage(ino, offset, len, DamageCause::MisdirectedWriteAimed);
+            self.note_damage(
+                target_ino,
+                target_off,
+                len,
+                DamageCause::MisdirectedWriteLanded,
+            );
             // What it lands on may be synced records a reader has already read.
             if let Some(inode) = self.inodes.get(&target_ino) {
                 let from = (target_off as usize).min(inode.durable.len());
