@@ -157,6 +157,7 @@ impl RunConfig {
         }
         let mut plan = FaultPlan::generate(self.seed, &self.plan_config());
         crashes_before_the_end(&mut plan);
+        self.arena.arena().tune_plan(&mut plan);
         plan
     }
 

@@ -42,6 +42,8 @@ pub trait Arena: Sync {
     fn shape(&self, config: &mut RunConfig);
     /// The fault classes its plans draw.
     fn fault_classes(&self) -> FaultClasses;
+    /// Adjusts a plan the swarm generated for it (an explicit plan is run as given).
+    fn tune_plan(&self, _plan: &mut FaultPlan) {}
     /// How its workload picks operations.
     fn mix(&self) -> Mix {
         Mix::Mixed
@@ -100,6 +102,8 @@ registry! {
     Voting = "voting" => voting::Voting,
     /// All of the above under the full fault model with crashes and restarts.
     Chaos = "chaos" => chaos::Chaos,
+    /// Bursty writers on a slow device: ingest falls far behind, segments rotate and go while it lags.
+    IngestLag = "ingest-lag" => ingest_lag::IngestLag,
 }
 
 /// What a run's plan excuses, from its events alone. Slow I/O and clock faults excuse nothing:
