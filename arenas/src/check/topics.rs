@@ -7,7 +7,7 @@ use stemedb::io::Clock;
 use stemedb::model::Hash32;
 use stemedb::Engine;
 
-use super::{query_of, QueryCheck};
+use super::queries::{query_of, QueryCheck};
 use crate::metrics::OpKind;
 use crate::oracle::ingest;
 use crate::oracle::spec;

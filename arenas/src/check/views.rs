@@ -25,10 +25,10 @@
 //! 4,096 keys, which no run reaches.)
 
 use stemedb::io::Clock;
-use stemedb::lens::Rule;
 use stemedb::query::QueryEngine;
 use stemedb::Engine;
 
+use crate::check::queries::Unanswered;
 use crate::check::QueryCheck;
 use crate::metrics::OpKind;
 use crate::outcome::Failure;
@@ -122,19 +122,12 @@ pub async fn materialize(env: &Env, engine: &Engine, queries: &QueryEngine, spec
             true
         }
     };
-    s.record_query(QueryCheck {
-        spec: spec.clone(),
-        before,
-        after,
-        ranked: Vec::new(),
-        rule: Rule::NoCandidates,
-        used_view: false,
+    s.record_query(QueryCheck::without_answer(
+        spec.clone(),
+        (before, after),
         wall_ms,
         boot,
-        failed,
-        audit_seq: None,
-        materialized: true,
         began,
-        done: 0,
-    });
+        Unanswered::Materialized { failed },
+    ));
 }
