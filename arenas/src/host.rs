@@ -18,7 +18,7 @@ use crate::metrics::OpKind;
 use crate::oracle::spec;
 use crate::oracle::validity::Signatures;
 use crate::outcome::Failure;
-use crate::sim::{Env, Phase};
+use crate::sim::{Env, HostRequest, Phase};
 use crate::workload::Op;
 
 /// Opening may fail under faults (EIO during recovery, ENOSPC on the truncation sync); a
@@ -42,6 +42,7 @@ pub async fn boot(env: Env) {
     let (phase, boot) = {
         let mut s = env.shared.borrow_mut();
         s.boots += 1;
+        s.ingest_stopped = false;
         let floor = env
             .kv
             .live_snapshot()
@@ -149,7 +150,7 @@ async fn open(env: &Env, phase: Phase) -> Option<Engine> {
             at,
             &format!("open keeps failing under faults ({last_error}); calling an operator"),
         );
-        s.stuck_opening = true;
+        s.request(HostRequest::Operator);
         return None;
     }
     env.shared.borrow_mut().fail(crate::outcome::Failure::Liveness(format!(
@@ -239,7 +240,6 @@ async fn run_workload(env: &Env, engine: Rc<Engine>) {
     let writers = env.shared.borrow().config.writers.max(1);
     let mut tasks = Vec::new();
     for _ in 0..writers {
-        env.shared.borrow_mut().writers_running += 1;
         tasks.push(tokio::task::spawn_local(writer(
             env.clone(),
             engine.clone(),
@@ -309,7 +309,7 @@ async fn run_workload(env: &Env, engine: Rc<Engine>) {
         return;
     }
     if exhausted {
-        env.shared.borrow_mut().workload_done = true;
+        env.shared.borrow_mut().request(HostRequest::WorkloadDone);
     }
     std::future::pending::<()>().await;
 }
@@ -411,7 +411,7 @@ async fn supervised_stop(env: &Env, engine: Rc<Engine>) -> Result<(), Failure> {
     let mut s = env.shared.borrow_mut();
     s.event(at, "supervisor stops the engine whose ingest stopped");
     s.metrics.counts.add_event("supervised_stops", 1);
-    s.restart_requested = true;
+    s.request(HostRequest::Restart);
     Ok(())
 }
 
@@ -518,7 +518,6 @@ async fn writer(env: Env, engine: Rc<Engine>, queries: Rc<QueryEngine>) {
             }
         }
     }
-    env.shared.borrow_mut().writers_running -= 1;
 }
 
 /// The record to send through `Engine::submit`, for hostile bytes that decode to a record whose
@@ -726,7 +725,7 @@ async fn acknowledged_or_refused(
             if failed_closed {
                 stays_closed(env, engine, &payload).await;
                 // Wait for the supervisor's restart rather than burn the workload on refusals.
-                env.shared.borrow_mut().restart_requested = true;
+                env.shared.borrow_mut().request(HostRequest::Restart);
                 std::future::pending::<()>().await;
             }
         }

@@ -41,6 +41,18 @@ pub enum Phase {
     Done,
 }
 
+/// What a host asks of the run driver, which acts on it between steps, most urgent first (the
+/// greatest). A host never restarts or heals itself: only the driver crashes, bounces and heals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub enum HostRequest {
+    /// The workload is exhausted and the fault phase may end: heal and restart.
+    WorkloadDone,
+    /// A supervisor restart: the engine failed closed, or its ingest stopped and it was shut down.
+    Restart,
+    /// The engine cannot open under faults: an operator remaps bad sectors and restarts it.
+    Operator,
+}
+
 /// The result of one seed's run.
 #[derive(Debug)]
 pub struct SeedResult {
@@ -67,15 +79,11 @@ pub struct Shared {
     pub oracle: crate::oracle::log::LogOracle,
     pub metrics: Metrics,
     pub events: blake3::Hasher,
-    /// Workload tasks currently running (the driver heals only once all are done).
-    pub writers_running: u32,
-    pub workload_done: bool,
-    /// The engine failed closed (fsync error): a supervisor must restart the process.
-    pub restart_requested: bool,
-    /// The engine cannot open under faults: an operator must step in (see the driver).
-    pub stuck_opening: bool,
-    /// The ingest worker of the living engine ended (a fatal error under faults): the writers
+    /// What the host asks of the driver (see [`HostRequest`]); survives the step it was made in.
+    pub requests: std::collections::BTreeSet<HostRequest>,
+    /// The ingest worker of this boot's engine ended (a fatal error under faults): the writers
     /// stop, the host shuts the engine down and asks for a restart (see `host::supervised_stop`).
+    /// Per boot: every start clears it.
     pub ingest_stopped: bool,
     /// Operator interventions so far (bounded by `INTERVENTIONS_MAX`).
     pub interventions: u32,
@@ -124,6 +132,11 @@ impl Shared {
         if self.trace {
             eprintln!("[{:>10}us] {what}", at.as_micros());
         }
+    }
+
+    /// Asks the driver for `request` (see [`HostRequest`]).
+    pub fn request(&mut self, request: HostRequest) {
+        self.requests.insert(request);
     }
 
     /// The first failure wins; later ones are consequences.
@@ -204,10 +217,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         oracle: Default::default(),
         metrics: Metrics::default(),
         events: blake3::Hasher::new(),
-        writers_running: 0,
-        workload_done: false,
-        restart_requested: false,
-        stuck_opening: false,
+        requests: Default::default(),
         ingest_stopped: false,
         interventions: 0,
         boots: 0,
@@ -326,10 +336,8 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                         .counts
                         .add_event(stemedb_reports::names::EVENT_CRASHES, 1);
                     // Whatever the dying process asked for (a restart after the failed disk
-                    // calls) died with it.
-                    s.restart_requested = false;
-                    s.stuck_opening = false;
-                    s.ingest_stopped = false;
+                    // calls) died with it; an exhausted workload stays exhausted.
+                    s.requests.retain(|&r| r == HostRequest::WorkloadDone);
                     drop(s);
                     world.crash(HOST_NAME);
                     world.bounce(HOST_NAME);
@@ -346,15 +354,14 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     arm(&disk, crashes.peek());
                     continue;
                 }
-                if s.stuck_opening {
+                let request = s.requests.pop_last();
+                if request == Some(HostRequest::Operator) {
                     // The engine cannot start (a bad sector under the log, say). An operator
                     // remaps the bad sectors and restarts it; past a bound the fault phase ends.
-                    s.stuck_opening = false;
-                    s.ingest_stopped = false;
                     s.interventions += 1;
                     if s.interventions > INTERVENTIONS_MAX {
                         s.event(now, "operator gives up; faults stop");
-                        s.workload_done = true;
+                        s.request(HostRequest::WorkloadDone);
                         continue;
                     }
                     let remapped = disk.remap_bad_sectors();
@@ -370,11 +377,9 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     arm(&disk, crashes.peek());
                     continue;
                 }
-                if s.restart_requested {
+                if request == Some(HostRequest::Restart) {
                     // The supervisor restarts a process whose engine failed closed or whose
                     // ingest stopped; the disk keeps its page cache (no power loss).
-                    s.restart_requested = false;
-                    s.ingest_stopped = false;
                     s.event(now, "supervisor restart");
                     s.metrics.counts.add_event("restarts", 1);
                     drop(s);
@@ -383,12 +388,11 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     arm(&disk, crashes.peek());
                     continue;
                 }
-                if s.workload_done {
+                if request == Some(HostRequest::WorkloadDone) {
                     // Faults stop; restart the process (no power loss) so a fail-closed engine
                     // reopens, and give the system a bounded time to converge.
                     disk.heal();
                     kv.heal();
-                    s.ingest_stopped = false;
                     s.phase = Phase::Liveness;
                     s.event(now, "heal");
                     liveness_deadline =
