@@ -24,7 +24,7 @@ use crate::config::RunConfig;
 use crate::host;
 use crate::metrics::Metrics;
 use crate::outcome::Failure;
-use crate::world::{TurmoilWorld, World};
+use crate::world::{Control, Flow, TurmoilWorld, World};
 
 /// The engine's data directory on the simulated disk.
 pub const DATA_DIR: &str = "/stemedb";
@@ -257,19 +257,20 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
     let spin = SpinWatch::default();
     disk.watch_spin(spin.clone());
     kv.watch_spin(spin.clone());
-    for _ in 0..steps_max {
-        let stepped = world.step();
+    // The world owns its loop (so a scheduler that runs everything inside one future can drive
+    // it too); the driver looks in after every tick.
+    let mut driver = |ctl: &mut dyn Control, host_failure: Option<String>| -> Flow {
         spin.step();
         crate::watchdog::beat();
-        if let Err(e) = stepped {
+        if let Some(e) = host_failure {
             shared
                 .borrow_mut()
                 .fail(Failure::Safety(format!("the engine host failed: {e}")));
         }
-        let now = world.elapsed();
+        let now = ctl.elapsed();
         let mut s = shared.borrow_mut();
         if s.failure.is_some() || s.phase == Phase::Done {
-            break;
+            return Flow::Stop;
         }
         match s.phase {
             Phase::Faults => {
@@ -339,8 +340,8 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     // calls) died with it; an exhausted workload stays exhausted.
                     s.requests.retain(|&r| r == HostRequest::WorkloadDone);
                     drop(s);
-                    world.crash(HOST_NAME);
-                    world.bounce(HOST_NAME);
+                    ctl.crash(HOST_NAME);
+                    ctl.bounce(HOST_NAME);
                     if !crash.boot_reads.is_empty() {
                         disk.arm_transient(&crash.boot_reads);
                         shared.borrow_mut().event(
@@ -352,7 +353,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                         );
                     }
                     arm(&disk, crashes.peek());
-                    continue;
+                    return Flow::Continue;
                 }
                 let request = s.requests.pop_last();
                 if request == Some(HostRequest::Operator) {
@@ -362,7 +363,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     if s.interventions > INTERVENTIONS_MAX {
                         s.event(now, "operator gives up; faults stop");
                         s.request(HostRequest::WorkloadDone);
-                        continue;
+                        return Flow::Continue;
                     }
                     let remapped = disk.remap_bad_sectors();
                     s.event(
@@ -371,11 +372,11 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     );
                     s.metrics.counts.add_event("operator_interventions", 1);
                     drop(s);
-                    world.crash(HOST_NAME);
-                    world.bounce(HOST_NAME);
+                    ctl.crash(HOST_NAME);
+                    ctl.bounce(HOST_NAME);
                     // A boot-timed crash counts from this start too.
                     arm(&disk, crashes.peek());
-                    continue;
+                    return Flow::Continue;
                 }
                 if request == Some(HostRequest::Restart) {
                     // The supervisor restarts a process whose engine failed closed or whose
@@ -383,10 +384,10 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     s.event(now, "supervisor restart");
                     s.metrics.counts.add_event("restarts", 1);
                     drop(s);
-                    world.crash(HOST_NAME);
-                    world.bounce(HOST_NAME);
+                    ctl.crash(HOST_NAME);
+                    ctl.bounce(HOST_NAME);
                     arm(&disk, crashes.peek());
-                    continue;
+                    return Flow::Continue;
                 }
                 if request == Some(HostRequest::WorkloadDone) {
                     // Faults stop; restart the process (no power loss) so a fail-closed engine
@@ -398,9 +399,9 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                     liveness_deadline =
                         Some(now + Duration::from_millis(config.liveness_budget_ms));
                     drop(s);
-                    world.crash(HOST_NAME);
-                    world.bounce(HOST_NAME);
-                    continue;
+                    ctl.crash(HOST_NAME);
+                    ctl.bounce(HOST_NAME);
+                    return Flow::Continue;
                 }
                 if now > workload_deadline {
                     let issued = s.workload.issued();
@@ -408,7 +409,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                         "the workload did not finish within {WORKLOAD_SIM_S_MAX} simulated seconds ({issued} of {} operations issued)",
                         config.ops
                     )));
-                    break;
+                    return Flow::Stop;
                 }
             }
             Phase::Liveness => {
@@ -417,13 +418,14 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
                         "after faults stopped the engine did not converge within {} simulated ms",
                         config.liveness_budget_ms
                     )));
-                    break;
+                    return Flow::Stop;
                 }
             }
             Phase::Done => unreachable!("handled above"),
         }
-    }
-    let sim_elapsed = world.elapsed();
+        Flow::Continue
+    };
+    let sim_elapsed = world.run(steps_max, &mut driver);
     drop(world);
     let mut s = shared.borrow_mut();
     if s.failure.is_none() && s.phase != Phase::Done {

@@ -8,19 +8,37 @@ use std::time::Duration;
 /// A host's software: called again on every (re)start, so start-up runs recovery each time.
 pub type Software = Box<dyn Fn() -> Pin<Box<dyn Future<Output = ()>>>>;
 
-/// A simulated world of hosts on virtual time.
-pub trait World {
-    /// Adds a host running `software`.
-    fn host(&mut self, name: &str, software: Software);
-    /// Advances virtual time by one tick, running every live host. An error is a host failure
-    /// (for example a panic in the software), not a verdict.
-    fn step(&mut self) -> Result<(), String>;
+/// What the driver wants after looking in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flow {
+    Continue,
+    Stop,
+}
+
+/// What the driver may do to the world between ticks.
+pub trait Control {
     /// Stops a host's software dead: nothing it was doing completes.
     fn crash(&mut self, name: &str);
     /// Restarts a host's software (after a crash, or as a clean process restart).
     fn bounce(&mut self, name: &str);
     /// Virtual time since the world started.
     fn elapsed(&self) -> Duration;
+}
+
+/// A simulated world of hosts on virtual time. The world owns its loop: a scheduler that steps
+/// (turmoil) and one that runs everything inside a single future (madsim) both fit.
+pub trait World {
+    /// Adds a host running `software`.
+    fn host(&mut self, name: &str, software: Software);
+    /// Runs the world tick by tick ([`TICK_DURATION`] of virtual time each, every live host
+    /// running) for at most `ticks_max` ticks. After each tick it calls `driver` with the
+    /// control verbs and, if a host failed in that tick (a panic in its software, say), why;
+    /// the run ends when the driver says [`Flow::Stop`]. Returns the virtual time elapsed.
+    fn run(
+        &mut self,
+        ticks_max: u64,
+        driver: &mut dyn FnMut(&mut dyn Control, Option<String>) -> Flow,
+    ) -> Duration;
 }
 
 /// Virtual time per step: how often the driver looks in (planned crashes, restarts, deadlines).
@@ -65,10 +83,22 @@ impl World for TurmoilWorld<'_> {
         });
     }
 
-    fn step(&mut self) -> Result<(), String> {
-        self.sim.step().map(|_| ()).map_err(|e| e.to_string())
+    fn run(
+        &mut self,
+        ticks_max: u64,
+        driver: &mut dyn FnMut(&mut dyn Control, Option<String>) -> Flow,
+    ) -> Duration {
+        for _ in 0..ticks_max {
+            let host_failure = self.sim.step().err().map(|e| e.to_string());
+            if driver(self, host_failure) == Flow::Stop {
+                break;
+            }
+        }
+        self.sim.elapsed()
     }
+}
 
+impl Control for TurmoilWorld<'_> {
     fn crash(&mut self, name: &str) {
         self.sim.crash(name);
     }
