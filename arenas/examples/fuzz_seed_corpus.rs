@@ -128,7 +128,7 @@ fn workload_payloads() -> Vec<(String, Vec<u8>)> {
     config.hostile_per_mille = 150;
     config.edge_per_mille = 100;
     config.smuggle_per_mille = 50;
-    let mut workload = Workload::new(&config);
+    let mut workload = Workload::new(&config, false);
     let (mut valid, mut hostile, mut smuggle) = (Vec::new(), Vec::new(), Vec::new());
     let mut wall_ms = 1_700_000_000_000;
     while let Some(op) = workload.next(wall_ms, Duration::from_millis(wall_ms)) {

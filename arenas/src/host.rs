@@ -14,11 +14,11 @@ use stemedb_faults::CrashSpec;
 use stemedb_reports::names;
 
 use crate::check;
+use crate::env::{Env, HostRequest, Phase};
 use crate::metrics::OpKind;
 use crate::oracle::spec;
 use crate::oracle::validity::Signatures;
 use crate::outcome::Failure;
-use crate::sim::{Env, HostRequest, Phase};
 use crate::workload::Op;
 
 /// Opening may fail under faults (EIO during recovery, ENOSPC on the truncation sync); a
@@ -474,7 +474,7 @@ fn refusal_is_definite(err: &EngineError) -> bool {
     }
 }
 
-fn faults_active_locked(s: &crate::sim::Shared) -> bool {
+fn faults_active_locked(s: &crate::env::Shared) -> bool {
     s.phase == Phase::Faults && s.excuses.failed_calls()
 }
 

@@ -11,10 +11,13 @@ pub mod arena;
 pub mod check;
 pub mod cli;
 pub mod config;
+pub mod env;
+pub mod excuses;
 #[cfg(feature = "fuzzing")]
 pub mod fuzzing;
 pub mod host;
 pub mod metrics;
+pub mod observed;
 pub mod oracle;
 pub mod outcome;
 pub mod scenario;

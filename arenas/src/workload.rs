@@ -7,7 +7,6 @@ use rand::Rng;
 use stemedb::model::{Agent, Assertion, Hash32, Lifecycle, Record, Weight};
 use stemedb_faults::rng::{self, SimRng};
 
-use crate::arena::Mix;
 use crate::config::RunConfig;
 use crate::oracle::spec;
 
@@ -85,35 +84,14 @@ impl ForeignClock {
     }
 }
 
-/// A query the workload asks.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct QuerySpec {
-    pub subject: String,
-    pub predicate: Option<String>,
-    pub consensus: bool,
-    pub max_stale_ms: Option<u64>,
-    /// The lifecycles the query asks for, as a user lists them (repeats allowed; empty asks
-    /// for nothing). The reference lens reads it as a set, independently of the engine's
-    /// `LifecycleFilter`.
-    pub lifecycles: Vec<Lifecycle>,
-    /// Materialise the subject+predicate view explicitly (`QueryEngine::materialize`, an
-    /// operator's warm-up) just before the query.
-    pub materialize_first: bool,
-}
+pub use crate::oracle::lens::QuerySpec;
 
-impl QuerySpec {
-    /// Draws, from `rng` (its own stream, so the operations stay as they were), whether a query
-    /// with a predicate materialises its view first.
-    fn with_materialize(mut self, rng: &mut SimRng) -> QuerySpec {
-        self.materialize_first =
-            self.predicate.is_some() && rng.random_bool(MATERIALIZE_FIRST_PROBABILITY);
-        self
-    }
-
-    /// What a reader normally asks for: active assertions only.
-    pub fn active_only() -> Vec<Lifecycle> {
-        vec![Lifecycle::Active]
-    }
+/// Draws, from `rng` (its own stream, so the operations stay as they were), whether a query with
+/// a predicate materialises its view first.
+fn with_materialize(mut spec: QuerySpec, rng: &mut SimRng) -> QuerySpec {
+    spec.materialize_first =
+        spec.predicate.is_some() && rng.random_bool(MATERIALIZE_FIRST_PROBABILITY);
+    spec
 }
 
 /// Share of workload submits whose client gives up after a deadline (`cancel_deadline`).
@@ -170,6 +148,7 @@ const SMUGGLE_BYTES_PER_OP_GUESS: u64 = 256;
 
 pub struct Workload {
     cfg: RunConfig,
+    topics_first: bool,
     rng: SimRng,
     issued: u64,
     writers: Vec<Agent>,
@@ -202,7 +181,9 @@ pub struct Workload {
 }
 
 impl Workload {
-    pub fn new(cfg: &RunConfig) -> Self {
+    /// The workload of `cfg`; `topics_first` is the voting arena's mix (`arena::Mix::Topics`):
+    /// each topic's claims, then every vote, shuffled.
+    pub fn new(cfg: &RunConfig, topics_first: bool) -> Self {
         let seed = cfg.seed;
         let derive = |base: u64, n: u32| {
             (0..u64::from(n))
@@ -211,6 +192,7 @@ impl Workload {
         };
         Self {
             cfg: cfg.clone(),
+            topics_first,
             rng: rng::stream(seed, "workload"),
             issued: 0,
             writers: derive(0, WRITER_AGENTS as u32),
@@ -287,7 +269,7 @@ impl Workload {
         self.issued += 1;
         self.count_burst(now);
         let ts = wall_ms / TIMESTAMP_GRAIN_MS * TIMESTAMP_GRAIN_MS;
-        if self.cfg.arena.arena().mix() == Mix::Topics {
+        if self.topics_first {
             return Some(self.next_voting(ts));
         }
         // Hostile records keep the engine's date: each breaks one rule, never the clock rule too.
@@ -448,7 +430,7 @@ impl Workload {
             .rng
             .random_bool(0.6)
             .then(|| PREDICATES[self.rng.random_range(0..PREDICATES.len())].to_owned());
-        QuerySpec {
+        let spec = QuerySpec {
             subject,
             predicate,
             consensus: self.rng.random_bool(0.5),
@@ -458,8 +440,8 @@ impl Workload {
                 .then(|| self.rng.random_range(0..2_000)),
             lifecycles: self.lifecycles(),
             materialize_first: false,
-        }
-        .with_materialize(&mut self.materialize_rng)
+        };
+        with_materialize(spec, &mut self.materialize_rng)
     }
 
     fn lifecycles(&mut self) -> Vec<Lifecycle> {
@@ -557,7 +539,7 @@ impl Workload {
         }
         match self.vote_queue.pop() {
             Some(vote) => Op::Submit(vote),
-            None => Op::Query(
+            None => Op::Query(with_materialize(
                 QuerySpec {
                     subject: self.topics[self.rng.random_range(0..self.topics.len())]
                         .subject
@@ -567,9 +549,9 @@ impl Workload {
                     max_stale_ms: None,
                     lifecycles: QuerySpec::active_only(),
                     materialize_first: false,
-                }
-                .with_materialize(&mut self.materialize_rng),
-            ),
+                },
+                &mut self.materialize_rng,
+            )),
         }
     }
 

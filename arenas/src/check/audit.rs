@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use stemedb::Engine;
 
 use super::queries::lens_of;
+use crate::env::Env;
 use crate::metrics::OpKind;
 use crate::oracle::spec;
 use crate::outcome::Failure;
-use crate::sim::Env;
 
 /// The audit records in the store, read as the design lays them out.
 pub(crate) fn stored_audits(env: &Env) -> Result<BTreeMap<u64, spec::Audit>, Failure> {

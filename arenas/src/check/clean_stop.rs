@@ -22,9 +22,9 @@ use std::rc::Rc;
 use stemedb::model::Agent;
 use stemedb::Engine;
 
+use crate::env::Env;
 use crate::oracle::spec;
 use crate::outcome::Failure;
-use crate::sim::Env;
 
 /// Records of the backlog written just before the stop.
 const STOP_BACKLOG_RECORDS: u64 = 32;

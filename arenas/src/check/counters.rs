@@ -7,10 +7,10 @@ use std::collections::BTreeSet;
 use stemedb::query::QueryEngine;
 use stemedb::Engine;
 
+use crate::env::Env;
 use crate::oracle::counters::{self, IngestTruth, QueryTruth};
 use crate::oracle::ingest;
 use crate::outcome::Failure;
-use crate::sim::Env;
 
 /// Whether this run is one process that met no fault of the disk or the KV: the only runs whose
 /// counters have an exact truth. Decided from what happened, not from the arena's name.

@@ -11,9 +11,9 @@
 //! records whose bytes are gone are the log oracle's verdict, not this one's. Checked with the
 //! log at every recovery and as the run ends.
 
+use crate::env::Env;
 use crate::oracle::spec;
 use crate::outcome::Failure;
-use crate::sim::Env;
 
 /// The log's segments on disk now (the directory's live names, read around the fault model):
 /// base, salt and file name, by base.

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use stemedb::Engine;
 
+use crate::env::Env;
 use crate::oracle::spec;
 use crate::outcome::Failure;
-use crate::sim::Env;
 
 /// How long the worker may take to finish the flush that catching up started.
 const FLUSH_SETTLE_SIM_MS_MAX: u64 = 5_000;

@@ -6,10 +6,10 @@ use stemedb::model::Record;
 
 use super::log::{check_log, refresh_damage};
 use super::{frames, reasons};
+use crate::env::Env;
 use crate::oracle::ingest::{self, hex};
 use crate::oracle::spec;
 use crate::outcome::Failure;
-use crate::sim::Env;
 
 /// Decides, for each entry the medium may have destroyed, whether the engine applied it: its
 /// primary entry holds exactly its bytes.

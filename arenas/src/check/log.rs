@@ -8,10 +8,10 @@ use stemedb::io::Clock;
 use stemedb::wal::{ReadOutcome, WalReader};
 
 use super::{frames, segments};
+use crate::env::Env;
 use crate::oracle::ingest::{self};
 use crate::oracle::spec;
 use crate::outcome::Failure;
-use crate::sim::Env;
 
 /// The disk's media damage, as global log ranges (damage outside WAL segments is ignored here:
 /// the KV and the quarantine list are checked by their own means).

@@ -10,11 +10,11 @@
 
 use stemedb::Engine;
 
+use crate::env::Env;
 use crate::oracle::coverage::reason_ranges;
 use crate::oracle::ingest;
 use crate::oracle::spec;
 use crate::outcome::Failure;
-use crate::sim::Env;
 
 pub fn check(env: &Env, engine: &Engine) -> Result<(), Failure> {
     let cursor = env

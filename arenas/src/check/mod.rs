@@ -35,10 +35,10 @@ use stemedb::model::{Agent, Assertion, Record};
 use stemedb::wal::WalReader;
 use stemedb::Engine;
 
+use crate::env::Env;
 use crate::oracle::spec;
 use crate::oracle::validity::Signatures;
 use crate::outcome::Failure;
-use crate::sim::Env;
 
 /// Fresh writes the liveness phase makes: each must be acknowledged and ingested.
 const LIVENESS_WRITES: u64 = 3;

@@ -20,10 +20,10 @@ use stemedb::wal::record::Header;
 use stemedb::wal::{segment_files, SegmentName};
 use stemedb_faults::{DamageCause, MediaDamage};
 
+use crate::env::Env;
 use crate::oracle::ingest;
 use crate::oracle::spec;
 use crate::outcome::Failure;
-use crate::sim::Env;
 
 /// How long after a flush the worker may take to remove what lies below it: the removals and
 /// their directory sync are a few simulated calls, each a few ms at most.

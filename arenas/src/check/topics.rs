@@ -8,11 +8,11 @@ use stemedb::model::Hash32;
 use stemedb::Engine;
 
 use super::queries::{query_of, QueryCheck};
+use crate::env::Env;
 use crate::metrics::OpKind;
 use crate::oracle::ingest;
 use crate::oracle::spec;
 use crate::outcome::Failure;
-use crate::sim::Env;
 use crate::workload::QuerySpec;
 
 /// Voting: trolls whose counted weight is below the honest side's never win a topic. (The

@@ -28,15 +28,13 @@ use stemedb::io::Clock;
 use stemedb::query::QueryEngine;
 use stemedb::Engine;
 
-use crate::check::queries::Unanswered;
-use crate::check::QueryCheck;
+use crate::env::{Env, Phase};
 use crate::metrics::OpKind;
+use crate::observed::{QueryCheck, Unanswered};
 use crate::outcome::Failure;
-use crate::sim::{Env, Phase};
 use crate::workload::QuerySpec;
 
-/// The key of one view read: process, subject, predicate, and the clock it was dated by.
-pub type ViewRead = (u32, String, String, u64);
+pub use crate::observed::ViewRead;
 
 /// Notes that a read of `spec`'s view began at engine time `wall_ms` in the current process.
 pub fn read_started(env: &Env, spec: &QuerySpec, wall_ms: u64) {

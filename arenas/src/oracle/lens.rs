@@ -14,10 +14,32 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use stemedb::lens::Rule;
-use stemedb::model::{Assertion, Hash32, Record, Vote, WeightSum};
+use stemedb::model::{Assertion, Hash32, Lifecycle, Record, Vote, WeightSum};
 
 use crate::oracle::spec;
-use crate::workload::QuerySpec;
+
+/// A query the workload asks.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QuerySpec {
+    pub subject: String,
+    pub predicate: Option<String>,
+    pub consensus: bool,
+    pub max_stale_ms: Option<u64>,
+    /// The lifecycles the query asks for, as a user lists them (repeats allowed; empty asks
+    /// for nothing). The reference lens reads it as a set, independently of the engine's
+    /// `LifecycleFilter`.
+    pub lifecycles: Vec<Lifecycle>,
+    /// Materialise the subject+predicate view explicitly (`QueryEngine::materialize`, an
+    /// operator's warm-up) just before the query.
+    pub materialize_first: bool,
+}
+
+impl QuerySpec {
+    /// What a reader normally asks for: active assertions only.
+    pub fn active_only() -> Vec<Lifecycle> {
+        vec![Lifecycle::Active]
+    }
+}
 
 /// One ranked candidate: its identity hash, distinct voters counted and their total weight.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
