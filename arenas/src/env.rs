@@ -57,7 +57,7 @@ pub struct Shared {
     /// What the host asks of the driver (see [`HostRequest`]); survives the step it was made in.
     pub requests: std::collections::BTreeSet<HostRequest>,
     /// The ingest worker of this boot's engine ended (a fatal error under faults): the writers
-    /// stop, the host shuts the engine down and asks for a restart (see `host::supervised_stop`).
+    /// stop, the host shuts the engine down and asks for a restart (see `host::stop::supervised_stop`).
     /// Per boot: every start clears it.
     pub ingest_stopped: bool,
     /// Operator interventions so far (bounded by `INTERVENTIONS_MAX`).

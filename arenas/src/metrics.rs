@@ -20,7 +20,7 @@ pub enum OpKind {
     SubmitCancelled,
     /// A record dated too far ahead, refused as it must be.
     FutureRefused,
-    /// The same record resubmitted after the log failed closed (`host::stays_closed`).
+    /// The same record resubmitted after the log failed closed (`host::writer::stays_closed`).
     ClosedProbe,
     Query,
     QueryFailed,
