@@ -78,6 +78,24 @@ impl LatencyModel {
         }
     }
 
+    /// The longest one call can take under this model: the slowest class's capped tail plus a
+    /// stall. Oracles that wait for "no call in flight" wait longer than this.
+    pub fn call_max(&self) -> Duration {
+        let tail_us = |d: LatencyDist| {
+            if d.sigma_milli == 0 {
+                d.median_us
+            } else {
+                d.median_us.saturating_mul(LATENCY_TAIL_FACTOR_MAX)
+            }
+        };
+        let slowest_us = [self.read, self.write, self.sync, self.metadata]
+            .into_iter()
+            .map(tail_us)
+            .max()
+            .unwrap_or(0);
+        Duration::from_micros(slowest_us.saturating_add(self.stall_us))
+    }
+
     pub(crate) fn sample(&self, class: OpClass, rng: &mut SimRng) -> Duration {
         let dist = match class {
             OpClass::Read => self.read,
@@ -90,5 +108,33 @@ impl LatencyModel {
             us += self.stall_us;
         }
         Duration::from_micros(us)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Oracles wait out `call_max` to know no call is in flight: no draw may exceed it.
+    #[test]
+    fn no_draw_exceeds_call_max() {
+        let slow = LatencyModel {
+            sync: LatencyDist::new(9_000, 500),
+            stall_per_million: 200_000,
+            stall_us: 60_000,
+            ..LatencyModel::ssd()
+        };
+        for model in [LatencyModel::ssd(), slow] {
+            let max = model.call_max();
+            let mut rng = crate::rng::stream(7, "latency-test");
+            let mut longest = Duration::ZERO;
+            for _ in 0..50_000 {
+                for class in [OpClass::Read, OpClass::Write, OpClass::Sync, OpClass::Metadata] {
+                    longest = longest.max(model.sample(class, &mut rng));
+                }
+            }
+            assert!(longest <= max, "{longest:?} drawn, {max:?} claimed the longest");
+            assert!(longest > max / 20, "the bound should not be vacuous: {longest:?} vs {max:?}");
+        }
     }
 }

@@ -21,8 +21,10 @@ use crate::outcome::Failure;
 
 /// How long the worker may take to finish the flush that catching up started.
 const FLUSH_SETTLE_SIM_MS_MAX: u64 = 5_000;
-/// A silence this long ends the worker's last step: far longer than any one simulated call
-/// (the latency models' slowest sync is a few ms), far shorter than the quiet window below.
+/// A silence this long ends the worker's last step, if it is also longer than twice the longest
+/// one call can take under the run's latency model (see `settled_silence_ms`): a call in flight
+/// was counted as it began, so a silence shorter than the call says nothing (a slow device's
+/// sync with a stall runs past half a second, and the worker's step goes on after it).
 const SETTLED_SILENCE_SIM_MS: u64 = 50;
 /// How long the engine must then stay silent: four times the worker's longest back-off
 /// (`BACKOFF_MAX_DEFAULT`), so a retry loop shows.
@@ -59,10 +61,11 @@ pub async fn check(env: &Env, engine: &Engine) -> Result<(), Failure> {
     // after it: segments wholly below the cursor are removed and their directory synced, calls
     // whose latency may run past the moment the KV became durable. Quiet is judged from the
     // first silence longer than any one call, never from inside that step.
+    let settled_ms = settled_silence_ms(env);
     let mut last = calls();
     let mut silent_ms = 0;
     for _ in 0..FLUSH_SETTLE_SIM_MS_MAX {
-        if silent_ms >= SETTLED_SILENCE_SIM_MS {
+        if silent_ms >= settled_ms {
             break;
         }
         tokio::time::sleep(Duration::from_millis(1)).await;
@@ -70,9 +73,9 @@ pub async fn check(env: &Env, engine: &Engine) -> Result<(), Failure> {
         silent_ms = if now == last { silent_ms + 1 } else { 0 };
         last = now;
     }
-    if silent_ms < SETTLED_SILENCE_SIM_MS {
+    if silent_ms < settled_ms {
         return Err(Failure::Liveness(format!(
-            "ingest caught up and flushed, and in the {FLUSH_SETTLE_SIM_MS_MAX} simulated ms after it the engine never went {SETTLED_SILENCE_SIM_MS} ms without a disk or KV call"
+            "ingest caught up and flushed, and in the {FLUSH_SETTLE_SIM_MS_MAX} simulated ms after it the engine never went {settled_ms} ms without a disk or KV call"
         )));
     }
     let before = calls();
@@ -94,6 +97,15 @@ pub async fn check(env: &Env, engine: &Engine) -> Result<(), Failure> {
         )));
     }
     Ok(())
+}
+
+/// How long a silence must last to end the worker's step (see `SETTLED_SILENCE_SIM_MS`).
+fn settled_silence_ms(env: &Env) -> u64 {
+    let call_ms_max = env
+        .disk
+        .latency_model()
+        .map_or(0, |m| m.call_max().as_millis() as u64 + 1);
+    SETTLED_SILENCE_SIM_MS.max(2 * call_ms_max)
 }
 
 fn show_cursor(value: Option<&[u8]>) -> String {

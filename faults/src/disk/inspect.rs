@@ -4,6 +4,11 @@
 use super::*;
 
 impl SimDisk {
+    /// The latency model its calls draw from (the KV of the same plan draws from the same).
+    pub fn latency_model(&self) -> Option<LatencyModel> {
+        self.state().latency
+    }
+
     /// A read-only view for oracles: its calls are not counted, fire no faults, take no time
     /// and work without power, so checking the disk never changes the run being checked.
     /// Writes through it fail.
