@@ -129,12 +129,23 @@ mod tests {
             let mut rng = crate::rng::stream(7, "latency-test");
             let mut longest = Duration::ZERO;
             for _ in 0..50_000 {
-                for class in [OpClass::Read, OpClass::Write, OpClass::Sync, OpClass::Metadata] {
+                for class in [
+                    OpClass::Read,
+                    OpClass::Write,
+                    OpClass::Sync,
+                    OpClass::Metadata,
+                ] {
                     longest = longest.max(model.sample(class, &mut rng));
                 }
             }
-            assert!(longest <= max, "{longest:?} drawn, {max:?} claimed the longest");
-            assert!(longest > max / 20, "the bound should not be vacuous: {longest:?} vs {max:?}");
+            assert!(
+                longest <= max,
+                "{longest:?} drawn, {max:?} claimed the longest"
+            );
+            assert!(
+                longest > max / 20,
+                "the bound should not be vacuous: {longest:?} vs {max:?}"
+            );
         }
     }
 }

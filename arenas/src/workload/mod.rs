@@ -8,7 +8,15 @@ use stemedb::model::{Agent, Assertion, Hash32, Lifecycle, Record, Weight};
 use stemedb_faults::rng::{self, SimRng};
 
 use crate::config::RunConfig;
+
+mod foreign_clock;
+mod hostile;
+mod topics;
+
+pub use crate::oracle::lens::QuerySpec;
 use crate::oracle::spec;
+pub use foreign_clock::ForeignClock;
+pub use topics::Topic;
 
 const PREDICATES: [&str; 3] = ["color", "owner", "status"];
 const OBJECTS: [&str; 6] = ["red", "green", "blue", "alice", "bob", "unknown:value"];
@@ -21,71 +29,6 @@ const HONEST_WEIGHT_UNITS_MIN: u32 = 50;
 const HONEST_WEIGHT_UNITS_MAX: u32 = 100;
 /// Timestamps are coarsened to this grain so equal timestamps (recency ties) really happen.
 const TIMESTAMP_GRAIN_MS: u64 = 50;
-/// How far behind a lagging client clock may be: an hour.
-const FOREIGN_BEHIND_MS_MAX: u64 = 60 * 60 * 1000;
-/// How far ahead of the tolerance a far-future stamp may be: a year.
-const FOREIGN_FAR_AHEAD_MS_MAX: u64 = 365 * 24 * 60 * 60 * 1000;
-
-/// The clocks, other than the engine's, that stamp a share of the records
-/// (`RunConfig::foreign_clock_per_mille`). Real clients sign with their own clock: behind, ahead,
-/// reset, or honest while the server's clock is the wrong one. Each stamp is judged exactly by
-/// `oracle::clock` against the engine's reading at submit, so the engine must accept the ones
-/// within the tolerance (the bound itself included) and refuse the rest.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ForeignClock {
-    /// True time minus up to an hour: a lagging client (loses recency races it should lose).
-    Behind,
-    /// True time exactly: refused only while the engine's own clock is far behind (clock faults).
-    True,
-    /// True time plus up to twice the tolerance: a client running fast.
-    Fast,
-    /// The engine's reading plus 1 ms to the tolerance: ahead, yet accepted (wins recency).
-    AheadWithin,
-    /// The engine's reading plus exactly the tolerance: the last date accepted.
-    AtBound,
-    /// One ms past the bound: the first date refused.
-    PastBound,
-    /// Up to a year past the bound.
-    FarFuture,
-    /// The first second after the Unix epoch: a client whose clock was reset.
-    Epoch,
-}
-
-impl ForeignClock {
-    const ALL: [ForeignClock; 8] = [
-        ForeignClock::Behind,
-        ForeignClock::True,
-        ForeignClock::Fast,
-        ForeignClock::AheadWithin,
-        ForeignClock::AtBound,
-        ForeignClock::PastBound,
-        ForeignClock::FarFuture,
-        ForeignClock::Epoch,
-    ];
-
-    /// The date this clock stamps, given the engine's wall reading and the simulation's true
-    /// wall time.
-    fn stamp(self, rng: &mut SimRng, engine_wall_ms: u64, true_wall_ms: u64) -> u64 {
-        use crate::oracle::clock::FUTURE_SKEW_MS_MAX as SKEW;
-        match self {
-            ForeignClock::Behind => {
-                true_wall_ms.saturating_sub(rng.random_range(1..=FOREIGN_BEHIND_MS_MAX))
-            }
-            ForeignClock::True => true_wall_ms,
-            ForeignClock::Fast => true_wall_ms + rng.random_range(1..=2 * SKEW),
-            ForeignClock::AheadWithin => engine_wall_ms + rng.random_range(1..SKEW),
-            ForeignClock::AtBound => engine_wall_ms + SKEW,
-            ForeignClock::PastBound => engine_wall_ms + SKEW + 1,
-            ForeignClock::FarFuture => {
-                engine_wall_ms + SKEW + rng.random_range(2..=FOREIGN_FAR_AHEAD_MS_MAX)
-            }
-            ForeignClock::Epoch => rng.random_range(0..1_000),
-        }
-    }
-}
-
-pub use crate::oracle::lens::QuerySpec;
-
 /// Draws, from `rng` (its own stream, so the operations stay as they were), whether a query with
 /// a predicate materialises its view first.
 fn with_materialize(mut spec: QuerySpec, rng: &mut SimRng) -> QuerySpec {
@@ -132,15 +75,6 @@ pub enum Op {
         outer: Record,
         inner: Vec<u8>,
     },
-}
-
-/// A contested topic of the voting arena: the honest claim and the trolls' claim.
-#[derive(Clone, Debug)]
-pub struct Topic {
-    pub subject: String,
-    pub predicate: String,
-    pub honest: Hash32,
-    pub troll: Hash32,
 }
 
 /// The smuggler's guess of the log's growth per operation, for guessing offsets.
@@ -460,176 +394,5 @@ impl Workload {
             0 => Hash32::of(b"no assertion yet"),
             n => self.assertions[self.rng.random_range(0..n)],
         }
-    }
-
-    /// Bytes ingest must refuse: garbage, a valid record with a broken signature, a truncation,
-    /// a signed record that breaks one validation rule, or a signed record with one field changed
-    /// after signing.
-    fn hostile(
-        &mut self,
-        ts: u64,
-    ) -> (
-        Vec<u8>,
-        crate::oracle::validity::Signatures,
-        Option<crate::adversary::Breach>,
-    ) {
-        use crate::oracle::validity::Signatures;
-        let target = self.target();
-        match self.rng.random_range(0..3u8) {
-            0 => {
-                let (breach, bytes) = self.adversary.rule_breaking(&mut self.rng, target, ts);
-                return (bytes, Signatures::Verify, Some(breach));
-            }
-            1 => {
-                let bytes = self.adversary.tampered(&mut self.rng, target, ts);
-                return (bytes, Signatures::KnownBad, None);
-            }
-            _ => {}
-        }
-        (self.garbled(ts), Signatures::Verify, None)
-    }
-
-    /// Garbage, a record with its object changed after signing, a truncated record, or (on
-    /// its own stream) a validly signed record in a non-canonical encoding.
-    fn garbled(&mut self, ts: u64) -> Vec<u8> {
-        let valid = self.assertion(ts);
-        // The hostile copy's hash must not count as issued: votes must target real assertions.
-        self.assertions.pop();
-        let garbled = self.garbled_from(&valid);
-        if self.malleate_rng.random_bool(MALLEATED_PROBABILITY) {
-            let start = self.malleate_rng.random_range(0..usize::from(u16::MAX));
-            if let Some(bytes) = crate::adversary::malleated(&valid, start) {
-                return bytes;
-            }
-        }
-        garbled
-    }
-
-    fn garbled_from(&mut self, valid: &Record) -> Vec<u8> {
-        let valid = valid.clone();
-        let mut bytes = spec::encode(&valid);
-        match self.rng.random_range(0..3u8) {
-            0 => {
-                let len = self.rng.random_range(0..300usize);
-                (0..len).map(|_| self.rng.random()).collect()
-            }
-            1 => {
-                // Tamper with the object after signing: the signature no longer verifies.
-                if let Record::Assertion(mut a) = valid {
-                    a.object.push_str("-forged");
-                    bytes = spec::encode(&Record::Assertion(a));
-                }
-                bytes
-            }
-            _ => {
-                let keep = self.rng.random_range(0..bytes.len().max(1));
-                bytes.truncate(keep);
-                bytes
-            }
-        }
-    }
-
-    /// The voting arena: first each topic's two claims, then the votes, shuffled.
-    fn next_voting(&mut self, ts: u64) -> Op {
-        if self.topics.len() < self.cfg.subjects as usize {
-            return Op::Submit(self.topic_claim(ts));
-        }
-        if self.vote_queue.is_empty() {
-            self.fill_vote_queue(ts);
-        }
-        match self.vote_queue.pop() {
-            Some(vote) => Op::Submit(vote),
-            None => Op::Query(with_materialize(
-                QuerySpec {
-                    subject: self.topics[self.rng.random_range(0..self.topics.len())]
-                        .subject
-                        .clone(),
-                    predicate: Some(PREDICATES[0].to_owned()),
-                    consensus: true,
-                    max_stale_ms: None,
-                    lifecycles: QuerySpec::active_only(),
-                    materialize_first: false,
-                },
-                &mut self.materialize_rng,
-            )),
-        }
-    }
-
-    /// One record of a topic: the honest claim first, then the troll claim (with a later
-    /// timestamp, so recency alone would pick the trolls).
-    fn topic_claim(&mut self, ts: u64) -> Record {
-        let index = self.topics.len();
-        let subject = format!("topic-{index}");
-        let writer = &self.writers[index % self.writers.len()];
-        let mut honest = Assertion::new(
-            subject.clone(),
-            PREDICATES[0].to_owned(),
-            "true".to_owned(),
-            0.9,
-            ts,
-        );
-        writer.sign_assertion(&mut honest);
-        let mut troll = Assertion::new(
-            subject.clone(),
-            PREDICATES[0].to_owned(),
-            "false".to_owned(),
-            0.9,
-            ts + 1_000,
-        );
-        writer.sign_assertion(&mut troll);
-        self.topics.push(Topic {
-            subject,
-            predicate: PREDICATES[0].to_owned(),
-            honest: spec::assertion_id(&honest),
-            troll: spec::assertion_id(&troll),
-        });
-        // Hand out the honest claim now and the troll claim at the front of the votes.
-        self.vote_queue.push(Record::Assertion(troll));
-        Record::Assertion(honest)
-    }
-
-    /// Every honest voter votes once (some twice) for the honest claim; every troll votes for
-    /// the troll claim with a weight sized so the trolls' total stays below the honest minimum,
-    /// and repeats itself many times (repeats must not count).
-    fn fill_vote_queue(&mut self, ts: u64) {
-        let honest_min_units = HONEST_WEIGHT_UNITS_MIN * self.honest.len() as u32;
-        let troll_units =
-            (honest_min_units.saturating_sub(1) / (self.trolls.len().max(1) as u32)).max(1);
-        let mut votes = Vec::new();
-        for topic in self.topics.clone() {
-            for voter in &self.honest {
-                let units = self
-                    .rng
-                    .random_range(HONEST_WEIGHT_UNITS_MIN..=HONEST_WEIGHT_UNITS_MAX);
-                votes.push(Record::Vote(voter.vote(
-                    topic.honest,
-                    Weight::from_units(units),
-                    ts,
-                )));
-                if self.rng.random_bool(0.2) {
-                    votes.push(Record::Vote(voter.vote(
-                        topic.honest,
-                        Weight::from_units(units + 1),
-                        ts + 1,
-                    )));
-                }
-            }
-            if honest_min_units > 0 {
-                for voter in &self.trolls {
-                    for repeat in 0..self.rng.random_range(1..=4u64) {
-                        votes.push(Record::Vote(voter.vote(
-                            topic.troll,
-                            Weight::from_units(troll_units),
-                            ts + repeat,
-                        )));
-                    }
-                }
-            }
-        }
-        // Shuffle so honest and troll votes arrive interleaved and concurrently.
-        for i in (1..votes.len()).rev() {
-            votes.swap(i, self.rng.random_range(0..=i));
-        }
-        self.vote_queue.extend(votes);
     }
 }
