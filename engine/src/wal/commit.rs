@@ -287,3 +287,40 @@ impl Drop for LeaderGuard<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waiter() -> (Pending, oneshot::Receiver<Wake>) {
+        let (tx, rx) = oneshot::channel();
+        (
+            Pending {
+                payload: Vec::new(),
+                tx: Some(tx),
+            },
+            rx,
+        )
+    }
+
+    /// Every waiter of a batch gets exactly its own answer.
+    #[test]
+    fn each_waiter_gets_its_own_answer() {
+        let ((a, mut rx_a), (b, mut rx_b)) = (waiter(), waiter());
+        answer(vec![a, b], vec![Ok(0), Err(WalError::FlushInterrupted)]);
+        assert!(matches!(rx_a.try_recv(), Ok(Wake::Done(Ok(0)))));
+        assert!(matches!(
+            rx_b.try_recv(),
+            Ok(Wake::Done(Err(WalError::FlushInterrupted)))
+        ));
+    }
+
+    /// A batch answered with fewer results than records would leave a writer to take its
+    /// dropped sender for an interrupted flush: that must never happen silently.
+    #[test]
+    #[should_panic(expected = "one answer per record of the batch")]
+    fn a_batch_without_an_answer_for_every_record_panics() {
+        let ((a, _rx_a), (b, _rx_b)) = (waiter(), waiter());
+        answer(vec![a, b], vec![Ok(0)]);
+    }
+}
