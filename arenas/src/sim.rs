@@ -21,7 +21,7 @@ use crate::env::{Env, HostRequest, Phase, Shared, HOST_NAME};
 use crate::host;
 use crate::metrics::Metrics;
 use crate::outcome::Failure;
-use crate::world::{Control, Flow, TurmoilWorld, World};
+use crate::world::{Control, Flow, SimWorld, World};
 
 /// The result of one seed's run.
 #[derive(Debug)]
@@ -104,7 +104,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         kv: kv.clone(),
         clock,
     };
-    let mut world = TurmoilWorld::new(config.seed);
+    let mut world = SimWorld::new(config.seed);
     let boot_env = env.clone();
     world.host(
         HOST_NAME,

@@ -101,9 +101,10 @@ pub fn watch(config: &RunConfig) -> Guard {
     let what = format!(
         "FAIL {arena} seed {seed}: liveness_failure: hang: the world took no step for {wall_s} \
          s of wall time (engine code that loops without yielding or touching a simulated \
-         device)\n  reproduce: cargo run --release --bin stemedb-sim -- {reproduce}\n  \
+         device)\n  reproduce: {cargo_run}{reproduce}\n  \
          options: {options}",
         wall_s = hang_wall_s(),
+        cargo_run = crate::world::CARGO_RUN,
         arena = config.arena.name(),
         seed = config.seed,
         options = serde_json::to_string(&config.options()).unwrap_or_default(),

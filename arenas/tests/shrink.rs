@@ -36,6 +36,7 @@ fn a_planted_failure_shrinks_and_still_fails_the_same_way() {
         fingerprint: original.fingerprint.clone(),
         commit: String::new(),
         build_profile: String::new(),
+        world: stemedb_arenas::world::NAME.into(),
         options: config.options(),
         reproduce: String::new(),
         config: config.clone(),

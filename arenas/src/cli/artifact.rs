@@ -18,9 +18,17 @@ pub struct Artifact {
     pub fingerprint: String,
     pub commit: String,
     pub build_profile: String,
+    /// The scheduler the run was on (`turmoil`, or `madsim` for a `--cfg madsim` build);
+    /// `turmoil` in artifacts written before madsim existed.
+    #[serde(default = "turmoil_world")]
+    pub world: String,
     pub options: std::collections::BTreeMap<String, String>,
     pub reproduce: String,
     pub config: RunConfig,
+}
+
+fn turmoil_world() -> String {
+    "turmoil".to_owned()
 }
 
 pub const ARTIFACT_FORMAT: &str = "stemedb-sim-failure/v1";

@@ -108,8 +108,9 @@ pub fn check(shape: &ShapeArgs, seeds: &str, jobs: Option<usize>) -> Result<i32,
             for (k, v) in a {
                 if b.get(k) != Some(v) {
                     eprintln!(
-                        "NON-DETERMINISTIC {k}: {v} vs {}\n  reproduce: cargo run --release --bin stemedb-sim -- check-determinism --seeds {seed}",
-                        b.get(k).map_or("missing", String::as_str)
+                        "NON-DETERMINISTIC {k}: {v} vs {}\n  reproduce: {}check-determinism --seeds {seed}",
+                        b.get(k).map_or("missing", String::as_str),
+                        crate::world::CARGO_RUN
                     );
                 }
             }

@@ -79,8 +79,13 @@ fn install_panic_hook() {
     });
 }
 
-/// Runs one config, turning any panic into a safety violation.
+/// Runs one config, turning any panic into a safety violation. On a world that needs it (madsim),
+/// on a thread of its own (see `world::on_fresh_thread`).
 pub fn run_guarded(config: &RunConfig) -> SeedResult {
+    crate::world::on_fresh_thread(config.seed, || run_guarded_here(config))
+}
+
+fn run_guarded_here(config: &RunConfig) -> SeedResult {
     install_panic_hook();
     PANIC_MESSAGE.with(|p| p.borrow_mut().take());
     let was_guarded = GUARDED.with(|g| g.replace(true));
@@ -195,7 +200,8 @@ fn arenas_of(shape: &ShapeArgs, scenario: &Scenario) -> Vec<crate::config::Arena
 /// The command that reproduces one seed's run exactly.
 pub fn reproduce_line(shape: &ShapeArgs, config: &RunConfig, artifact: Option<&Path>) -> String {
     let mut line = format!(
-        "cargo run --release --bin stemedb-sim -- replay --arena {} --seed {} --ops {}",
+        "{}replay --arena {} --seed {} --ops {}",
+        crate::world::CARGO_RUN,
         config.arena.name(),
         config.seed,
         config.ops
@@ -206,7 +212,8 @@ pub fn reproduce_line(shape: &ShapeArgs, config: &RunConfig, artifact: Option<&P
     if config.plan.is_some() {
         if let Some(a) = artifact {
             line = format!(
-                "cargo run --release --bin stemedb-sim -- replay --artifact {}",
+                "{}replay --artifact {}",
+                crate::world::CARGO_RUN,
                 a.display()
             );
         }
@@ -292,6 +299,7 @@ pub fn finish(
                 fingerprint: r.fingerprint.clone(),
                 commit: commit().into(),
                 build_profile: build_profile().into(),
+                world: crate::world::NAME.into(),
                 options: r.config.options(),
                 reproduce: reproduce.clone(),
                 config: RunConfig {

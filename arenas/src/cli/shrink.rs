@@ -182,6 +182,7 @@ pub fn shrink(artifact_path: &Path, out: Option<&Path>) -> Result<i32, CliError>
         fingerprint: String::new(),
         commit: commit().into(),
         build_profile: build_profile().into(),
+        world: crate::world::NAME.into(),
         options: best.options(),
         reproduce: String::new(),
         config: best.clone(),
@@ -190,7 +191,8 @@ pub fn shrink(artifact_path: &Path, out: Option<&Path>) -> Result<i32, CliError>
     let path = dir.join(format!("{name}.json"));
     let text = serde_json::to_string_pretty(&Artifact {
         reproduce: format!(
-            "cargo run --release --bin stemedb-sim -- replay --artifact {}",
+            "{}replay --artifact {}",
+            crate::world::CARGO_RUN,
             path.display()
         ),
         ..shrunk

@@ -88,9 +88,11 @@ fn save_artifact(
         fingerprint: result.fingerprint.clone(),
         commit: commit().into(),
         build_profile: build_profile().into(),
+        world: crate::world::NAME.into(),
         options: config.options(),
         reproduce: format!(
-            "cargo run --release --bin stemedb-sim -- replay --artifact {}",
+            "{}replay --artifact {}",
+            crate::world::CARGO_RUN,
             path.display()
         ),
         config: RunConfig {

@@ -1,5 +1,18 @@
-//! The world seam: what the arenas need from a deterministic scheduler, and its turmoil
-//! implementation. Arenas never name turmoil, so a second scheduler (madsim) can slot in here.
+//! The world seam: what the arenas need from a deterministic scheduler. Two implement it:
+//! turmoil (`turmoil.rs`, the default build), whose hosts' tasks run in a fixed order, and madsim
+//! (`madsim.rs`, a build with `--cfg madsim`), which polls a random ready task at every step, so
+//! the same seeds explore other interleavings of writers, ingest, queries and recovery. Arenas
+//! never name either.
+
+#[cfg(madsim)]
+mod madsim;
+#[cfg(not(madsim))]
+mod turmoil;
+
+#[cfg(madsim)]
+pub use self::madsim::{host_elapsed, on_fresh_thread, MadsimWorld as SimWorld, CARGO_RUN, NAME};
+#[cfg(not(madsim))]
+pub use self::turmoil::{host_elapsed, on_fresh_thread, TurmoilWorld as SimWorld, CARGO_RUN, NAME};
 
 use std::future::Future;
 use std::pin::Pin;
@@ -50,64 +63,3 @@ pub trait World {
 pub const TICK_DURATION: Duration = Duration::from_millis(50);
 /// Longest virtual time a world may run: a bound, never a target (liveness is judged earlier).
 pub const SIMULATION_DURATION_MAX: Duration = Duration::from_secs(24 * 3600);
-
-/// Virtual time since the world started, read from inside a host (exact within a step).
-pub fn host_elapsed() -> Duration {
-    turmoil::sim_elapsed().unwrap_or_default()
-}
-
-/// The world on turmoil.
-pub struct TurmoilWorld<'a> {
-    sim: turmoil::Sim<'a>,
-}
-
-impl TurmoilWorld<'_> {
-    pub fn new(seed: u64) -> Self {
-        let sim = turmoil::Builder::new()
-            .rng_seed(seed)
-            .tick_duration(TICK_DURATION)
-            .simulation_duration(SIMULATION_DURATION_MAX)
-            .build();
-        Self { sim }
-    }
-}
-
-impl World for TurmoilWorld<'_> {
-    fn host(&mut self, name: &str, software: Software) {
-        self.sim.host(name, move || {
-            let run = software();
-            async move {
-                run.await;
-                Ok(())
-            }
-        });
-    }
-
-    fn run(
-        &mut self,
-        ticks_max: u64,
-        driver: &mut dyn FnMut(&mut dyn Control, Option<String>) -> Flow,
-    ) -> Duration {
-        for _ in 0..ticks_max {
-            let host_failure = self.sim.step().err().map(|e| e.to_string());
-            if driver(self, host_failure) == Flow::Stop {
-                break;
-            }
-        }
-        self.sim.elapsed()
-    }
-}
-
-impl Control for TurmoilWorld<'_> {
-    fn crash(&mut self, name: &str) {
-        self.sim.crash(name);
-    }
-
-    fn bounce(&mut self, name: &str) {
-        self.sim.bounce(name);
-    }
-
-    fn elapsed(&self) -> Duration {
-        self.sim.elapsed()
-    }
-}
