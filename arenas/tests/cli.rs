@@ -124,6 +124,41 @@ fn a_committed_regression_replays_from_its_artifact() {
 }
 
 #[test]
+fn an_artifact_of_another_world_is_refused_with_its_reproduce_line() {
+    let committed = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../scenarios/regressions/chaos-seed26-quarantine-list-rot.json"
+    );
+    let mut artifact: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(committed).unwrap()).unwrap();
+    let other = if stemedb_arenas::world::NAME == "madsim" {
+        "turmoil"
+    } else {
+        "madsim"
+    };
+    artifact["world"] = other.into();
+    artifact["reproduce"] = "the other build's command".into();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("other-world.json");
+    std::fs::write(&path, artifact.to_string()).unwrap();
+    for verb in ["replay", "shrink"] {
+        let out = sim()
+            .args([verb, "--artifact"])
+            .arg(&path)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{verb}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            stderr.contains(&format!("recorded on the {other} world"))
+                && stderr.contains("the other build's command")
+                && !stderr.contains("panicked"),
+            "{verb}: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn a_corrupt_artifact_is_a_usage_error_not_a_panic() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("bad.json");

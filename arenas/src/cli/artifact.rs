@@ -59,6 +59,18 @@ impl Artifact {
                 artifact.format
             ));
         }
+        if artifact.world != crate::world::NAME {
+            // The same seed on another scheduler is another run: replaying it here would pass or
+            // fail for reasons of its own and say nothing about the recorded failure.
+            return Err(format!(
+                "artifact {} was recorded on the {} world and this build runs the {} world; its \
+                 reproduce line builds the right one: {}",
+                path.display(),
+                artifact.world,
+                crate::world::NAME,
+                artifact.reproduce
+            ));
+        }
         Ok(artifact)
     }
 }
