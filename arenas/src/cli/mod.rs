@@ -7,6 +7,7 @@
 mod artifact;
 mod determinism;
 mod exec;
+mod guarded;
 mod logging;
 mod report_cmd;
 mod shrink;
@@ -19,7 +20,8 @@ use clap::{Args, Parser, Subcommand};
 use crate::config::ArenaKind;
 
 pub use artifact::{Artifact, ARTIFACT_FORMAT};
-pub use exec::{build_profile, commit, run_guarded};
+pub use exec::{build_profile, commit};
+pub use guarded::run_guarded;
 pub use shrink::{shrink, signature};
 
 #[derive(Parser, Debug)]

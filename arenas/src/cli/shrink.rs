@@ -12,7 +12,8 @@ use std::path::{Path, PathBuf};
 use stemedb_reports::Verdict;
 
 use super::artifact::{Artifact, ARTIFACT_FORMAT};
-use super::exec::{build_profile, commit, run_guarded};
+use super::exec::{build_profile, commit};
+use super::guarded::run_guarded;
 use super::CliError;
 use crate::config::RunConfig;
 use crate::outcome::EXIT_PASS;
