@@ -19,6 +19,7 @@ use crate::report::Report;
 use crate::schema::{SchemaVersion, SCHEMA_VERSION};
 use crate::seeds::SeedSet;
 use crate::throughput::Throughput;
+use crate::triage::FailureGroup;
 use crate::wall::WallClock;
 
 /// Field names shared by the writer and the reader's pre-checks.
@@ -37,6 +38,9 @@ struct ReportView<'a> {
     seeds: &'a SeedSet,
     options: &'a BTreeMap<String, String>,
     outcomes: &'a [ArenaOutcome],
+    /// Derived from `outcomes` as it is written (never read back): failures by signature.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    failure_groups: Vec<FailureGroup>,
     throughput: &'a Throughput,
     latencies: &'a BTreeMap<String, LatencyHistogram>,
     counts: &'a Counts,
@@ -57,6 +61,7 @@ impl Report {
             seeds: &self.seeds,
             options: &self.options,
             outcomes: &self.outcomes,
+            failure_groups: self.failure_groups(),
             throughput: &self.throughput,
             latencies: &self.latencies,
             counts: &self.counts,

@@ -60,6 +60,7 @@ mod schema;
 mod seeds;
 mod summary;
 mod throughput;
+mod triage;
 mod wall;
 
 pub use compare::{
@@ -83,4 +84,5 @@ pub use schema::{SchemaVersion, SCHEMA_VERSION};
 pub use seeds::{SeedRange, SeedSet};
 pub use summary::LatencySummary;
 pub use throughput::Throughput;
+pub use triage::{signature, FailureGroup, GROUP_SEEDS_SHOWN_MAX};
 pub use wall::WallClock;

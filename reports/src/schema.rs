@@ -11,7 +11,7 @@ pub struct SchemaVersion {
 }
 
 /// The version this crate writes, and the major version it reads.
-pub const SCHEMA_VERSION: SchemaVersion = SchemaVersion { major: 1, minor: 0 };
+pub const SCHEMA_VERSION: SchemaVersion = SchemaVersion { major: 1, minor: 1 };
 
 impl SchemaVersion {
     /// Parses `"MAJOR.MINOR"`.

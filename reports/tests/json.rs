@@ -22,7 +22,7 @@ fn json_round_trip_is_exact() {
 #[test]
 fn json_carries_schema_version_and_readable_fields() {
     let text = common::sample_report().to_json_pretty().unwrap();
-    assert!(text.starts_with("{\n  \"schema_version\": \"1.0\",\n  \"run_id\": \"run-42\","));
+    assert!(text.starts_with("{\n  \"schema_version\": \"1.1\",\n  \"run_id\": \"run-42\","));
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(value["throughput"]["ops_per_sim_s"], 400.0);
     assert_eq!(value["latencies"]["append_ack"]["summary"]["count"], 1_000);
@@ -31,6 +31,21 @@ fn json_carries_schema_version_and_readable_fields() {
     assert_eq!(value["seeds"][0]["first"], 0);
     assert_eq!(value["seeds"][0]["last"], 9);
     assert_eq!(value["outcomes"][7]["verdict"], "safety_violation");
+    // Derived as written, from the outcomes: every failure is in exactly one group.
+    let failing = value["outcomes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|o| o["verdict"] != "pass")
+        .count() as u64;
+    let grouped: u64 = value["failure_groups"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| g["count"].as_u64().unwrap())
+        .sum();
+    assert!(failing > 0);
+    assert_eq!(grouped, failing);
     assert_eq!(value["wall"]["wall_s"], 1.5);
     assert_eq!(value["wall"]["ops_per_wall_s"], 800.0);
     assert_eq!(value["wall"]["sim_to_wall_ratio"], 2.0);

@@ -29,24 +29,9 @@ struct Shrinker {
     runs: u32,
 }
 
-/// A failure message with every number and hex word masked, so "record at offset 744 is
-/// missing" and "record at offset 912 is missing" are the same failure.
-pub fn signature(message: &str) -> String {
-    let mut out = String::new();
-    let mut in_number = false;
-    for c in message.chars() {
-        if c.is_ascii_hexdigit() {
-            if !in_number {
-                out.push('#');
-                in_number = true;
-            }
-        } else {
-            in_number = false;
-            out.push(c);
-        }
-    }
-    out
-}
+/// One failure signature for shrinking and for the reports' triage (see
+/// [`stemedb_reports::signature`]): a shrunk run must fail with the signature it started with.
+pub use stemedb_reports::signature;
 
 impl Shrinker {
     /// Whether `config` still fails with the original verdict.

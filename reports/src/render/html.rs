@@ -96,6 +96,12 @@ fn outcome_section(report: &Report) -> String {
         "<section>\n<h2>Outcome</h2>\n<p class=\"verdict {class}\">{}</p>\n",
         escape(&sections::outcome_headline(report))
     );
+    let groups = sections::failure_groups_table(report);
+    if !groups.is_empty() {
+        out.push_str("<h3>Failures by signature</h3>\n");
+        out.push_str(&groups.to_html("failure-groups"));
+        out.push_str("<h3>Failing runs</h3>\n");
+    }
     let (failures, hidden) = sections::failures_table(report);
     if !failures.is_empty() {
         out.push_str(&failures.to_html("failures"));

@@ -20,6 +20,12 @@ pub fn render_markdown(report: &Report) -> String {
         "\n## Outcome\n\n**{}**\n",
         md_cell(&sections::outcome_headline(report))
     ));
+    let groups = sections::failure_groups_table(report);
+    if !groups.is_empty() {
+        out.push_str("\nFailures by signature:\n\n");
+        out.push_str(&groups.to_markdown());
+        out.push_str("\nFailing runs:\n");
+    }
     let (failures, hidden) = sections::failures_table(report);
     if !failures.is_empty() {
         out.push('\n');

@@ -95,6 +95,29 @@ pub fn outcome_headline(report: &Report) -> String {
     format!("{status} ({tally}; exit {})", report.exit_code())
 }
 
+/// Failures by signature (see [`crate::signature`]): one row per kind of failure.
+pub fn failure_groups_table(report: &Report) -> Table {
+    let mut table = Table::new(&[
+        ("count", Align::Right),
+        ("verdict", Align::Left),
+        ("arenas", Align::Left),
+        ("first seeds", Align::Left),
+        ("signature", Align::Left),
+    ]);
+    for group in report.failure_groups() {
+        let arenas: Vec<&str> = group.arenas.iter().map(String::as_str).collect();
+        let seeds: Vec<String> = group.first_seeds.iter().map(u64::to_string).collect();
+        table.row(vec![
+            group.count.to_string(),
+            group.verdict.to_string(),
+            arenas.join(","),
+            seeds.join(","),
+            group.signature,
+        ]);
+    }
+    table
+}
+
 /// Failing outcomes, capped at [`crate::render::MAX_FAILURES_SHOWN`].
 pub fn failures_table(report: &Report) -> (Table, usize) {
     let mut table = Table::new(&[

@@ -20,6 +20,12 @@ pub fn render_terminal(report: &Report) -> String {
         "\noutcome: {}\n",
         sections::outcome_headline(report)
     ));
+    let groups = sections::failure_groups_table(report);
+    if !groups.is_empty() {
+        out.push_str(&format!("{INDENT}failures by signature:\n"));
+        out.push_str(&groups.to_text(INDENT));
+        out.push_str(&format!("{INDENT}failing runs:\n"));
+    }
     let (failures, hidden) = sections::failures_table(report);
     if !failures.is_empty() {
         out.push_str(&failures.to_text(INDENT));
