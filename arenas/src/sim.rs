@@ -23,6 +23,15 @@ use crate::metrics::Metrics;
 use crate::outcome::Failure;
 use crate::world::{Control, Flow, SimWorld, World};
 
+/// Whether the run prints its events and the disk's calls to stderr (`STEMEDB_SIM_TRACE=1`):
+/// for reading a seed's run, and for `check-determinism` to find where two processes parted.
+pub fn trace_requested() -> bool {
+    std::env::var_os(TRACE_ENV).is_some()
+}
+
+/// The environment variable behind [`trace_requested`].
+pub const TRACE_ENV: &str = "STEMEDB_SIM_TRACE";
+
 /// The result of one seed's run.
 #[derive(Debug)]
 pub struct SeedResult {
@@ -69,6 +78,9 @@ fn arm(disk: &SimDisk, next: Option<&CrashEvent>) {
 pub fn run_seed(config: &RunConfig) -> SeedResult {
     let plan = config.plan();
     let disk = SimDisk::with_plan(config.seed, &plan);
+    if trace_requested() {
+        disk.echo_trace();
+    }
     let kv = SimKv::with_plan(config.seed, &plan);
     // Starts at zero; every host boot re-anchors it on that boot's runtime.
     let clock = SimClock::manual(plan.clock.clone());
@@ -96,7 +108,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         view_installs: Default::default(),
         cancelled_boots: Default::default(),
         audit_floors: Default::default(),
-        trace: std::env::var_os("STEMEDB_SIM_TRACE").is_some(),
+        trace: trace_requested(),
     }));
     let env = Env {
         shared: shared.clone(),

@@ -11,7 +11,9 @@ use crate::scenario::parse_seeds;
 /// `arena seed` -> fingerprint, as one child process printed them.
 type Fingerprints = BTreeMap<String, String>;
 
-fn child(shape: &ShapeArgs, seed: u64) -> Result<Fingerprints, CliError> {
+/// A child process running `seed` (of `arenas`, or of the shape's) and printing only its
+/// fingerprints.
+fn child_command(shape: &ShapeArgs, arenas: &[&str], seed: u64) -> Result<Command, CliError> {
     let exe = std::env::current_exe().map_err(|e| CliError::Harness(e.to_string()))?;
     let mut cmd = Command::new(exe);
     cmd.args([
@@ -21,8 +23,9 @@ fn child(shape: &ShapeArgs, seed: u64) -> Result<Fingerprints, CliError> {
         "--seed",
         &seed.to_string(),
     ]);
-    for a in &shape.arenas {
-        cmd.args(["--arena", a.name()]);
+    let named: Vec<&str> = shape.arenas.iter().map(|a| a.name()).collect();
+    for a in if arenas.is_empty() { &named } else { arenas } {
+        cmd.args(["--arena", a]);
     }
     if let Some(ops) = shape.ops {
         cmd.args(["--ops", &ops.to_string()]);
@@ -30,7 +33,11 @@ fn child(shape: &ShapeArgs, seed: u64) -> Result<Fingerprints, CliError> {
     if let Some(s) = &shape.scenario {
         cmd.arg("--scenario").arg(s);
     }
-    let out = cmd
+    Ok(cmd)
+}
+
+fn child(shape: &ShapeArgs, seed: u64) -> Result<Fingerprints, CliError> {
+    let out = child_command(shape, &[], seed)?
         .output()
         .map_err(|e| CliError::Harness(format!("cannot start a child run: {e}")))?;
     if !out.status.success() {
@@ -107,11 +114,22 @@ pub fn check(shape: &ShapeArgs, seeds: &str, jobs: Option<usize>) -> Result<i32,
             mismatches += 1;
             for (k, v) in a {
                 if b.get(k) != Some(v) {
-                    eprintln!(
-                        "NON-DETERMINISTIC {k}: {v} vs {}\n  reproduce: {}check-determinism --seeds {seed}",
-                        b.get(k).map_or("missing", String::as_str),
+                    let arena = k.split_whitespace().next().unwrap_or_default();
+                    let mut again = format!(
+                        "{}check-determinism --arena {arena} --seeds {seed}",
                         crate::world::CARGO_RUN
                     );
+                    if let Some(ops) = shape.ops {
+                        again.push_str(&format!(" --ops {ops}"));
+                    }
+                    if let Some(scenario) = &shape.scenario {
+                        again.push_str(&format!(" --scenario {}", scenario.display()));
+                    }
+                    eprintln!(
+                        "NON-DETERMINISTIC {k}: {v} vs {}\n  reproduce: {again}",
+                        b.get(k).map_or("missing", String::as_str),
+                    );
+                    eprintln!("  {}", first_divergence(shape, arena, *seed));
                 }
             }
         }
@@ -134,4 +152,88 @@ pub fn check(shape: &ShapeArgs, seeds: &str, jobs: Option<usize>) -> Result<i32,
     } else {
         EXIT_NONDETERMINISM
     })
+}
+
+/// Trace lines shown on each side of a divergence.
+const DIVERGENCE_CONTEXT_LINES: usize = 2;
+
+/// Runs `arena`'s `seed` twice more, each in its own process with its trace on (every event and
+/// every disk call, `sim::TRACE_ENV`), and names the first line where the two traces part:
+/// FoundationDB's way of debugging determinism, since two fingerprints alone say only that
+/// something differed.
+fn first_divergence(shape: &ShapeArgs, arena: &str, seed: u64) -> String {
+    let traced = || -> Result<Vec<String>, CliError> {
+        let out = child_command(shape, &[arena], seed)?
+            .env(crate::sim::TRACE_ENV, "1")
+            .output()
+            .map_err(|e| CliError::Harness(format!("cannot start a traced child run: {e}")))?;
+        Ok(String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .map(str::to_owned)
+            .collect())
+    };
+    let (a, b) = match (traced(), traced()) {
+        (Ok(a), Ok(b)) => (a, b),
+        (Err(e), _) | (_, Err(e)) => return format!("no traced re-run: {e}"),
+    };
+    describe_divergence(&a, &b)
+}
+
+/// Where two trace streams first differ, with a little context before it.
+fn describe_divergence(a: &[String], b: &[String]) -> String {
+    let Some(at) = (0..a.len().max(b.len())).find(|&i| a.get(i) != b.get(i)) else {
+        return format!(
+            "the two traced re-runs agreed on all {} trace lines: the divergence did not recur",
+            a.len()
+        );
+    };
+    let mut out = format!("first divergence at trace line {}:\n", at + 1);
+    for line in &a[at.saturating_sub(DIVERGENCE_CONTEXT_LINES)..at] {
+        out.push_str(&format!("      both:   {line}\n"));
+    }
+    let side = |t: &[String]| t.get(at).map_or("(trace ended)", String::as_str).to_owned();
+    out.push_str(&format!(
+        "      first:  {}\n      second: {}",
+        side(a),
+        side(b)
+    ));
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::describe_divergence;
+
+    fn lines(text: &str) -> Vec<String> {
+        text.lines().map(str::to_owned).collect()
+    }
+
+    #[test]
+    fn names_the_first_line_that_differs_with_what_came_before() {
+        let a =
+            lines("[ 1us] boot\ndisk #1 open aa\ndisk #2 write bb\n[ 9us] ack 0\ndisk #3 sync cc");
+        let b =
+            lines("[ 1us] boot\ndisk #1 open aa\ndisk #2 write bb\n[ 9us] ack 0\ndisk #3 sync dd");
+        let said = describe_divergence(&a, &b);
+        assert!(
+            said.starts_with("first divergence at trace line 5:"),
+            "{said}"
+        );
+        assert!(said.contains("both:   disk #2 write bb") && said.contains("both:   [ 9us] ack 0"));
+        assert!(!said.contains("disk #1"), "two lines of context: {said}");
+        assert!(
+            said.contains("first:  disk #3 sync cc") && said.contains("second: disk #3 sync dd")
+        );
+    }
+
+    #[test]
+    fn a_trace_that_ends_early_and_traces_that_agree_are_named_as_such() {
+        let a = lines("x\ny");
+        let said = describe_divergence(&a, &lines("x"));
+        assert!(
+            said.contains("line 2") && said.contains("second: (trace ended)"),
+            "{said}"
+        );
+        assert!(describe_divergence(&a, &a).contains("did not recur"));
+    }
 }

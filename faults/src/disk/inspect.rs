@@ -125,6 +125,16 @@ impl SimDisk {
         h.finalize().to_hex().to_string()
     }
 
+    /// Echoes every later entry of the call trace to stderr, one line each (`disk #N TAG
+    /// DIGEST`), for finding where two runs that should be one first part (`check-determinism`
+    /// diffs two processes' echoes). Changes nothing the run does.
+    pub fn echo_trace(&self) {
+        let mut s = self.state();
+        if s.trace_echoed.is_none() {
+            s.trace_echoed = Some(0);
+        }
+    }
+
     /// blake3 of every call, its result and every fault so far, hex.
     pub fn trace_digest(&self) -> String {
         self.state().trace.finalize().to_hex().to_string()

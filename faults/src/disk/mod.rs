@@ -196,6 +196,9 @@ pub(crate) struct DiskState {
     stats: DiskStats,
     /// Every call and fault, in order: two runs are the same run iff these digests match.
     trace: blake3::Hasher,
+    /// Entries of `trace` echoed to stderr so far, or `None` when not echoing (see
+    /// [`SimDisk::echo_trace`]).
+    trace_echoed: Option<u64>,
     fault_log: Vec<String>,
     /// Every file removed, with its live bytes at the removal (see [`SimDisk::removed_files`]).
     removed: Vec<(PathBuf, Vec<u8>)>,
@@ -255,6 +258,7 @@ impl SimDisk {
             fault_rng: rng::stream(seed, "disk-faults"),
             stats: DiskStats::default(),
             trace: blake3::Hasher::new(),
+            trace_echoed: None,
             fault_log: Vec::new(),
             removed: Vec::new(),
             damage: Vec::new(),
@@ -365,6 +369,20 @@ impl DiskState {
         for p in parts {
             self.trace.update(&(p.len() as u64).to_le_bytes());
             self.trace.update(p);
+        }
+        if let Some(n) = self.trace_echoed.as_mut() {
+            *n += 1;
+            let tag = parts
+                .first()
+                .filter(|t| !t.is_empty() && t.iter().all(u8::is_ascii_graphic))
+                .map_or_else(String::new, |t| String::from_utf8_lossy(t).into_owned());
+            let mut entry = blake3::Hasher::new();
+            for p in parts {
+                entry.update(&(p.len() as u64).to_le_bytes());
+                entry.update(p);
+            }
+            let digest = entry.finalize().to_hex();
+            eprintln!("disk #{n} {tag} {}", &digest[..16]);
         }
     }
 
