@@ -12,10 +12,12 @@ use crate::report::Report;
 /// First seeds listed per group: enough to pick a small one to replay.
 pub const GROUP_SEEDS_SHOWN_MAX: usize = 5;
 
-/// A failure message with its run-specific parts masked: every token (a maximal run of ASCII
-/// letters and digits) that contains a digit becomes `#`, so "boot 3 lost seq 16 of subject-11"
-/// and "boot 2 lost seq 9 of subject-4" share "boot # lost seq # of subject-#", while words,
-/// error kinds and punctuation stay. Failures with one signature are taken for one bug.
+/// A failure message with its run-specific parts masked: a double-quoted string (a subject, a
+/// path: data the run drew) becomes `"#"`, a value printed whole in braces or brackets (a query
+/// spec, a key, a list) becomes `{#}` or `[#]`, and every other token (a maximal run of ASCII letters
+/// and digits) that contains a digit becomes `#`. So "boot 3 lost seq 16 of \"subject-11\"" and
+/// "boot 2 lost seq 9 of \"subject:4\"" share "boot # lost seq # of \"#\"", while words, error
+/// kinds and punctuation stay. Failures with one signature are taken for one bug.
 pub fn signature(message: &str) -> String {
     let mut out = String::with_capacity(message.len());
     let mut token = String::new();
@@ -27,11 +29,46 @@ pub fn signature(message: &str) -> String {
         }
         token.clear();
     };
-    for c in message.chars() {
+    let mut chars = message.chars();
+    while let Some(c) = chars.next() {
         if c.is_ascii_alphanumeric() {
             token.push(c);
+            continue;
+        }
+        flush(&mut token, &mut out);
+        if let Some(close) = match c {
+            '{' => Some('}'),
+            '[' => Some(']'),
+            _ => None,
+        } {
+            // A value printed whole (a struct, a list): its fields are the run's data.
+            let mut depth = 1usize;
+            for q in chars.by_ref() {
+                if q == c {
+                    depth += 1;
+                } else if q == close {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+            }
+            out.push(c);
+            out.push('#');
+            out.push(close);
+        } else if c == '"' {
+            // Skip to the closing quote, honouring backslash escapes; an unclosed quote masks
+            // the rest.
+            let mut escaped = false;
+            for q in chars.by_ref() {
+                match (escaped, q) {
+                    (false, '\\') => escaped = true,
+                    (false, '"') => break,
+                    _ => escaped = false,
+                }
+            }
+            out.push_str("\"#\"");
         } else {
-            flush(&mut token, &mut out);
             out.push(c);
         }
     }
@@ -125,8 +162,17 @@ mod tests {
     #[test]
     fn signatures_mask_what_varies_between_runs_and_keep_the_words() {
         assert_eq!(
-            signature("boot 3 audited two queries under sequence number 16 (\"subject-11\")"),
-            "boot # audited two queries under sequence number # (\"subject-#\")"
+            signature(r#"boot 3 audited two queries under number 16 ("subject-11" and "s\"x")"#),
+            r##"boot # audited two queries under number # ("#" and "#")"##
+        );
+        assert_eq!(signature(r#"unclosed "quote 12"#), r##"unclosed "#""##);
+        assert_eq!(
+            signature("query Q { s: Some(3), l: [Active, Draft], m: { a: 1 } } (view false)"),
+            "query Q {#} (view false)"
+        );
+        assert_eq!(
+            signature("key VoteCount { x: 7 } count 2 [a, [b]] end"),
+            "key VoteCount {#} count # [#] end"
         );
         assert_eq!(signature("at 7,102,055us crc 0x5a3f"), "at #,#,# crc #");
         assert_eq!(signature("deadline exceeded"), "deadline exceeded");

@@ -162,7 +162,12 @@ fn html_is_self_contained_and_balanced() {
     assert!(html.contains(&common::reproduce_line("wal", 7)));
     assert!(html.contains("<td class=\"r\">9.90ms</td>"));
     assert!(html.contains("<polyline "));
-    assert!(html.contains(">99.9%</text>"));
+    assert!(html.contains(">99.9</text>") && html.contains(">percentile (%)</text>"));
+    // Failures by signature come before the failing runs.
+    let groups = html
+        .find("Failures by signature")
+        .expect("the triage table");
+    assert!(groups < html.find("Failing runs").expect("the failing runs"));
 }
 
 #[test]

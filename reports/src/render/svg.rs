@@ -123,7 +123,7 @@ pub fn percentile_chart(title: &str, points: &[PercentilePoint]) -> String {
     }
     let _ = writeln!(
         svg,
-        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">percentile</text>",
+        "<text x=\"{:.1}\" y=\"{:.1}\" text-anchor=\"middle\">percentile (%)</text>",
         CURVE_MARGIN_LEFT + plot_w / 2.0,
         CURVE_HEIGHT - 4.0
     );
@@ -161,14 +161,15 @@ fn open_svg(width: f64, height: f64, title: &str) -> String {
     )
 }
 
-/// `0%`, `90%`, `99%`, ... for decade `d` of 1/(1-q).
+/// `0`, `90`, `99`, ... for decade `d` of 1/(1-q), in percent (the axis title says so: with a
+/// `%` on each, the last two labels ran into each other at the page's font).
 fn decade_label(decade: u32) -> String {
-    // Quantile 1 - 10^-d: 0%, 90%, 99%, then one more 9 after the point per decade.
+    // Quantile 1 - 10^-d: 0, 90, 99, then one more 9 after the point per decade.
     match decade {
-        0 => "0%".to_owned(),
-        1 => "90%".to_owned(),
-        2 => "99%".to_owned(),
-        _ => format!("99.{}%", "9".repeat(decade as usize - 2)),
+        0 => "0".to_owned(),
+        1 => "90".to_owned(),
+        2 => "99".to_owned(),
+        _ => format!("99.{}", "9".repeat(decade as usize - 2)),
     }
 }
 
@@ -205,7 +206,7 @@ mod tests {
     #[test]
     fn decade_labels_read_as_nines() {
         let labels: Vec<String> = (0..=4).map(decade_label).collect();
-        assert_eq!(labels, ["0%", "90%", "99%", "99.9%", "99.99%"]);
+        assert_eq!(labels, ["0", "90", "99", "99.9", "99.99"]);
     }
 
     #[test]
