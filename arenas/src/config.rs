@@ -4,9 +4,9 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use stemedb_faults::{FaultPlan, PlanConfig};
+use stemedb_faults::FaultPlan;
 
-pub use crate::arena::ArenaKind;
+pub use crate::arena::kind::ArenaKind;
 
 /// One seed's run.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -111,13 +111,6 @@ pub fn crashes_before_the_end(plan: &mut FaultPlan) {
 }
 
 impl RunConfig {
-    /// The default shape of `arena` at `ops` operations.
-    pub fn new(arena: ArenaKind, seed: u64, ops: u64) -> Self {
-        let mut c = Self::base(arena, seed, ops);
-        arena.arena().shape(&mut c);
-        c
-    }
-
     /// The defaults every arena starts from (an arena's `shape` changes some).
     pub fn base(arena: ArenaKind, seed: u64, ops: u64) -> Self {
         RunConfig {
@@ -147,33 +140,6 @@ impl RunConfig {
             gap_ms_mean: GAP_MS_MEAN_DEFAULT,
             plan: None,
             tripwire: None,
-        }
-    }
-
-    /// The plan this run executes.
-    pub fn plan(&self) -> FaultPlan {
-        if let Some(plan) = &self.plan {
-            return plan.clone();
-        }
-        let mut plan = FaultPlan::generate(self.seed, &self.plan_config());
-        crashes_before_the_end(&mut plan);
-        self.arena.arena().tune_plan(&mut plan);
-        plan
-    }
-
-    /// The shape of the plans this run's arena gets: which classes, over which horizon.
-    pub fn plan_config(&self) -> PlanConfig {
-        let horizon = self.ops * DISK_OPS_PER_WORKLOAD_OP;
-        let classes = self.arena.arena().fault_classes();
-        PlanConfig {
-            op_horizon: horizon.max(1),
-            duration_ms: self.expected_duration_ms(),
-            crashes_min: self.crashes_min,
-            crashes_max: self.crashes_max.max(self.crashes_min),
-            events_per_class_max: 3,
-            allowed: classes.allowed,
-            forced: classes.forced,
-            target_paths: Vec::new(),
         }
     }
 

@@ -4,18 +4,21 @@
 //! that follows from the events its plan injected ([`Excuses`]), so a shrunk plan with no
 //! faults left excuses nothing, whichever arena it came from.
 //!
-//! A new arena is one file here and one line in the registry below.
+//! A new arena is one file here and one line in the registry (`kind.rs`).
 
 use std::future::Future;
 use std::pin::Pin;
 use std::rc::Rc;
 
 use stemedb::Engine;
-use stemedb_faults::{FaultClass, FaultPlan};
+use stemedb_faults::{FaultClass, FaultPlan, PlanConfig};
 
 pub use crate::excuses::Excuses;
+pub use kind::ArenaKind;
 
-use crate::config::RunConfig;
+pub mod kind;
+
+use crate::config::{crashes_before_the_end, RunConfig, DISK_OPS_PER_WORKLOAD_OP};
 use crate::env::Env;
 use crate::outcome::Failure;
 
@@ -56,36 +59,12 @@ pub trait Arena: Sync {
     }
 }
 
-/// The registry: `Variant = "name" => module::Type`, with the arena's one-line description as
-/// a doc comment (it is the CLI's help). Declares the module, the `ArenaKind` variant that
-/// configs, artifacts and the CLI name it by, and the lookup.
-macro_rules! registry {
+/// Declares each arena's module and the lookup from its name, from the registry in `kind.rs`.
+macro_rules! declare_arenas {
     ($( $(#[doc = $doc:literal])* $variant:ident = $name:literal => $module:ident :: $ty:ident, )*) => {
         $( mod $module; )*
 
-        /// An arena by name: what configs, artifacts and the CLI carry.
-        #[derive(
-            Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash,
-            serde::Serialize, serde::Deserialize, clap::ValueEnum,
-        )]
-        pub enum ArenaKind {
-            $(
-                $(#[doc = $doc])*
-                #[serde(rename = $name)]
-                #[value(name = $name)]
-                $variant,
-            )*
-        }
-
         impl ArenaKind {
-            pub const ALL: [ArenaKind; [$($name),*].len()] = [$(ArenaKind::$variant),*];
-
-            pub fn name(self) -> &'static str {
-                match self {
-                    $(ArenaKind::$variant => $name,)*
-                }
-            }
-
             pub fn arena(self) -> &'static dyn Arena {
                 match self {
                     $(ArenaKind::$variant => &$module::$ty,)*
@@ -95,17 +74,44 @@ macro_rules! registry {
     };
 }
 
-registry! {
-    /// Concurrent writers -> WAL (group commit) -> ingest -> KV.
-    Spine = "spine" => spine::Spine,
-    /// Queries while ingestion runs, with clock skew.
-    Cortex = "cortex" => cortex::Cortex,
-    /// Honest and troll voters, repeats, concurrent votes.
-    Voting = "voting" => voting::Voting,
-    /// All of the above under the full fault model with crashes and restarts.
-    Chaos = "chaos" => chaos::Chaos,
-    /// Bursty writers on a slow device: ingest falls far behind, segments rotate and go while it lags.
-    IngestLag = "ingest-lag" => ingest_lag::IngestLag,
+kind::registry!(declare_arenas);
+
+/// What an arena makes of a run: the config's shape and its fault plan (the config itself is
+/// plain data, `config.rs`).
+impl RunConfig {
+    /// The default shape of `arena` at `ops` operations.
+    pub fn new(arena: ArenaKind, seed: u64, ops: u64) -> Self {
+        let mut c = Self::base(arena, seed, ops);
+        arena.arena().shape(&mut c);
+        c
+    }
+
+    /// The plan this run executes.
+    pub fn plan(&self) -> FaultPlan {
+        if let Some(plan) = &self.plan {
+            return plan.clone();
+        }
+        let mut plan = FaultPlan::generate(self.seed, &self.plan_config());
+        crashes_before_the_end(&mut plan);
+        self.arena.arena().tune_plan(&mut plan);
+        plan
+    }
+
+    /// The shape of the plans this run's arena gets: which classes, over which horizon.
+    pub fn plan_config(&self) -> PlanConfig {
+        let horizon = self.ops * DISK_OPS_PER_WORKLOAD_OP;
+        let classes = self.arena.arena().fault_classes();
+        PlanConfig {
+            op_horizon: horizon.max(1),
+            duration_ms: self.expected_duration_ms(),
+            crashes_min: self.crashes_min,
+            crashes_max: self.crashes_max.max(self.crashes_min),
+            events_per_class_max: 3,
+            allowed: classes.allowed,
+            forced: classes.forced,
+            target_paths: Vec::new(),
+        }
+    }
 }
 
 #[cfg(test)]
