@@ -138,6 +138,12 @@ impl World for MadsimWorld {
             stemedb_tokio_seed::with_seeded_rng(self.seed, || {
                 runtime.block_on(async {
                     let handle = Handle::current();
+                    // Virtual: inside `block_on`, madsim answers the clock from its own timer
+                    // (it intercepts `clock_gettime`), so this is the world's seeded time.
+                    #[expect(
+                        clippy::disallowed_methods,
+                        reason = "madsim's Instant is virtual time inside its runtime"
+                    )]
                     let started = Instant::now();
                     STARTED.with(|t| t.set(Some(started)));
                     let mut ids = BTreeMap::new();
