@@ -107,3 +107,69 @@ impl fmt::Display for MergeError {
 }
 
 impl std::error::Error for MergeError {}
+
+/// Why a history row could not be appended or the history file read.
+#[derive(Debug)]
+pub enum HistoryError {
+    /// Creating, opening, reading or writing the file failed.
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// The write took fewer bytes than the line (a full disk): the file now ends in a torn
+    /// line, which loading skips and the next append starts after.
+    ShortWrite {
+        path: PathBuf,
+        written: usize,
+        expected: usize,
+    },
+    /// The row could not be encoded as JSON.
+    Encode(serde_json::Error),
+    /// A float field is NaN or infinite, which JSON cannot carry.
+    NonFinite { field: &'static str },
+    /// The encoded row is longer than [`crate::history::HISTORY_LINE_MAX_BYTES`].
+    RowTooLong { bytes: usize },
+}
+
+impl HistoryError {
+    /// True if the history file does not exist (yet): no runs recorded, rather than a failure.
+    pub fn is_not_found(&self) -> bool {
+        matches!(self, Self::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+    }
+}
+
+impl fmt::Display for HistoryError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Io { path, source } => write!(f, "{}: {source}", path.display()),
+            Self::ShortWrite {
+                path,
+                written,
+                expected,
+            } => write!(
+                f,
+                "{}: wrote {written} of {expected} bytes of a history row",
+                path.display()
+            ),
+            Self::Encode(e) => write!(f, "history row could not be encoded: {e}"),
+            Self::NonFinite { field } => {
+                write!(f, "history row field {field} is not a finite number")
+            }
+            Self::RowTooLong { bytes } => write!(
+                f,
+                "history row is {bytes} bytes, over the {}-byte line limit",
+                crate::history::HISTORY_LINE_MAX_BYTES
+            ),
+        }
+    }
+}
+
+impl std::error::Error for HistoryError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Self::Io { source, .. } => Some(source),
+            Self::Encode(e) => Some(e),
+            _ => None,
+        }
+    }
+}

@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::capacity::Capacity;
 use crate::counts::Counts;
 use crate::error::ReportError;
 use crate::fingerprint::Fingerprint;
@@ -25,6 +26,8 @@ use crate::wall::WallClock;
 /// Field names shared by the writer and the reader's pre-checks.
 const FIELD_SCHEMA_VERSION: &str = "schema_version";
 const FIELD_LATENCIES: &str = "latencies";
+const FIELD_CAPACITY: &str = "capacity";
+const FIELD_ACK_LATENCY: &str = "ack_latency_us";
 const FIELD_HDR_PAYLOAD: &str = "hdr_v2_base64";
 
 #[derive(Serialize)]
@@ -42,8 +45,10 @@ struct ReportView<'a> {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     failure_groups: Vec<FailureGroup>,
     throughput: &'a Throughput,
+    capacity: &'a BTreeMap<u32, Capacity>,
     latencies: &'a BTreeMap<String, LatencyHistogram>,
     counts: &'a Counts,
+    probes: &'a BTreeMap<String, u64>,
     fingerprints: &'a [Fingerprint],
     #[serde(skip_serializing_if = "Option::is_none")]
     wall: Option<&'a WallClock>,
@@ -63,8 +68,10 @@ impl Report {
             outcomes: &self.outcomes,
             failure_groups: self.failure_groups(),
             throughput: &self.throughput,
+            capacity: &self.capacity,
             latencies: &self.latencies,
             counts: &self.counts,
+            probes: &self.probes,
             fingerprints: &self.fingerprints,
             wall: if include_wall {
                 self.wall.as_ref()
@@ -77,12 +84,14 @@ impl Report {
     /// Checks every histogram encodes, so the only serde failure left is reported with its
     /// histogram's name.
     fn check_encodable(&self) -> Result<(), ReportError> {
-        for (name, hist) in &self.latencies {
+        let capacity = self
+            .capacity
+            .iter()
+            .map(|(writers, c)| (capacity_histogram_name(writers), &c.ack_latency_us));
+        let latencies = self.latencies.iter().map(|(n, h)| (n.clone(), h));
+        for (name, hist) in latencies.chain(capacity) {
             hist.to_base64_v2()
-                .map_err(|source| ReportError::HistogramEncode {
-                    name: name.clone(),
-                    source,
-                })?;
+                .map_err(|source| ReportError::HistogramEncode { name, source })?;
         }
         Ok(())
     }
@@ -152,16 +161,27 @@ fn check_schema_version(value: &Value) -> Result<(), ReportError> {
 /// [`ReportError::CorruptHistogram`] with its name, not as a generic JSON error. (Payloads that
 /// are missing or not strings are left to the typed deserialization that follows.)
 fn check_histograms(value: &Value) -> Result<(), ReportError> {
-    let Some(Value::Object(latencies)) = value.get(FIELD_LATENCIES) else {
-        return Ok(());
-    };
-    for (name, entry) in latencies {
+    let mut entries: Vec<(String, &Value)> = Vec::new();
+    if let Some(Value::Object(latencies)) = value.get(FIELD_LATENCIES) {
+        entries.extend(latencies.iter().map(|(name, entry)| (name.clone(), entry)));
+    }
+    if let Some(Value::Object(capacity)) = value.get(FIELD_CAPACITY) {
+        for (writers, entry) in capacity {
+            if let Some(hist) = entry.get(FIELD_ACK_LATENCY) {
+                entries.push((capacity_histogram_name(writers), hist));
+            }
+        }
+    }
+    for (name, entry) in entries {
         if let Some(Value::String(payload)) = entry.get(FIELD_HDR_PAYLOAD) {
-            histogram_codec::decode(payload).map_err(|source| ReportError::CorruptHistogram {
-                name: name.clone(),
-                source,
-            })?;
+            histogram_codec::decode(payload)
+                .map_err(|source| ReportError::CorruptHistogram { name, source })?;
         }
     }
     Ok(())
+}
+
+/// How errors name a capacity phase's histogram: `capacity.<writers>.ack_latency_us`.
+fn capacity_histogram_name(writers: impl std::fmt::Display) -> String {
+    format!("{FIELD_CAPACITY}.{writers}.{FIELD_ACK_LATENCY}")
 }

@@ -1,6 +1,8 @@
 //! Reports for StemeDB's simulator (DESIGN.md section 8): latency histograms in simulated time,
-//! throughput, counts, outcomes and fingerprints, as schema-versioned JSON that merges exactly
-//! across shards, with terminal, Markdown, HTML and `.hgrm` renderings and a baseline comparison.
+//! throughput (per busy simulated second, and per writer count in a closed-loop capacity phase),
+//! counts, fault-path probes, outcomes and fingerprints, as schema-versioned JSON that merges
+//! exactly across shards, with terminal, Markdown, HTML and `.hgrm` renderings and a baseline
+//! comparison; and a run history ([`history`]) appended one line per run, with a trend page.
 //!
 //! Plain data: no dependency on the engine or the simulator. Everything except the
 //! [`WallClock`] section is a deterministic function of the simulated run.
@@ -42,6 +44,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod capacity;
 mod compare;
 mod counts;
 mod error;
@@ -50,26 +53,30 @@ mod fingerprint;
 mod hgrm;
 mod histogram;
 mod histogram_codec;
+pub mod history;
 mod json;
 mod merge;
 pub mod names;
 mod outcome;
+mod probes;
 pub mod render;
 mod report;
 mod schema;
 mod seeds;
+mod shard;
 mod summary;
 mod throughput;
 mod triage;
 mod wall;
 
+pub use capacity::Capacity;
 pub use compare::{
     compare, Comparison, MetricComparison, MetricKind, MetricStatus, OutcomeComparison, Thresholds,
     DEFAULT_LATENCY_INCREASE_PCT, DEFAULT_MIN_SAMPLES, DEFAULT_TAIL_LATENCY_INCREASE_PCT,
     DEFAULT_THROUGHPUT_DECREASE_PCT,
 };
 pub use counts::Counts;
-pub use error::{MergeError, ReportError};
+pub use error::{HistoryError, MergeError, ReportError};
 pub use files::HGRM_EXTENSION;
 pub use fingerprint::{Fingerprint, FINGERPRINT_MAX_HEX_LEN};
 pub use hgrm::{HgrmOptions, PercentilePoint, HGRM_DEFAULT_TICKS_PER_HALF_DISTANCE};
@@ -77,8 +84,14 @@ pub use histogram::{
     LatencyHistogram, LATENCY_HIGHEST_US, LATENCY_LOWEST_US, LATENCY_SIGNIFICANT_DIGITS,
 };
 pub use histogram_codec::{HistogramDecodeError, HistogramEncodeError};
+pub use history::{
+    append as append_history, load as load_history, HistoryLog, HistoryRow, LatencyPercentiles,
+    SkipReason,
+};
 pub use outcome::{ArenaOutcome, Verdict};
-pub use render::{render_html, render_markdown, render_terminal};
+pub use render::{
+    render_history_html, render_history_terminal, render_html, render_markdown, render_terminal,
+};
 pub use report::Report;
 pub use schema::{SchemaVersion, SCHEMA_VERSION};
 pub use seeds::{SeedRange, SeedSet};

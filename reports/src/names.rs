@@ -44,6 +44,10 @@ pub const EVENT_QUERIES_CHECKED: &str = "queries_checked";
 /// tries combinations of.
 pub const EVENT_QUERIES_UNCHECKED_DAMAGE: &str = "queries_unchecked_damage";
 
+/// Option: which shard of a sweep a report covers, `i/n` (1-based; DESIGN.md section 9). Merging
+/// shards `1/n` to `n/n` gives the whole sweep, so the merged report drops it.
+pub const OPTION_SHARD: &str = "shard";
+
 /// Orders metric names: the well-known ones first in their documented order, then the rest by
 /// name, so every rendering lists them the same way.
 pub(crate) fn ordered_names<'a, I>(names: I) -> Vec<&'a str>

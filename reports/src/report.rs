@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::capacity::Capacity;
 use crate::counts::Counts;
 use crate::error::ReportError;
 use crate::fingerprint::Fingerprint;
@@ -38,7 +39,8 @@ pub struct Report {
     /// Every option that shaped the run, as given on the command line or resolved from defaults.
     #[serde(default)]
     pub options: BTreeMap<String, String>,
-    /// Per-arena (or per-seed) outcomes, in the order they were reported.
+    /// Per-arena (or per-seed) outcomes, in the order they were reported (sorted by
+    /// [`Report::canonicalize`], which [`Report::merge`] applies).
     #[serde(default)]
     pub outcomes: Vec<ArenaOutcome>,
     /// Latencies in simulated microseconds, by name (see `names::LATENCY_*`).
@@ -47,10 +49,21 @@ pub struct Report {
     /// Operations over simulated time.
     #[serde(default)]
     pub throughput: Throughput,
+    /// Closed-loop capacity by writer count: ops per simulated second and acknowledgement
+    /// latency at each concurrency measured (absent before schema 1.2).
+    #[serde(default)]
+    pub capacity: BTreeMap<u32, Capacity>,
     /// Operations by kind, faults by class, and other events.
     #[serde(default)]
     pub counts: Counts,
-    /// Caller-supplied digests; one per seed or shard, concatenated by merge.
+    /// Fault-path probes (FoundationDB-style code probes): how often each declared
+    /// fault-handling path ran. The caller inserts every declared probe, 0 for those that never
+    /// fired, so a path no seed reached shows up (see [`Report::starved_probes`]). Absent before
+    /// schema 1.2.
+    #[serde(default)]
+    pub probes: BTreeMap<String, u64>,
+    /// Caller-supplied digests; one per seed or shard, gathered by merge (sorted by scope, then
+    /// hex, by [`Report::canonicalize`]).
     #[serde(default)]
     pub fingerprints: Vec<Fingerprint>,
     /// Real-time speed. Not deterministic: excluded from [`Report::deterministic_json`].
@@ -77,7 +90,9 @@ impl Report {
             outcomes: Vec::new(),
             latencies: BTreeMap::new(),
             throughput: Throughput::default(),
+            capacity: BTreeMap::new(),
             counts: Counts::default(),
+            probes: BTreeMap::new(),
             fingerprints: Vec::new(),
             wall: None,
         }
@@ -161,7 +176,8 @@ impl Report {
         counts
     }
 
-    /// Checks the invariants serde cannot: normalized seed ranges, well-formed fingerprints.
+    /// Checks the invariants serde cannot: normalized seed ranges, well-formed fingerprints,
+    /// capacity entries keyed by their own writer count.
     pub fn validate(&self) -> Result<(), ReportError> {
         if !self.seeds.is_normalized() {
             return Err(ReportError::InvalidField {
@@ -173,6 +189,17 @@ impl Report {
         }
         for fingerprint in &self.fingerprints {
             fingerprint.validate()?;
+        }
+        for (&writers, capacity) in &self.capacity {
+            if capacity.writers != writers {
+                return Err(ReportError::InvalidField {
+                    field: "capacity",
+                    reason: format!(
+                        "entry keyed {writers} writers says it measured {} writers",
+                        capacity.writers
+                    ),
+                });
+            }
         }
         Ok(())
     }

@@ -11,7 +11,10 @@ pub struct SchemaVersion {
 }
 
 /// The version this crate writes, and the major version it reads.
-pub const SCHEMA_VERSION: SchemaVersion = SchemaVersion { major: 1, minor: 1 };
+///
+/// 1.2 added `probes`, `capacity` and `throughput.busy_sim_us` (with its derived
+/// `ops_per_busy_sim_s`); 1.1 files read as having none of them.
+pub const SCHEMA_VERSION: SchemaVersion = SchemaVersion { major: 1, minor: 2 };
 
 impl SchemaVersion {
     /// Parses `"MAJOR.MINOR"`.

@@ -22,7 +22,7 @@ fn json_round_trip_is_exact() {
 #[test]
 fn json_carries_schema_version_and_readable_fields() {
     let text = common::sample_report().to_json_pretty().unwrap();
-    assert!(text.starts_with("{\n  \"schema_version\": \"1.1\",\n  \"run_id\": \"run-42\","));
+    assert!(text.starts_with("{\n  \"schema_version\": \"1.2\",\n  \"run_id\": \"run-42\","));
     let value: serde_json::Value = serde_json::from_str(&text).unwrap();
     assert_eq!(value["throughput"]["ops_per_sim_s"], 400.0);
     assert_eq!(value["latencies"]["append_ack"]["summary"]["count"], 1_000);
@@ -231,4 +231,91 @@ fn report_verdict_is_the_most_severe() {
     assert_eq!(report.exit_code(), 1);
     assert_eq!(report.failures().count(), 1);
     assert_eq!(common::empty_report("r").exit_code(), 0);
+}
+
+#[test]
+fn probes_capacity_and_busy_time_round_trip() {
+    let report = common::full_report();
+    let text = report.to_json_pretty().unwrap();
+    let back = Report::from_json(&text).unwrap();
+    assert_eq!(back, report);
+    let value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(value["probes"]["wal.fsync_retried"], 12);
+    assert_eq!(value["probes"]["ingest.dead_letter_written"], 0);
+    assert_eq!(value["throughput"]["busy_sim_us"], 500_000);
+    assert_eq!(value["throughput"]["ops_per_busy_sim_s"], 2_400.0);
+    assert_eq!(value["capacity"]["4"]["writers"], 4);
+    assert_eq!(value["capacity"]["4"]["ops_per_sim_s"], 3_000.0);
+    assert_eq!(
+        value["capacity"]["1"]["ack_latency_us"]["summary"]["count"],
+        200
+    );
+    // Probes are simulated facts: part of the deterministic form.
+    assert!(report
+        .deterministic_json()
+        .unwrap()
+        .contains("\"wal.torn_tail_repaired\": 1500"));
+}
+
+#[test]
+fn capacity_keys_sort_as_numbers() {
+    let mut report = common::empty_report("r");
+    for writers in [16, 2, 1] {
+        report.add_capacity(&common::capacity(writers, 10, 1, 1, 5));
+    }
+    let text = report.deterministic_json().unwrap();
+    let (one, two, sixteen) = (
+        text.find("\"1\": {").unwrap(),
+        text.find("\"2\": {").unwrap(),
+        text.find("\"16\": {").unwrap(),
+    );
+    assert!(one < two && two < sixteen, "{text}");
+}
+
+#[test]
+fn a_schema_1_1_report_reads_with_empty_new_sections() {
+    let text = common::sample_report().to_json_pretty().unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    let object = value.as_object_mut().unwrap();
+    object.insert("schema_version".into(), "1.1".into());
+    object.remove("probes");
+    object.remove("capacity");
+    let throughput = object["throughput"].as_object_mut().unwrap();
+    throughput.remove("busy_sim_us");
+    throughput.remove("ops_per_busy_sim_s");
+    let back = Report::from_json(&value.to_string()).unwrap();
+    assert_eq!(back, common::sample_report());
+    assert!(back.probes.is_empty() && back.capacity.is_empty());
+    assert_eq!(back.throughput.busy_sim_us(), 0);
+}
+
+#[test]
+fn bad_capacity_sections_are_typed_errors() {
+    let text = common::full_report().to_json_pretty().unwrap();
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["capacity"]["4"]["ack_latency_us"]["hdr_v2_base64"] = "!!!".into();
+    let err = Report::from_json(&value.to_string()).unwrap_err();
+    assert!(
+        matches!(&err, ReportError::CorruptHistogram { name, .. } if name == "capacity.4.ack_latency_us"),
+        "{err:?}"
+    );
+
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["capacity"]["4"]["writers"] = 5.into();
+    let err = Report::from_json(&value.to_string()).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ReportError::InvalidField {
+                field: "capacity",
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+
+    let mut value: serde_json::Value = serde_json::from_str(&text).unwrap();
+    value["capacity"]["many"] = value["capacity"]["4"].clone();
+    let err = Report::from_json(&value.to_string()).unwrap_err();
+    assert!(matches!(err, ReportError::Json(_)), "{err:?}");
 }

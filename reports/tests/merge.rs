@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use stemedb_reports::names::{EVENT_CRASHES, LATENCY_APPEND_ACK, LATENCY_QUERY};
+use stemedb_reports::names::{EVENT_CRASHES, LATENCY_APPEND_ACK, LATENCY_QUERY, OPTION_SHARD};
 use stemedb_reports::{
     ArenaOutcome, LatencyHistogram, MergeError, Report, SeedSet, Throughput, Verdict,
     LATENCY_HIGHEST_US,
@@ -160,6 +160,9 @@ proptest! {
             shards.push(shard);
         }
         let merged = Report::merge(&shards).unwrap();
+        // Fingerprints sort by scope as text (`seed=10` before `seed=2`), so the whole run's
+        // report is compared in the canonical order too.
+        whole.canonicalize();
         prop_assert_eq!(merged.deterministic_json().unwrap(), whole.deterministic_json().unwrap());
         prop_assert_eq!(merged.exit_code(), whole.exit_code());
         let wall = merged.wall.unwrap();
@@ -193,17 +196,64 @@ fn throughput_is_recomputed_from_sums() {
 
 #[test]
 fn differing_run_ids_and_options_are_kept() {
-    let mut a = shard("r1", 0..=4, 1, 1);
-    let mut b = shard("r2", 10..=14, 1, 1);
-    a.options.insert("shard".to_owned(), "1/2".to_owned());
-    b.options.insert("shard".to_owned(), "2/2".to_owned());
+    let mut a = shard("r2", 0..=4, 1, 1);
+    let mut b = shard("r1", 10..=14, 1, 1);
+    a.options.insert(OPTION_SHARD.to_owned(), "2/3".to_owned());
+    b.options.insert(OPTION_SHARD.to_owned(), "1/3".to_owned());
     a.options.insert("faults".to_owned(), "default".to_owned());
     b.options.insert("faults".to_owned(), "default".to_owned());
+    a.options.insert("clients".to_owned(), "8".to_owned());
+    b.options.insert("clients".to_owned(), "16".to_owned());
     let merged = Report::merge([&a, &b]).unwrap();
-    assert_eq!(merged.run_id, "r1+r2");
-    assert_eq!(merged.options["shard"], "1/2,2/2");
+    assert_eq!(merged.run_id, "r1+r2", "distinct ids, sorted");
+    assert_eq!(
+        merged.options[OPTION_SHARD], "1/3,2/3",
+        "two of three shards"
+    );
     assert_eq!(merged.options["faults"], "default");
+    assert_eq!(
+        merged.options["clients"], "16,8",
+        "distinct values, sorted as text"
+    );
     assert_eq!(merged.seeds.to_string(), "0..=4, 10..=14");
+    assert_eq!(
+        Report::merge([&b, &a]).unwrap(),
+        merged,
+        "input order does not matter"
+    );
+}
+
+#[test]
+fn all_shards_of_a_sweep_merge_without_the_shard_option() {
+    let mut parts: Vec<Report> = (1..=3)
+        .map(|i| {
+            let mut r = shard("s", i..=i, 1, 1);
+            r.options.insert(OPTION_SHARD.to_owned(), format!("{i}/3"));
+            r
+        })
+        .collect();
+    let merged = Report::merge(&parts).unwrap();
+    assert!(
+        !merged.options.contains_key(OPTION_SHARD),
+        "{:?}",
+        merged.options
+    );
+    // Merged in stages, the shard lists come apart again and still cover the sweep.
+    let first_two = Report::merge(&parts[..2]).unwrap();
+    assert_eq!(first_two.options[OPTION_SHARD], "1/3,2/3");
+    assert_eq!(Report::merge([&first_two, &parts[2]]).unwrap(), merged);
+    // A shard merged twice is not the whole sweep, nor is a report without the option.
+    assert_eq!(
+        Report::merge([&parts[0], &parts[0], &parts[1], &parts[2]])
+            .unwrap()
+            .options[OPTION_SHARD],
+        "1/3,2/3,3/3"
+    );
+    parts[2].options.remove(OPTION_SHARD);
+    assert_eq!(
+        Report::merge(&parts).unwrap().options[OPTION_SHARD],
+        "1/3,2/3"
+    );
 }
 
 #[test]

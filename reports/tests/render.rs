@@ -109,37 +109,6 @@ fn markdown_has_tables_and_reproduce_block() {
     assert!(md.contains("## Wall clock (not deterministic)"));
 }
 
-/// Checks that every opened tag is closed in order (void and self-closed tags excepted).
-fn assert_balanced(html: &str) {
-    const VOID: [&str; 3] = ["meta", "br", "hr"];
-    let mut stack: Vec<String> = Vec::new();
-    let mut rest = html;
-    while let Some(start) = rest.find('<') {
-        let end = rest[start..].find('>').expect("unclosed tag") + start;
-        let tag = &rest[start + 1..end];
-        rest = &rest[end + 1..];
-        if tag.starts_with('!') {
-            continue;
-        }
-        let name: String = tag
-            .trim_start_matches('/')
-            .chars()
-            .take_while(|c| c.is_ascii_alphanumeric())
-            .collect();
-        if let Some(closing) = tag.strip_prefix('/') {
-            let _ = closing;
-            assert_eq!(
-                stack.pop().as_deref(),
-                Some(name.as_str()),
-                "mismatched </{name}>"
-            );
-        } else if !tag.ends_with('/') && !VOID.contains(&name.as_str()) {
-            stack.push(name);
-        }
-    }
-    assert!(stack.is_empty(), "unclosed: {stack:?}");
-}
-
 #[test]
 fn html_is_self_contained_and_balanced() {
     let mut report = common::sample_report();
@@ -155,7 +124,7 @@ fn html_is_self_contained_and_balanced() {
         assert!(!html.contains(forbidden), "found {forbidden}");
     }
     assert!(html.contains("run &lt;b&gt;&amp;&quot;x&quot;"));
-    assert_balanced(&html);
+    common::assert_balanced(&html);
     // Two charts per latency (percentile bars and curve), one per non-empty count family.
     assert_eq!(html.matches("<svg ").count(), 3 * 2 + 3);
     assert!(html.contains("<p class=\"verdict fail\">FAIL safety_violation"));
@@ -173,7 +142,7 @@ fn html_is_self_contained_and_balanced() {
 #[test]
 fn html_of_an_empty_passing_report_is_valid() {
     let html = render_html(&common::empty_report("r"));
-    assert_balanced(&html);
+    common::assert_balanced(&html);
     assert!(html.contains("<p class=\"verdict pass\">PASS (no outcomes recorded; exit 0)</p>"));
     assert_eq!(html.matches("<svg ").count(), 0);
 }

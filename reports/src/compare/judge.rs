@@ -2,9 +2,11 @@
 
 use std::collections::BTreeSet;
 
+use super::capacity::compare_capacity;
 use super::{
     Comparison, MetricComparison, MetricKind, MetricStatus, OutcomeComparison, Thresholds,
 };
+use crate::histogram::LatencyHistogram;
 use crate::names::ordered_names;
 use crate::report::Report;
 use crate::summary::LatencySummary;
@@ -21,6 +23,7 @@ pub fn compare(current: &Report, baseline: &Report, thresholds: &Thresholds) -> 
         compare_latency(name, current, baseline, thresholds, &mut metrics);
     }
     metrics.push(compare_throughput(current, baseline, thresholds));
+    compare_capacity(current, baseline, thresholds, &mut metrics);
     Comparison {
         thresholds: *thresholds,
         outcome: OutcomeComparison {
@@ -39,6 +42,23 @@ fn compare_latency(
     thresholds: &Thresholds,
     out: &mut Vec<MetricComparison>,
 ) {
+    compare_histograms(
+        &format!("latency.{name}"),
+        current.latency(name),
+        baseline.latency(name),
+        thresholds,
+        out,
+    );
+}
+
+/// Judges p50 to p99.9 of one latency distribution, as metrics `<prefix>.p50` and so on.
+pub(super) fn compare_histograms(
+    prefix: &str,
+    current: Option<&LatencyHistogram>,
+    baseline: Option<&LatencyHistogram>,
+    thresholds: &Thresholds,
+    out: &mut Vec<MetricComparison>,
+) {
     type Pick = fn(&LatencySummary) -> u64;
     let percentiles: [(&str, f64, Pick); 4] = [
         ("p50", thresholds.latency_p50_increase_pct, |s| s.p50_us),
@@ -46,10 +66,10 @@ fn compare_latency(
         ("p99", thresholds.latency_p99_increase_pct, |s| s.p99_us),
         ("p99.9", thresholds.latency_p999_increase_pct, |s| s.p999_us),
     ];
-    let cur = current.latency(name).map(|h| h.summary());
-    let base = baseline.latency(name).map(|h| h.summary());
+    let cur = current.map(LatencyHistogram::summary);
+    let base = baseline.map(LatencyHistogram::summary);
     for (label, limit_pct, pick) in percentiles {
-        let metric = format!("latency.{name}.{label}");
+        let metric = format!("{prefix}.{label}");
         let (baseline_v, current_v) = (
             base.as_ref().map(|s| pick(s) as f64),
             cur.as_ref().map(|s| pick(s) as f64),
@@ -75,24 +95,36 @@ fn compare_latency(
     }
 }
 
+/// Ops per busy simulated second when both reports measured busy time (quiet gaps in the
+/// workload would otherwise pass for a throughput change), else ops per simulated second.
 fn compare_throughput(
     current: &Report,
     baseline: &Report,
     thresholds: &Thresholds,
 ) -> MetricComparison {
-    let no_time =
-        current.throughput.sim_duration_us() == 0 || baseline.throughput.sim_duration_us() == 0;
+    let (cur, base) = (current.throughput, baseline.throughput);
+    if cur.has_busy() && base.has_busy() {
+        return judge(
+            "throughput.ops_per_busy_sim_s".to_owned(),
+            MetricKind::OpsPerSimS,
+            Some(base.ops_per_busy_sim_s()),
+            Some(cur.ops_per_busy_sim_s()),
+            thresholds.throughput_decrease_pct,
+            None,
+        );
+    }
+    let no_time = cur.sim_duration_us() == 0 || base.sim_duration_us() == 0;
     judge(
         "throughput.ops_per_sim_s".to_owned(),
         MetricKind::OpsPerSimS,
-        Some(baseline.throughput.ops_per_sim_s()),
-        Some(current.throughput.ops_per_sim_s()),
+        Some(base.ops_per_sim_s()),
+        Some(cur.ops_per_sim_s()),
         thresholds.throughput_decrease_pct,
         no_time.then_some(MetricStatus::NotComparable),
     )
 }
 
-fn judge(
+pub(super) fn judge(
     metric: String,
     kind: MetricKind,
     baseline: Option<f64>,
@@ -157,6 +189,19 @@ fn notes(current: &Report, baseline: &Report) -> Vec<String> {
                 c.map(String::as_str).unwrap_or("(unset)")
             ));
         }
+    }
+    match (
+        baseline.throughput.has_busy(),
+        current.throughput.has_busy(),
+    ) {
+        (true, false) => notes.push(
+            "busy time measured only in the baseline: compared ops per simulated second".to_owned(),
+        ),
+        (false, true) => notes.push(
+            "busy time measured only in the current report: compared ops per simulated second"
+                .to_owned(),
+        ),
+        _ => {}
     }
     if current.build_profile != baseline.build_profile {
         notes.push(format!(

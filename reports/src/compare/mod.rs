@@ -1,6 +1,8 @@
 //! Baseline comparison: flags latency percentiles that rose and throughput that fell by more than
-//! named thresholds. Only simulated-time numbers are compared; wall clock never is.
+//! named thresholds, and the same per writer count for closed-loop capacity. Only
+//! simulated-time numbers are compared; wall clock never is.
 
+mod capacity;
 mod judge;
 mod render;
 
@@ -12,7 +14,8 @@ use crate::outcome::Verdict;
 pub const DEFAULT_LATENCY_INCREASE_PCT: f64 = 10.0;
 /// Default allowed rise of p99.9: tails move more between workloads, so a wider band.
 pub const DEFAULT_TAIL_LATENCY_INCREASE_PCT: f64 = 20.0;
-/// Default allowed drop in ops per simulated second.
+/// Default allowed drop in ops per simulated second (overall, per busy second, and per writer
+/// count in the capacity phase).
 pub const DEFAULT_THROUGHPUT_DECREASE_PCT: f64 = 10.0;
 /// Default minimum samples on both sides before percentiles are compared: below this a p99.9
 /// is a single sample's value and flags noise.
@@ -26,7 +29,8 @@ pub struct Thresholds {
     pub latency_p99_increase_pct: f64,
     pub latency_p999_increase_pct: f64,
     pub throughput_decrease_pct: f64,
-    /// Latencies with fewer samples than this (in either report) are not compared.
+    /// Latencies (capacity acknowledgement latencies included) with fewer samples than this, in
+    /// either report, are not compared.
     pub min_samples: u64,
 }
 
@@ -48,7 +52,7 @@ impl Default for Thresholds {
 pub enum MetricKind {
     /// Simulated microseconds; higher is worse.
     LatencyUs,
-    /// Operations per simulated second; lower is worse.
+    /// Operations per simulated (or busy simulated) second; lower is worse.
     OpsPerSimS,
 }
 
@@ -86,7 +90,9 @@ impl MetricStatus {
 /// One compared number.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MetricComparison {
-    /// E.g. `latency.append_ack.p99` or `throughput.ops_per_sim_s`.
+    /// E.g. `latency.append_ack.p99`, `throughput.ops_per_sim_s` (or
+    /// `throughput.ops_per_busy_sim_s` when both reports measured busy time),
+    /// `capacity.writers_4.ops_per_sim_s`, `capacity.writers_4.ack.p99`.
     pub metric: String,
     pub kind: MetricKind,
     pub baseline: Option<f64>,

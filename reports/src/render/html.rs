@@ -3,9 +3,9 @@
 
 use crate::names::ordered_names;
 use crate::render::format;
-use crate::render::sections;
 use crate::render::svg::{self, Bar};
 use crate::render::table::{Align, Table};
+use crate::render::{capacity, probes, sections};
 use crate::report::Report;
 use crate::schema::SCHEMA_VERSION;
 
@@ -13,7 +13,7 @@ use crate::schema::SCHEMA_VERSION;
 /// since a 480-unit-wide chart cannot show more.
 const CHART_TICKS_PER_HALF_DISTANCE: std::num::NonZeroU32 = std::num::NonZeroU32::new(2).unwrap();
 
-const STYLE: &str = "\
+pub(crate) const STYLE: &str = "\
 body{font-family:system-ui,sans-serif;margin:2rem auto;max-width:64rem;padding:0 1rem;color:#1b1b1b}\
 h1{font-size:1.5rem}h2{font-size:1.2rem;border-bottom:1px solid #ccc;padding-bottom:.2rem}\
 table{border-collapse:collapse;margin:.5rem 0}th,td{padding:.2rem .6rem;border-bottom:1px solid #e4e4e4}\
@@ -24,7 +24,8 @@ pre{background:#f6f6f6;padding:.6rem;overflow-x:auto}\
 figure{display:inline-block;margin:.5rem 1rem .5rem 0;vertical-align:top}\
 figcaption{font-size:.85rem;color:#555}\
 svg.chart{font-size:11px;fill:#333}svg.chart .grid{stroke:#ddd;stroke-width:1}\
-.note{color:#666;font-size:.9rem}";
+.note{color:#666;font-size:.9rem}\
+tr.starved td,tr.failed td{background:#fbe4e4;color:#8a1111;font-weight:bold}";
 
 /// Escapes text for HTML element content and attribute values.
 pub fn escape(text: &str) -> String {
@@ -69,7 +70,9 @@ pub fn render_html(report: &Report) -> String {
         escape(&sections::throughput_line(report))
     ));
 
+    out.push_str(&capacity_section(report));
     out.push_str(&counts_section(report));
+    out.push_str(&probes_section(report));
 
     if let Some(line) = sections::wall_line(report) {
         out.push_str(&format!(
@@ -190,4 +193,39 @@ fn counts_section(report: &Report) -> String {
     }
     out.push_str("</section>\n");
     out
+}
+
+fn capacity_section(report: &Report) -> String {
+    let table = capacity::capacity_table(report);
+    if table.is_empty() {
+        return String::new();
+    }
+    let bars: Vec<Bar> = report
+        .capacity
+        .values()
+        .map(|c| Bar {
+            label: format!("{} writers", c.writers),
+            value: c.ops_per_sim_s(),
+            value_text: format::rate(c.ops_per_sim_s()),
+        })
+        .collect();
+    format!(
+        "<section>\n<h2>Capacity (closed loop, simulated time)</h2>\n<p class=\"note\">Each \
+         writer issues its next operation when the previous one is acknowledged: ops per \
+         simulated second at each concurrency, and what it costs in acknowledgement \
+         latency.</p>\n<figure>\n{}<figcaption>ops/sim-s by writers</figcaption>\n</figure>\n{}</section>\n",
+        svg::bar_chart("ops per simulated second by writers", &bars),
+        table.to_html("capacity")
+    )
+}
+
+fn probes_section(report: &Report) -> String {
+    let Some(headline) = probes::probes_headline(report) else {
+        return String::new();
+    };
+    format!(
+        "<section>\n<h2>Fault-path probes</h2>\n<p>{}</p>\n{}</section>\n",
+        escape(&headline),
+        probes::probes_table(report).to_html("probes")
+    )
 }

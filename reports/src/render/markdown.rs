@@ -1,7 +1,7 @@
 //! Markdown rendering, for PR comments and CI summaries.
 
-use crate::render::sections;
 use crate::render::table::{md_cell, Align, Table};
+use crate::render::{capacity, probes, sections};
 use crate::report::Report;
 
 /// The report as GitHub-flavoured Markdown.
@@ -52,6 +52,12 @@ pub fn render_markdown(report: &Report) -> String {
         md_cell(&sections::throughput_line(report))
     ));
 
+    let capacity = capacity::capacity_table(report);
+    if !capacity.is_empty() {
+        out.push_str("\n## Capacity (closed loop, simulated time)\n\n");
+        out.push_str(&capacity.to_markdown());
+    }
+
     out.push_str("\n## Counts\n");
     for (family, map) in sections::count_families(report) {
         if map.is_empty() {
@@ -59,6 +65,14 @@ pub fn render_markdown(report: &Report) -> String {
         }
         out.push('\n');
         out.push_str(&sections::family_table(family, map).to_markdown());
+    }
+
+    if let Some(headline) = probes::probes_headline(report) {
+        out.push_str(&format!(
+            "\n## Fault-path probes\n\n{}\n\n",
+            md_cell(&headline)
+        ));
+        out.push_str(&probes::probes_table(report).to_markdown());
     }
 
     if let Some(line) = sections::wall_line(report) {

@@ -190,9 +190,20 @@ pub fn meta_rows(report: &Report) -> Vec<(&'static str, String)> {
     ]
 }
 
-/// Simulated throughput in one line.
+/// Simulated throughput in one line: per busy simulated second when the caller measured busy
+/// time (the number that means something when the workload has quiet gaps), else per
+/// simulated second.
 pub fn throughput_line(report: &Report) -> String {
     let t = report.throughput;
+    if t.has_busy() {
+        return format!(
+            "{} ops per busy sim-s ({} ops over {} busy of {} simulated)",
+            format::rate(t.ops_per_busy_sim_s()),
+            format::count(t.ops()),
+            format::seconds_from_us(t.busy_sim_us()),
+            format::seconds_from_us(t.sim_duration_us())
+        );
+    }
     format!(
         "{} ops in {} simulated = {} ops/sim-s",
         format::count(t.ops()),

@@ -8,7 +8,7 @@ use crate::render::format;
 use crate::render::html::escape;
 
 /// Series colours, colour-blind-safe (Okabe-Ito), cycled.
-const PALETTE: [&str; 6] = [
+pub(super) const PALETTE: [&str; 6] = [
     "#0072b2", "#e69f00", "#009e73", "#cc79a7", "#56b4e9", "#d55e00",
 ];
 
@@ -153,7 +153,7 @@ fn truncate(text: &str, max_chars: usize) -> String {
     cut
 }
 
-fn open_svg(width: f64, height: f64, title: &str) -> String {
+pub(super) fn open_svg(width: f64, height: f64, title: &str) -> String {
     format!(
         "<svg class=\"chart\" viewBox=\"0 0 {width:.0} {height:.0}\" width=\"{width:.0}\" height=\"{height:.0}\" role=\"img\">\
          <title>{}</title>\n",
@@ -176,10 +176,10 @@ fn decade_label(decade: u32) -> String {
 /// Round axis tops, in tenths of a power of ten. Each divides into [`CURVE_Y_TICKS`] readable
 /// steps (2.5, 3, 4, 5, 6, 8, 10, 12.5, 15, 20), and consecutive ones are close enough that the
 /// curve fills most of the chart.
-const NICE_TOPS_TENTHS: [u128; 10] = [10, 12, 16, 20, 24, 32, 40, 50, 60, 80];
+pub(super) const NICE_TOPS_TENTHS: [u128; 10] = [10, 12, 16, 20, 24, 32, 40, 50, 60, 80];
 
 /// The smallest round number (see [`NICE_TOPS_TENTHS`]) at or above `us`, at least 1.
-fn nice_ceiling(us: u64) -> u64 {
+pub(super) fn nice_ceiling(us: u64) -> u64 {
     let target = u128::from(us.max(1));
     let mut magnitude = 1u128;
     loop {

@@ -15,6 +15,9 @@ const COLUMN_GAP: &str = "  ";
 pub struct Table {
     headers: Vec<(String, Align)>,
     rows: Vec<Vec<String>>,
+    /// A CSS class per row for the HTML form (None: plain), so a row can be marked (a starved
+    /// probe, a failed run) where colour helps; text forms carry the mark in a cell instead.
+    row_classes: Vec<Option<String>>,
 }
 
 impl Table {
@@ -23,6 +26,7 @@ impl Table {
         Self {
             headers: headers.iter().map(|(h, a)| ((*h).to_owned(), *a)).collect(),
             rows: Vec::new(),
+            row_classes: Vec::new(),
         }
     }
 
@@ -31,6 +35,15 @@ impl Table {
         let mut cells = cells;
         cells.resize(self.headers.len(), String::new());
         self.rows.push(cells);
+        self.row_classes.push(None);
+    }
+
+    /// Adds a row that the HTML form gives CSS class `class`.
+    pub fn row_with_class(&mut self, cells: Vec<String>, class: &str) {
+        self.row(cells);
+        if let Some(last) = self.row_classes.last_mut() {
+            *last = Some(class.to_owned());
+        }
     }
 
     /// True if no rows were added.
@@ -110,8 +123,13 @@ impl Table {
             ));
         }
         out.push_str("</tr></thead>\n<tbody>\n");
-        for row in &self.rows {
-            out.push_str("<tr>");
+        for (row, class) in self.rows.iter().zip(&self.row_classes) {
+            match class {
+                Some(class) => {
+                    out.push_str(&format!("<tr class=\"{}\">", super::html::escape(class)))
+                }
+                None => out.push_str("<tr>"),
+            }
             for (cell, (_, align)) in row.iter().zip(&self.headers) {
                 out.push_str(&format!(
                     "<td class=\"{}\">{}</td>",
@@ -162,6 +180,23 @@ mod tests {
         t.row(vec!["a".into(), "100".into()]);
         t.row(vec!["longer".into(), "5".into()]);
         assert_eq!(t.to_text(""), "name      n\na       100\nlonger    5\n");
+    }
+
+    #[test]
+    fn marked_rows_carry_their_class_in_html_only() {
+        let mut t = Table::new(&[("k", Align::Left)]);
+        t.row(vec!["plain".into()]);
+        t.row_with_class(vec!["marked".into()], "bad\"class");
+        let html = t.to_html("t");
+        assert!(
+            html.contains("<tr><td class=\"l\">plain</td></tr>"),
+            "{html}"
+        );
+        assert!(
+            html.contains("<tr class=\"bad&quot;class\"><td class=\"l\">marked</td></tr>"),
+            "{html}"
+        );
+        assert_eq!(t.to_text(""), "k\nplain\nmarked\n");
     }
 
     #[test]

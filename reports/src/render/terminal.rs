@@ -1,13 +1,14 @@
 //! Compact plain-text summary for a terminal (no colour, so it survives logs and pipes).
 
-use crate::render::sections;
+use crate::render::{capacity, probes, sections};
 use crate::report::Report;
 
 /// Indent of everything under a section heading.
 const INDENT: &str = "  ";
 
 /// The report as aligned plain text: meta, outcome (with failing runs and their reproduce
-/// lines), latency percentiles, throughput, counts, and the wall-clock line if present.
+/// lines), latency percentiles, throughput, closed-loop capacity, counts, fault-path probes, and
+/// the wall-clock line if present.
 pub fn render_terminal(report: &Report) -> String {
     let mut out = String::from("StemeDB simulation report\n");
     let meta = sections::meta_rows(report);
@@ -50,10 +51,21 @@ pub fn render_terminal(report: &Report) -> String {
         sections::throughput_line(report)
     ));
 
+    let capacity = capacity::capacity_table(report);
+    if !capacity.is_empty() {
+        out.push_str("\ncapacity (closed loop, simulated time):\n");
+        out.push_str(&capacity.to_text(INDENT));
+    }
+
     let counts = sections::counts_table(report);
     if !counts.is_empty() {
         out.push('\n');
         out.push_str(&counts.to_text(""));
+    }
+
+    if let Some(headline) = probes::probes_headline(report) {
+        out.push_str(&format!("\nfault-path probes: {headline}\n"));
+        out.push_str(&probes::probes_table(report).to_text(INDENT));
     }
 
     if let Some(line) = sections::wall_line(report) {

@@ -7,7 +7,7 @@ use stemedb_reports::names::{
     EVENT_CRASHES, EVENT_INVARIANT_CHECKS, EVENT_RECOVERIES, LATENCY_APPEND_ACK, LATENCY_FSYNC,
     LATENCY_QUERY,
 };
-use stemedb_reports::{ArenaOutcome, Report, SeedSet, Throughput, Verdict};
+use stemedb_reports::{ArenaOutcome, Capacity, Report, SeedSet, Throughput, Verdict};
 
 pub const COMMIT: &str = "0123abcd";
 pub const PROFILE: &str = "release";
@@ -73,4 +73,67 @@ pub fn sample_report() -> Report {
     }
     report.set_wall(Duration::from_millis(1_500));
     report
+}
+
+/// Probes every full report declares: two fire, one never does.
+pub const PROBES: [&str; 3] = [
+    "wal.fsync_retried",
+    "wal.torn_tail_repaired",
+    "ingest.dead_letter_written",
+];
+
+/// A closed-loop phase at `writers` writers: `ops` over `sim_s` simulated seconds, with ack
+/// latencies 1..=`acks` times `ack_scale_us`.
+pub fn capacity(writers: u32, ops: u64, sim_s: u64, acks: u64, ack_scale_us: u64) -> Capacity {
+    let mut c = Capacity::new(writers);
+    c.add_ops(ops, sim_s * 1_000_000);
+    for i in 1..=acks {
+        c.record_ack(i * ack_scale_us);
+    }
+    c
+}
+
+/// [`sample_report`] plus what schema 1.2 added: busy time, capacity phases, probes.
+pub fn full_report() -> Report {
+    let mut report = sample_report();
+    // 1,200 ops in 3 s simulated, 0.5 s of it busy: 2,400 ops per busy sim-s.
+    report.throughput = Throughput::new(1_200, 3_000_000).with_busy(500_000);
+    report.add_capacity(&capacity(1, 1_000, 1, 200, 10));
+    report.add_capacity(&capacity(4, 3_000, 1, 200, 20));
+    report.declare_probes(PROBES);
+    report.add_probe_hits("wal.fsync_retried", 12);
+    report.add_probe_hits("wal.torn_tail_repaired", 1_500);
+    report.set_wall(Duration::from_millis(1_500));
+    report
+}
+
+/// Checks that every opened tag is closed in order (void and self-closed tags excepted).
+pub fn assert_balanced(html: &str) {
+    const VOID: [&str; 3] = ["meta", "br", "hr"];
+    let mut stack: Vec<String> = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find('<') {
+        let end = rest[start..].find('>').expect("unclosed tag") + start;
+        let tag = &rest[start + 1..end];
+        rest = &rest[end + 1..];
+        if tag.starts_with('!') {
+            continue;
+        }
+        let name: String = tag
+            .trim_start_matches('/')
+            .chars()
+            .take_while(|c| c.is_ascii_alphanumeric())
+            .collect();
+        if let Some(closing) = tag.strip_prefix('/') {
+            let _ = closing;
+            assert_eq!(
+                stack.pop().as_deref(),
+                Some(name.as_str()),
+                "mismatched </{name}>"
+            );
+        } else if !tag.ends_with('/') && !VOID.contains(&name.as_str()) {
+            stack.push(name);
+        }
+    }
+    assert!(stack.is_empty(), "unclosed: {stack:?}");
 }
