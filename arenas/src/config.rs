@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
-use stemedb_faults::FaultPlan;
+use stemedb_faults::{FaultClass, FaultPlan};
 
 pub use crate::arena::kind::ArenaKind;
 
@@ -61,6 +61,10 @@ pub struct RunConfig {
     /// Mean quiet gap between bursts, in virtual ms (drawn uniformly from 0 to twice this).
     #[serde(default)]
     pub gap_ms_mean: u64,
+    /// Fault classes this run never draws, whatever its arena allows (a scenario's `faults_off`,
+    /// `--faults-off`): to starve a fault-handling path on purpose, or to isolate one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub faults_off: Vec<FaultClass>,
     /// The fault plan; generated from the seed unless given (replay of an artifact, shrinking).
     pub plan: Option<FaultPlan>,
     /// A synthetic failure for testing the harness's own tools (shrink, replay): never set by a
@@ -140,6 +144,7 @@ impl RunConfig {
             gap_ms_mean: GAP_MS_MEAN_DEFAULT,
             plan: None,
             tripwire: None,
+            faults_off: Vec::new(),
         }
     }
 
@@ -198,6 +203,11 @@ impl RunConfig {
         o.insert("gap_ms_mean".into(), self.gap_ms_mean.to_string());
         if let Some(t) = self.tripwire {
             o.insert("tripwire_acked_min".into(), t.acked_min.to_string());
+        }
+        if !self.faults_off.is_empty() {
+            // `+`, not `,`: merged reports join differing option values with commas.
+            let off: Vec<&str> = self.faults_off.iter().map(|c| c.name()).collect();
+            o.insert("faults_off".into(), off.join("+"));
         }
         o.insert(
             "plan".into(),

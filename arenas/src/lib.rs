@@ -22,6 +22,7 @@ pub mod oracle;
 pub mod outcome;
 pub mod scenario;
 pub mod sim;
+pub mod wall;
 pub mod watchdog;
 pub mod workload;
 pub mod world;

@@ -101,6 +101,8 @@ pub struct Metrics {
     /// Workload operations completed (acknowledged, refused or answered).
     pub ops: u64,
     pub sim_duration_us: u64,
+    /// Passes through each engine fault-handling path (`stemedb::probe`), every probe present.
+    pub probes: BTreeMap<&'static str, u64>,
 }
 
 impl Metrics {

@@ -9,6 +9,9 @@ pub const EXIT_USAGE: i32 = 2;
 pub const EXIT_LIVENESS: i32 = 3;
 pub const EXIT_NONDETERMINISM: i32 = 4;
 pub const EXIT_HARNESS: i32 = 5;
+/// Every run passed, but a fault-handling path the runs were required to reach was never reached
+/// (`--require-probes`): the test no longer tests it.
+pub const EXIT_COVERAGE: i32 = 6;
 
 /// Why a run failed.
 #[derive(Clone, Debug, PartialEq, Eq)]

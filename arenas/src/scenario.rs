@@ -51,6 +51,8 @@ pub struct Overrides {
     pub liveness_budget_ms: Option<u64>,
     pub burst_ops_mean: Option<u64>,
     pub gap_ms_mean: Option<u64>,
+    /// Fault classes never drawn (snake_case names, e.g. `["enospc"]`).
+    pub faults_off: Option<Vec<stemedb_faults::FaultClass>>,
 }
 
 /// A bad scenario file or seed range.
@@ -66,7 +68,7 @@ pub enum ScenarioError {
         path: String,
         source: Box<toml::de::Error>,
     },
-    #[error("bad seed range {0:?}: expected N, A..B (exclusive) or A..=B (inclusive)")]
+    #[error("bad seeds {0:?}: expected comma-separated, non-overlapping N, A..B (exclusive) or A..=B (inclusive)")]
     Seeds(String),
 }
 
@@ -125,12 +127,52 @@ impl Scenario {
             burst_ops_mean,
             gap_ms_mean
         );
+        if let Some(off) = &o.faults_off {
+            c.faults_off = off.clone();
+        }
         c
     }
 }
 
-/// Parses "7", "1..10" (exclusive) or "1..=10" (inclusive).
-pub fn parse_seeds(text: &str) -> Result<RangeInclusive<u64>, ScenarioError> {
+/// Seeds: comma-separated parts, each "7", "1..10" (exclusive) or "1..=10" (inclusive), run in
+/// the order given (e.g. "1..=48, 1181": a range and one seed picked for what it reaches).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Seeds(Vec<RangeInclusive<u64>>);
+
+impl Seeds {
+    /// The parts, in order; none empty, none overlapping another.
+    pub fn ranges(&self) -> &[RangeInclusive<u64>] {
+        &self.0
+    }
+}
+
+impl IntoIterator for Seeds {
+    type Item = u64;
+    type IntoIter = std::iter::Flatten<std::vec::IntoIter<RangeInclusive<u64>>>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.into_iter().flatten()
+    }
+}
+
+/// Parses [`Seeds`]. Overlapping parts are refused: a seed run twice would count twice.
+pub fn parse_seeds(text: &str) -> Result<Seeds, ScenarioError> {
+    let mut parts: Vec<RangeInclusive<u64>> = Vec::new();
+    for part in text.split(',') {
+        let range = parse_seed_range(part).map_err(|_| ScenarioError::Seeds(text.to_owned()))?;
+        if parts
+            .iter()
+            .any(|p| p.start() <= range.end() && range.start() <= p.end())
+        {
+            return Err(ScenarioError::Seeds(text.to_owned()));
+        }
+        parts.push(range);
+    }
+    Ok(Seeds(parts))
+}
+
+/// Parses one part: "7", "1..10" (exclusive) or "1..=10" (inclusive).
+fn parse_seed_range(text: &str) -> Result<RangeInclusive<u64>, ScenarioError> {
     let bad = || ScenarioError::Seeds(text.to_owned());
     let t = text.trim();
     if let Some((a, b)) = t.split_once("..=") {
@@ -149,4 +191,31 @@ pub fn parse_seeds(text: &str) -> Result<RangeInclusive<u64>, ScenarioError> {
     }
     let n = t.parse().map_err(|_| bad())?;
     Ok(n..=n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seeds(text: &str) -> Result<Vec<u64>, ScenarioError> {
+        parse_seeds(text).map(|s| s.into_iter().collect())
+    }
+
+    #[test]
+    fn seeds_are_ranges_and_single_seeds_in_the_order_given() {
+        assert_eq!(seeds("3").unwrap(), vec![3]);
+        assert_eq!(seeds("1..4").unwrap(), vec![1, 2, 3]);
+        assert_eq!(seeds("1..=3, 1181").unwrap(), vec![1, 2, 3, 1181]);
+        assert_eq!(seeds("9,2..=3").unwrap(), vec![9, 2, 3]);
+    }
+
+    #[test]
+    fn bad_or_overlapping_seeds_are_typed_errors() {
+        for bad in ["", "x", "5..5", "7..=3", "1..=10, 10", "1..=3,,4", "-1"] {
+            assert!(
+                matches!(parse_seeds(bad), Err(ScenarioError::Seeds(_))),
+                "{bad:?}"
+            );
+        }
+    }
 }

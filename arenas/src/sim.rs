@@ -45,6 +45,10 @@ pub struct SeedResult {
     pub sim_elapsed: Duration,
     /// Crashes of both kinds: power losses and process kills.
     pub crashes: u32,
+    /// Real time the run spent under faults (the workload, with its online checks) and in all
+    /// (the rest is liveness and the final checks). Never fingerprinted.
+    pub wall_faults: Duration,
+    pub wall_total: Duration,
 }
 
 /// Operator repairs (remapping bad sectors) a run may get before its fault phase just ends.
@@ -76,6 +80,9 @@ fn arm(disk: &SimDisk, next: Option<&CrashEvent>) {
 
 /// Runs one seed to its verdict.
 pub fn run_seed(config: &RunConfig) -> SeedResult {
+    // The world runs on this thread, so this thread's probe counts from here on are the run's.
+    let _ = stemedb::probe::take();
+    let wall_started = crate::wall::now();
     let plan = config.plan();
     let disk = SimDisk::with_plan(config.seed, &plan);
     if trace_requested() {
@@ -138,6 +145,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
     kv.watch_spin(spin.clone());
     // The world owns its loop (so a scheduler that runs everything inside one future can drive
     // it too); the driver looks in after every tick.
+    let mut wall_faults: Option<Duration> = None;
     let mut driver = |ctl: &mut dyn Control, host_failure: Option<String>| -> Flow {
         spin.step();
         crate::watchdog::beat();
@@ -148,6 +156,9 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         }
         let now = ctl.elapsed();
         let mut s = shared.borrow_mut();
+        if s.phase != Phase::Faults && wall_faults.is_none() {
+            wall_faults = Some(wall_started.elapsed());
+        }
         if s.failure.is_some() || s.phase == Phase::Done {
             return Flow::Stop;
         }
@@ -313,6 +324,11 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
     for us in disk.take_sync_latencies_us() {
         s.metrics.record(stemedb_reports::names::LATENCY_FSYNC, us);
     }
+    if s.failure.is_none() {
+        if let Some(why) = crate::check::physics::ack_floor(&s.metrics) {
+            s.fail(Failure::Safety(why));
+        }
+    }
     let disk_stats = disk.stats();
     for (class, n) in &disk_stats.faults {
         s.metrics.counts.add_fault(class, *n);
@@ -357,6 +373,9 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         &format!("end trace {trace} image {image} kv {kv_digest}"),
     );
     let fingerprint = s.events.finalize().to_hex().to_string();
+    for (probe, hits) in stemedb::probe::take() {
+        s.metrics.probes.insert(probe.name(), hits);
+    }
     SeedResult {
         config: config.clone(),
         plan,
@@ -365,5 +384,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         metrics: std::mem::take(&mut s.metrics),
         sim_elapsed,
         crashes: crash_count + kill_count,
+        wall_faults: wall_faults.unwrap_or_else(|| wall_started.elapsed()),
+        wall_total: wall_started.elapsed(),
     }
 }

@@ -181,30 +181,37 @@ fn a_corrupt_artifact_is_a_usage_error_not_a_panic() {
 }
 
 #[test]
-fn shard_reports_merge_and_render() {
-    let dirs: Vec<_> = (0..2).map(|_| tempfile::tempdir().unwrap()).collect();
-    for (i, dir) in dirs.iter().enumerate() {
-        let shard = format!("{}/2", i + 1);
-        let out = sim()
-            .args([
-                "-q", "sweep", "--arena", "spine", "--ops", "40", "--seeds", "1..=4", "--shard",
-                &shard, "--out",
-            ])
-            .arg(dir.path())
-            .output()
-            .unwrap();
+fn shard_reports_merge_to_exactly_the_unsharded_report() {
+    const SHARDS: usize = 3;
+    let sweep = |out: &std::path::Path, shard: Option<String>| {
+        let mut cmd = sim();
+        cmd.args([
+            "-q", "sweep", "--arena", "spine", "--arena", "voting", "--ops", "40", "--seeds",
+            "1..=7", "--jobs", "2", "--out",
+        ])
+        .arg(out);
+        if let Some(shard) = shard {
+            cmd.args(["--shard", &shard]);
+        }
+        let out = cmd.output().unwrap();
         assert_eq!(
             out.status.code(),
             Some(0),
             "{}",
             String::from_utf8_lossy(&out.stderr)
         );
+    };
+    let whole = tempfile::tempdir().unwrap();
+    sweep(whole.path(), None);
+    let dirs: Vec<_> = (0..SHARDS).map(|_| tempfile::tempdir().unwrap()).collect();
+    for (i, dir) in dirs.iter().enumerate() {
+        sweep(dir.path(), Some(format!("{}/{SHARDS}", i + 1)));
     }
     let merged = dirs[0].path().join("merged.json");
+    // Shards in another order than they ran: merge order must not matter.
     let out = sim()
         .args(["report", "merge"])
-        .arg(dirs[0].path().join("report.json"))
-        .arg(dirs[1].path().join("report.json"))
+        .args(dirs.iter().rev().map(|d| d.path().join("report.json")))
         .arg("-o")
         .arg(&merged)
         .output()
@@ -215,11 +222,17 @@ fn shard_reports_merge_and_render() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let report = stemedb_reports::Report::load_json(&merged).unwrap();
-    assert_eq!(report.outcomes.len(), 4, "both shards' seeds, once each");
+    let merged = stemedb_reports::Report::load_json(&merged).unwrap();
+    let whole = stemedb_reports::Report::load_json(&whole.path().join("report.json")).unwrap();
+    assert_eq!(merged.outcomes.len(), 14, "every shard's seeds, once each");
+    assert_eq!(
+        merged.deterministic_json().unwrap(),
+        whole.deterministic_json().unwrap(),
+        "merged shards are the unsharded report, byte for byte (all but wall time)"
+    );
     let md = sim()
         .args(["report", "render", "--format", "markdown"])
-        .arg(&merged)
+        .arg(dirs[0].path().join("merged.json"))
         .output()
         .unwrap();
     assert_eq!(md.status.code(), Some(0));

@@ -36,6 +36,11 @@ impl Clock for FixedClock {
     fn monotonic(&self) -> Duration {
         Duration::ZERO
     }
+
+    fn sleep(&self, duration: Duration) -> stemedb::io::Sleep {
+        // Only the time it reads is fixed; a wait is a real one.
+        stemedb::io::RealClock::default().sleep(duration)
+    }
 }
 
 /// `n` candidates about one subject+predicate with scattered timestamps and weights.

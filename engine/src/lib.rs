@@ -10,6 +10,7 @@ pub mod ingest;
 pub mod io;
 pub mod lens;
 pub mod model;
+pub mod probe;
 pub mod query;
 pub mod storage;
 pub mod wal;

@@ -41,6 +41,10 @@ async fn open(dir: &Path, kv: Arc<dyn KvStore>) -> Engine {
         .expect("open")
 }
 
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a real engine on a real clock, bounded in real time"
+)]
 async fn wait(engine: &Engine, offset: u64) -> Result<(), EngineError> {
     tokio::time::timeout(WAIT_BOUND, engine.wait_ingested(offset))
         .await

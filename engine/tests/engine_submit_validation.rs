@@ -30,6 +30,11 @@ impl Clock for FixedClock {
     fn monotonic(&self) -> Duration {
         Duration::ZERO
     }
+
+    fn sleep(&self, duration: Duration) -> stemedb::io::Sleep {
+        // Only the time it reads is fixed; a wait is a real one.
+        stemedb::io::RealClock::default().sleep(duration)
+    }
 }
 
 fn agent(i: u64) -> Agent {
@@ -156,6 +161,10 @@ async fn open(dir: &Path) -> (Engine, Arc<dyn KvStore>) {
 }
 
 #[tokio::test]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a real engine on a real clock, bounded in real time"
+)]
 async fn every_invalid_input_returns_its_typed_error_and_stores_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let (engine, kv) = open(tmp.path()).await;

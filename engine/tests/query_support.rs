@@ -114,6 +114,11 @@ impl Clock for TestClock {
     fn monotonic(&self) -> Duration {
         Duration::ZERO
     }
+
+    fn sleep(&self, duration: Duration) -> stemedb::io::Sleep {
+        // Only the time it reads is fixed; a wait is a real one.
+        stemedb::io::RealClock::default().sleep(duration)
+    }
 }
 
 pub fn runtime() -> tokio::runtime::Runtime {

@@ -375,6 +375,10 @@ fn group_commit_inside_a_local_set() {
 }
 
 #[tokio::test(flavor = "current_thread")]
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a zero timeout cancels an append after one poll, on a real clock"
+)]
 async fn cancelled_appenders_never_stall_the_queue() {
     let tmp = tempfile::tempdir().unwrap();
     let wal = Arc::new(

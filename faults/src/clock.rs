@@ -8,7 +8,7 @@
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use stemedb::io::Clock;
+use stemedb::io::{Clock, Sleep};
 
 use crate::plan::ClockPlan;
 
@@ -112,7 +112,7 @@ impl State {
     fn monotonic(&self) -> Duration {
         match &self.source {
             Source::Manual(now) => *now,
-            Source::Runtime { anchor, at } => *at + anchor.elapsed(),
+            Source::Runtime { anchor, at } => *at + crate::time::from_scheduler(anchor.elapsed()),
         }
     }
 
@@ -134,12 +134,10 @@ impl State {
 /// The scheduler's clock: tokio's paused virtual time under turmoil, madsim's virtual time under
 /// `--cfg madsim` (where `tokio::time::Instant` is std's, which madsim answers from its timer
 /// inside its runtime; hence the lint there, which the seam is the one place to allow).
-#[cfg_attr(
-    madsim,
-    expect(
-        clippy::disallowed_methods,
-        reason = "std's Instant is madsim's virtual time inside its runtime"
-    )
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the seam that reads the scheduler's clock (std's Instant is madsim's virtual time \
+              inside its runtime)"
 )]
 fn scheduler_now() -> tokio::time::Instant {
     tokio::time::Instant::now()
@@ -158,6 +156,10 @@ impl Clock for SimClock {
         let now = s.monotonic().max(s.last_read);
         s.last_read = now;
         now
+    }
+
+    fn sleep(&self, duration: Duration) -> Sleep {
+        Box::pin(crate::time::sleep(duration))
     }
 }
 
@@ -198,7 +200,7 @@ mod tests {
     #[tokio::test(start_paused = true)]
     async fn runtime_clock_follows_virtual_time() {
         let clock = SimClock::runtime(ClockPlan::default());
-        tokio::time::sleep(Duration::from_secs(3600)).await;
+        crate::time::sleep(Duration::from_secs(3600)).await;
         assert_eq!(clock.monotonic(), Duration::from_secs(3600));
         clock.follow_runtime_from(Duration::from_secs(10));
         assert!(

@@ -21,8 +21,7 @@
 //! rewrites it from memory on the next flush, so a failed fsync does not lose its buffered writes.
 //!
 //! Latency: with a [`LatencyModel`], every call takes virtual time drawn from the
-//! `kv-latency` stream, using the same millisecond debt as `SimDisk` (tokio timers tick in whole
-//! milliseconds, so sub-millisecond draws accrue and are slept once they add up).
+//! `kv-latency` stream, exact to the microsecond as `SimDisk`'s (see `crate::time`).
 //!
 //! A `SimKv` outlives a crashed host: clone it into the host, crash it, and reopen the engine
 //! over the same handle.
@@ -142,8 +141,6 @@ struct KvState {
     calls: u64,
     latency: Option<LatencyModel>,
     latency_rng: SimRng,
-    /// Drawn latency not yet slept, microseconds (see the module docs).
-    latency_debt_us: u64,
     /// Calls per step of the world (see `crate::spin`).
     spin: Option<crate::spin::SpinWatch>,
     stats: KvStats,
@@ -171,7 +168,6 @@ impl SimKv {
             calls: 0,
             latency: plan.latency,
             latency_rng: rng::stream(seed, "kv-latency"),
-            latency_debt_us: 0,
             spin: Default::default(),
             stats: KvStats::default(),
         };
@@ -243,8 +239,8 @@ impl SimKv {
         self.state().spin = Some(watch);
     }
 
-    /// Starts a call: counts it and draws its latency. Returns how long to sleep (whole
-    /// milliseconds), or `None` when the store has no latency model.
+    /// Starts a call: counts it and draws its latency. Returns how long the call takes
+    /// (the drawn microseconds), or `None` when the store has no latency model.
     fn begin(&self, class: OpClass, count: impl FnOnce(&mut KvStats)) -> Option<Duration> {
         let mut s = self.state();
         if let Some(calls) = s.spin.as_ref().and_then(|w| w.call()) {
@@ -261,10 +257,7 @@ impl SimKv {
         let model = s.latency?;
         let drawn_us = model.sample(class, &mut s.latency_rng).as_micros() as u64;
         s.stats.latency_us_total += drawn_us;
-        s.latency_debt_us += drawn_us;
-        let sleep_ms = s.latency_debt_us / 1_000;
-        s.latency_debt_us %= 1_000;
-        Some(Duration::from_millis(sleep_ms))
+        Some(Duration::from_micros(drawn_us))
     }
 
     /// Runs one call: begin, take the simulated latency, fail if a fault of the call's kinds
@@ -278,12 +271,8 @@ impl SimKv {
         op: &'static str,
         act: impl FnOnce(&mut KvState) -> T,
     ) -> Result<T, KvError> {
-        match self.begin(class, count) {
-            Some(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
-            // No yield on a zero-length delay: `yield_now` inside turmoil's paused runtimes
-            // made runs differ between processes (the CI determinism gate caught 1 in 4).
-            Some(_) => {}
-            None => {}
+        if let Some(delay) = self.begin(class, count) {
+            crate::time::sleep(delay).await;
         }
         let mut s = self.state();
         if corrupt.is_some_and(|fault| s.take_armed(fault)) {

@@ -18,6 +18,7 @@ mod plan;
 pub mod rng;
 mod spin;
 mod swarm;
+pub mod time;
 
 pub use clock::{SimClock, SIM_EPOCH_WALL_MS};
 pub use disk::{

@@ -3,7 +3,8 @@
 use std::path::Path;
 
 use stemedb::io::conformance;
-use stemedb_faults::{FaultPlan, LatencyModel, SimDisk};
+use stemedb::io::Clock;
+use stemedb_faults::{ClockPlan, FaultPlan, LatencyModel, SimClock, SimDisk};
 
 #[tokio::test]
 async fn sim_disk_passes_the_conformance_suite() {
@@ -18,19 +19,16 @@ async fn sim_disk_with_latency_passes_the_conformance_suite() {
         ..FaultPlan::none()
     };
     let disk = SimDisk::with_plan(2, &plan);
-    let start = tokio::time::Instant::now();
+    let clock = SimClock::runtime(ClockPlan::default());
     conformance::run_all(&disk, Path::new("/conformance")).await;
     assert!(
         disk.stats().latency_us_total > 0,
         "the latency model must have charged simulated time"
     );
-    // Simulated time advanced by exactly the drawn latency, less the sub-millisecond remainder.
+    // Simulated time advanced by exactly the drawn latency, to the microsecond.
     let (slept_us, drawn_us) = (
-        start.elapsed().as_micros() as u64,
+        clock.monotonic().as_micros() as u64,
         disk.stats().latency_us_total,
     );
-    assert!(
-        slept_us <= drawn_us && slept_us + 1_000 > drawn_us,
-        "{slept_us} vs {drawn_us}"
-    );
+    assert_eq!(slept_us, drawn_us);
 }

@@ -1,7 +1,8 @@
 //! SimKv, with and without simulated latency, must pass the same KvStore semantics suite as sled.
 
+use stemedb::io::Clock;
 use stemedb::storage::conformance;
-use stemedb_faults::{FaultPlan, LatencyModel, SimKv};
+use stemedb_faults::{ClockPlan, FaultPlan, LatencyModel, SimClock, SimKv};
 
 #[tokio::test]
 async fn sim_kv_passes_the_conformance_suite() {
@@ -28,19 +29,16 @@ fn with_latency(seed: u64) -> SimKv {
 #[tokio::test(start_paused = true)]
 async fn sim_kv_with_latency_passes_the_conformance_suite() {
     let kv = with_latency(2);
-    let start = tokio::time::Instant::now();
+    let clock = SimClock::runtime(ClockPlan::default());
     conformance::run_all(&kv).await;
     let drawn_us = kv.stats().latency_us_total;
     assert!(
         drawn_us > 0,
         "the latency model must have charged simulated time"
     );
-    // Simulated time advanced by exactly the drawn latency, less the sub-millisecond remainder.
-    let slept_us = start.elapsed().as_micros() as u64;
-    assert!(
-        slept_us <= drawn_us && slept_us + 1_000 > drawn_us,
-        "{slept_us} vs {drawn_us}"
-    );
+    // Simulated time advanced by exactly the drawn latency, to the microsecond.
+    let slept_us = clock.monotonic().as_micros() as u64;
+    assert_eq!(slept_us, drawn_us);
 }
 
 #[tokio::test(start_paused = true)]
@@ -48,9 +46,9 @@ async fn same_seed_same_latency_and_digest() {
     let mut runs = Vec::new();
     for seed in [3u64, 3, 4] {
         let kv = with_latency(seed);
-        let start = tokio::time::Instant::now();
+        let clock = SimClock::runtime(ClockPlan::default());
         conformance::run_all(&kv).await;
-        runs.push((kv.stats().latency_us_total, start.elapsed(), kv.digest()));
+        runs.push((kv.stats().latency_us_total, clock.monotonic(), kv.digest()));
     }
     assert_eq!(runs[0], runs[1], "one seed, one run");
     assert_ne!(runs[0].0, runs[2].0, "another seed draws other latencies");

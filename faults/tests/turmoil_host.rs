@@ -7,8 +7,8 @@ use std::path::Path;
 use std::rc::Rc;
 use std::time::Duration;
 
-use stemedb::io::{read_to_end, OpenMode, Vfs};
-use stemedb_faults::{CrashSpec, FaultPlan, LatencyModel, SimDisk};
+use stemedb::io::{read_to_end, Clock, OpenMode, Vfs};
+use stemedb_faults::{ClockPlan, CrashSpec, FaultPlan, LatencyModel, SimClock, SimDisk};
 
 /// Steps a world with no clients until `done` holds, at most this many ticks.
 const STEPS_MAX: u32 = 100_000;
@@ -56,7 +56,7 @@ fn run(seed: u64, crash: CrashSpec) -> (Observed, SimDisk, Duration) {
         async move {
             observed.borrow_mut().boots += 1;
             if observed.borrow().boots == 1 {
-                let start = tokio::time::Instant::now();
+                let clock = SimClock::runtime(ClockPlan::default());
                 disk.create_dir_all(Path::new("/db")).await?;
                 // The directory's own entry, or a power loss takes it and everything in it.
                 disk.sync_dir(Path::new("/")).await?;
@@ -73,7 +73,7 @@ fn run(seed: u64, crash: CrashSpec) -> (Observed, SimDisk, Duration) {
                 synced.append(b" and more").await?;
                 {
                     let mut o = observed.borrow_mut();
-                    o.slept_us = start.elapsed().as_micros() as u64;
+                    o.slept_us = clock.monotonic().as_micros() as u64;
                     o.first_boot_done = true;
                 }
                 // Stay up until crashed.
@@ -119,7 +119,9 @@ fn crash_and_bounce_keep_what_was_durable() {
     // The disk's latency was virtual time on the host's runtime, not wall time.
     let drawn_us = disk.stats().latency_us_total;
     assert!(observed.slept_us > 0 && observed.slept_us <= drawn_us);
-    assert!(elapsed >= Duration::from_micros(observed.slept_us));
+    assert!(
+        stemedb_faults::time::from_scheduler(elapsed) >= Duration::from_micros(observed.slept_us)
+    );
 }
 
 #[test]

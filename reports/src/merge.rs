@@ -48,10 +48,22 @@ impl Report {
 
     /// Puts the lists whose order only reflects which worker finished first into one order:
     /// outcomes by seed, arena, verdict, message and reproduce line; fingerprints by scope, then
-    /// hex. Two reports of the same runs then serialize identically however they were gathered.
+    /// hex; an option's several values (`a,b`) distinct and sorted as merge sorts them. Two
+    /// reports of the same runs then serialize identically however they were gathered.
     pub fn canonicalize(&mut self) {
         self.outcomes.sort_by(outcome_order);
         self.fingerprints.sort();
+        for (key, value) in &mut self.options {
+            let order = if key == OPTION_SHARD {
+                shard::order
+            } else {
+                str::cmp
+            };
+            let parts: BTreeSet<&str> = value.split(OPTION_VALUE_SEPARATOR).collect();
+            let mut parts: Vec<&str> = parts.into_iter().collect();
+            parts.sort_by(|a, b| order(a, b));
+            *value = parts.join(OPTION_VALUE_SEPARATOR);
+        }
     }
 
     /// Adds everything but run id and options (which need all reports at once).

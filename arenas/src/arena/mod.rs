@@ -100,7 +100,9 @@ impl RunConfig {
     /// The shape of the plans this run's arena gets: which classes, over which horizon.
     pub fn plan_config(&self) -> PlanConfig {
         let horizon = self.ops * DISK_OPS_PER_WORKLOAD_OP;
-        let classes = self.arena.arena().fault_classes();
+        let mut classes = self.arena.arena().fault_classes();
+        classes.allowed.retain(|c| !self.faults_off.contains(c));
+        classes.forced.retain(|c| !self.faults_off.contains(c));
         PlanConfig {
             op_horizon: horizon.max(1),
             duration_ms: self.expected_duration_ms(),

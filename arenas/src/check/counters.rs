@@ -78,7 +78,7 @@ pub async fn check(
         if settled() {
             break;
         }
-        tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        stemedb_faults::time::sleep(std::time::Duration::from_millis(1)).await;
     }
     let entries = env.shared.borrow().oracle.entries();
     let s = env.shared.borrow();

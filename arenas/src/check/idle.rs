@@ -41,7 +41,7 @@ pub async fn check(env: &Env, engine: &Engine) -> Result<(), Failure> {
         if unflushed().is_none() {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        stemedb_faults::time::sleep(Duration::from_millis(1)).await;
     }
     if let Some((live, durable)) = unflushed() {
         return Err(Failure::Liveness(format!(
@@ -68,7 +68,7 @@ pub async fn check(env: &Env, engine: &Engine) -> Result<(), Failure> {
         if silent_ms >= settled_ms {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        stemedb_faults::time::sleep(Duration::from_millis(1)).await;
         let now = calls();
         silent_ms = if now == last { silent_ms + 1 } else { 0 };
         last = now;
@@ -80,7 +80,7 @@ pub async fn check(env: &Env, engine: &Engine) -> Result<(), Failure> {
     }
     let before = calls();
     let polls_before = engine.ingest_stats().end_of_log_reads;
-    tokio::time::sleep(Duration::from_millis(QUIET_SIM_MS)).await;
+    stemedb_faults::time::sleep(Duration::from_millis(QUIET_SIM_MS)).await;
     let after = calls();
     let polls = engine.ingest_stats().end_of_log_reads - polls_before;
     if polls > 0 {

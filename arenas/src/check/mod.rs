@@ -19,6 +19,7 @@ pub mod idle;
 pub mod kv;
 pub mod log;
 pub mod losses;
+pub mod physics;
 pub mod queries;
 pub mod reasons;
 pub mod segments;
@@ -71,27 +72,27 @@ const DRAIN_SIM_MS_MAX: u64 = 30_000;
 /// nothing: ingest must dead-letter the damaged range and go on (`resumable_damage`).
 pub async fn drain(env: &Env, engine: &Engine) -> Result<(), Failure> {
     let end = engine.durable_end();
-    let waited = tokio::time::timeout(
+    let waited = stemedb_faults::time::timeout(
         Duration::from_millis(DRAIN_SIM_MS_MAX),
         engine.wait_caught_up(),
     )
     .await;
     let at = env.clock.monotonic();
     match waited {
-        Ok(Ok(_)) => {
+        Some(Ok(_)) => {
             segments::reclaimed(
                 env,
                 "once the workload ended and ingest caught up (no fresh write, no restart)",
             )
             .await
         }
-        Ok(Err(e)) => {
+        Some(Err(e)) => {
             env.shared
                 .borrow_mut()
                 .event(at, &format!("drain: the ingest worker stopped: {e}"));
             Ok(())
         }
-        Err(_) => {
+        None => {
             refresh_damage(env);
             let cursor = engine.ingest_cursor();
             if env.shared.borrow().oracle.damaged(cursor, end) {
@@ -155,7 +156,25 @@ pub(crate) fn harness_assertion(
     Ok((record, payload))
 }
 
+/// One writer per log: while the engine holds the WAL, a second writer's open on the same
+/// directory is refused with `Locked`, before its recovery touches a byte (two writers would cut
+/// each other's tails). Checked once faults have stopped, so no injected error stands in for the
+/// refusal.
+async fn second_writer_refused(env: &Env) -> Result<(), Failure> {
+    let options = crate::host::engine_options(env).wal;
+    match stemedb::wal::Wal::open(env.vfs(), env.data_dir(), options).await {
+        Err(stemedb::wal::WalError::Locked { .. }) => Ok(()),
+        Ok(_) => Err(Failure::Safety(
+            "a second writer opened the WAL while the engine held it".into(),
+        )),
+        Err(e) => Err(Failure::Safety(format!(
+            "a second writer's open of a WAL the engine holds failed with {e}, not with Locked"
+        ))),
+    }
+}
+
 pub async fn converge(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
+    second_writer_refused(env).await?;
     let seed = env.shared.borrow().config.seed;
     let agent = Agent::derived(seed, LIVENESS_AGENT);
     let mut last = None;

@@ -120,7 +120,7 @@ pub async fn reclaimed(env: &Env, when: &str) -> Result<(), Failure> {
         if below_flushed(env).await?.1.is_empty() {
             return Ok(());
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        stemedb_faults::time::sleep(Duration::from_millis(1)).await;
     }
     let (cursor, below) = below_flushed(env).await?;
     if below.is_empty() {

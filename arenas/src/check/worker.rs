@@ -51,9 +51,9 @@ pub async fn dropped(engine: Engine) -> Result<(), Failure> {
     drop(engine);
     // `changed` fails once the worker's sender is gone, that is once its task has ended.
     let ended = async { while cursor.changed().await.is_ok() {} };
-    if tokio::time::timeout(Duration::from_millis(DROP_SETTLE_SIM_MS_MAX), ended)
+    if stemedb_faults::time::timeout(Duration::from_millis(DROP_SETTLE_SIM_MS_MAX), ended)
         .await
-        .is_ok()
+        .is_some()
     {
         return Ok(());
     }

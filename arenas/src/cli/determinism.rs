@@ -33,6 +33,9 @@ fn child_command(shape: &ShapeArgs, arenas: &[&str], seed: u64) -> Result<Comman
     if let Some(s) = &shape.scenario {
         cmd.arg("--scenario").arg(s);
     }
+    for class in &shape.faults_off {
+        cmd.args(["--faults-off", class.name()]);
+    }
     Ok(cmd)
 }
 
@@ -55,7 +58,7 @@ fn child(shape: &ShapeArgs, seed: u64) -> Result<Fingerprints, CliError> {
 }
 
 pub fn check(shape: &ShapeArgs, seeds: &str, jobs: Option<usize>) -> Result<i32, CliError> {
-    let seeds: Vec<u64> = parse_seeds(seeds)?.collect();
+    let seeds: Vec<u64> = parse_seeds(seeds)?.into_iter().collect();
     let jobs = jobs.unwrap_or_else(super::exec::jobs_default).max(1);
     // Every (seed, copy) is one child process; `jobs` workers take them in order, so both copies
     // of a seed usually run at the same time on different cores (a fair test of determinism:
@@ -124,6 +127,9 @@ pub fn check(shape: &ShapeArgs, seeds: &str, jobs: Option<usize>) -> Result<i32,
                     }
                     if let Some(scenario) = &shape.scenario {
                         again.push_str(&format!(" --scenario {}", scenario.display()));
+                    }
+                    for class in &shape.faults_off {
+                        again.push_str(&format!(" --faults-off {}", class.name()));
                     }
                     eprintln!(
                         "NON-DETERMINISTIC {k}: {v} vs {}\n  reproduce: {again}",

@@ -27,19 +27,24 @@ pub fn build_profile() -> &'static str {
 }
 
 /// Wall time, only ever for the report's separate, non-fingerprinted speed section.
-#[expect(
-    clippy::disallowed_methods,
-    reason = "sim speed is wall-clock by definition; never fingerprinted"
-)]
 pub(super) fn wall_now() -> Instant {
-    Instant::now()
+    crate::wall::now()
 }
 
 fn scenario_of(shape: &ShapeArgs) -> Result<Scenario, CliError> {
-    Ok(match &shape.scenario {
+    let mut scenario = match &shape.scenario {
         Some(path) => Scenario::load(path)?,
         None => Scenario::default(),
-    })
+    };
+    if !shape.faults_off.is_empty() {
+        let off = scenario.overrides.faults_off.get_or_insert_with(Vec::new);
+        for class in &shape.faults_off {
+            if !off.contains(class) {
+                off.push(*class);
+            }
+        }
+    }
+    Ok(scenario)
 }
 
 fn arenas_of(shape: &ShapeArgs, scenario: &Scenario) -> Vec<crate::config::ArenaKind> {
@@ -62,6 +67,9 @@ pub fn reproduce_line(shape: &ShapeArgs, config: &RunConfig, artifact: Option<&P
     if let Some(s) = &shape.scenario {
         line.push_str(&format!(" --scenario {}", s.display()));
     }
+    for class in &config.faults_off {
+        line.push_str(&format!(" --faults-off {}", class.name()));
+    }
     if config.plan.is_some() {
         if let Some(a) = artifact {
             line = format!(
@@ -79,11 +87,85 @@ pub fn reproduce_line(shape: &ShapeArgs, config: &RunConfig, artifact: Option<&P
     line
 }
 
-fn run_id(results: &[SeedResult]) -> String {
+/// What a command is, for its report, log lines and history row.
+pub struct Job {
+    /// `run`, `sweep` or `replay`.
+    pub command: &'static str,
+    /// Ties the report, the log lines and the history row together; the same for every shard of
+    /// one sweep and for the sweep unsharded (see [`run_id`]).
+    pub run_id: String,
+    /// `--shard i/n`, if given.
+    pub shard: Option<(u64, u64)>,
+    /// Wall time spent building the configs (the plans are drawn inside each run).
+    pub plan_wall: Duration,
+}
+
+impl Job {
+    /// A command that runs `configs` whole (no shard; its configs take no time to plan).
+    fn unsharded(command: &'static str, configs: &[RunConfig]) -> Self {
+        Job {
+            command,
+            run_id: run_id(configs),
+            shard: None,
+            plan_wall: Duration::ZERO,
+        }
+    }
+
+    /// Names the run id for the log and enters the command's span (hold it until the end).
+    fn enter(&self) -> tracing::span::EnteredSpan {
+        super::logging::set_run_id(&self.run_id);
+        let span =
+            tracing::info_span!("command", run_id = %self.run_id, command = self.command).entered();
+        tracing::info!(shard = ?self.shard, "started");
+        span
+    }
+}
+
+/// Where the command's wall time went, for `--json` (machine-dependent, so outside the report's
+/// deterministic form): `plan` (configs), `runs` (every world, on all workers), `report`; and,
+/// summed over runs on their workers, `runs_faults` (the workload under faults with its online
+/// checks) and `runs_liveness_and_checks` (convergence after faults stop and the final checks,
+/// which interleave inside a run).
+fn stages_wall_ms(
+    job: &Job,
+    results: &[SeedResult],
+    runs: Duration,
+    report: Duration,
+) -> serde_json::Value {
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
+    let faults: Duration = results.iter().map(|r| r.wall_faults).sum();
+    let total: Duration = results.iter().map(|r| r.wall_total).sum();
+    serde_json::json!({
+        "plan": ms(job.plan_wall),
+        "runs": ms(runs),
+        "runs_faults": ms(faults),
+        "runs_liveness_and_checks": ms(total.saturating_sub(faults)),
+        "report": ms(report),
+    })
+}
+
+/// Seconds since the Unix epoch, for the history row only (never fingerprinted).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a history row records when it ran; never part of a run"
+)]
+fn unix_now_s() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// The run history's file under the output directory: one JSON line per run or sweep.
+pub const HISTORY_FILE_NAME: &str = "history.jsonl";
+
+/// A run id from every config of the whole command (all shards): a function of what runs, so a
+/// sweep's shards and the sweep unsharded share it, and two processes running the same thing
+/// agree.
+pub fn run_id(configs: &[RunConfig]) -> String {
     let mut h = blake3::Hasher::new();
-    for r in results {
+    for c in configs {
         h.update(
-            serde_json::to_string(&r.config.options())
+            serde_json::to_string(&c.options())
                 .unwrap_or_default()
                 .as_bytes(),
         );
@@ -94,6 +176,7 @@ fn run_id(results: &[SeedResult]) -> String {
 /// Builds the report of `results`, prints what a human or a machine needs, writes files, and
 /// returns the exit code.
 pub fn finish(
+    job: &Job,
     shape: &ShapeArgs,
     executed: &Executed,
     wall: Duration,
@@ -101,9 +184,10 @@ pub fn finish(
     output: &OutputArgs,
     quiet: bool,
 ) -> Result<i32, CliError> {
+    let reporting = wall_now();
     let results = &executed.results;
     let mut report = Report::new(
-        run_id(results),
+        job.run_id.clone(),
         env!("CARGO_PKG_VERSION"),
         commit(),
         build_profile(),
@@ -128,6 +212,9 @@ pub fn finish(
             report.latency_mut(name).merge(hist);
         }
         report.counts.add(&r.metrics.counts);
+        for (name, hits) in &r.metrics.probes {
+            report.add_probe_hits(name, *hits);
+        }
         sim_us += r.metrics.sim_duration_us;
         ops += r.metrics.ops;
         let (verdict, message) = match &r.failure {
@@ -184,6 +271,15 @@ pub fn finish(
     for (name, hist) in &executed.latencies {
         report.latency_mut(name).merge(hist);
     }
+    report.declare_probes(stemedb::probe::Probe::ALL.iter().map(|p| p.name()));
+    if let Some((i, n)) = job.shard {
+        report.options.insert(
+            stemedb_reports::names::OPTION_SHARD.into(),
+            format!("{i}/{n}"),
+        );
+    }
+    // The same order whatever the jobs and shards, so merged shards equal the whole sweep.
+    report.canonicalize();
     report.seeds = seeds;
     report.throughput = Throughput::new(ops, sim_us);
     report.set_wall(wall);
@@ -198,16 +294,54 @@ pub fn finish(
     report
         .write_hgrm_files(&output.out)
         .map_err(|e| CliError::Harness(format!("cannot write .hgrm files: {e}")))?;
+    let scenario = shape
+        .scenario
+        .as_ref()
+        .map_or_else(|| "default".to_owned(), |p| p.display().to_string());
+    let row = stemedb_reports::HistoryRow::from_report(
+        &report,
+        job.command,
+        crate::world::NAME,
+        scenario,
+        unix_now_s(),
+    );
+    let history = output.out.join(HISTORY_FILE_NAME);
+    if let Err(e) = stemedb_reports::append_history(&history, &row) {
+        // The history is a convenience: losing a row never fails a run.
+        eprintln!("stemedb-sim: no history row in {}: {e}", history.display());
+    }
+    tracing::info!(
+        verdict = report.verdict().as_str(),
+        failures = report.failures().count(),
+        seeds = report.seeds.len(),
+        "finished"
+    );
     if output.json {
-        let json = report
-            .to_json_pretty()
-            .map_err(|e| CliError::Harness(e.to_string()))?;
-        println!("{json}");
+        let mut json: serde_json::Value = serde_json::from_str(
+            &report
+                .to_json_pretty()
+                .map_err(|e| CliError::Harness(e.to_string()))?,
+        )
+        .map_err(|e| CliError::Harness(e.to_string()))?;
+        json["stages_wall_ms"] = stages_wall_ms(job, results, wall, reporting.elapsed());
+        let text =
+            serde_json::to_string_pretty(&json).map_err(|e| CliError::Harness(e.to_string()))?;
+        println!("{text}");
     } else if !quiet {
         print!("{}", render_terminal(&report));
         println!("report: {}", path.display());
     }
-    Ok(exit_code(report.verdict()))
+    let code = exit_code(report.verdict());
+    let starved = report.starved_probes();
+    if output.require_probes && code == 0 && !starved.is_empty() {
+        eprintln!(
+            "coverage: {} declared fault-path probe(s) never fired: {} (--require-probes)",
+            starved.len(),
+            starved.join(", ")
+        );
+        return Ok(crate::outcome::EXIT_COVERAGE);
+    }
+    Ok(code)
 }
 
 pub fn run(
@@ -225,6 +359,8 @@ pub fn run(
         .map(|a| scenario.config(a, seed, shape.ops))
         .collect();
     print_start(&configs, quiet || output.json || fingerprint_only);
+    let job = Job::unsharded("run", &configs);
+    let _span = job.enter();
     let started = wall_now();
     let workers = configs.len().min(jobs_default());
     let results = execute(&configs, workers, false);
@@ -239,7 +375,15 @@ pub fn run(
         }
         return Ok(0);
     }
-    finish(shape, &results, started.elapsed(), workers, output, quiet)
+    finish(
+        &job,
+        shape,
+        &results,
+        started.elapsed(),
+        workers,
+        output,
+        quiet,
+    )
 }
 
 pub fn jobs_default() -> usize {
@@ -292,6 +436,7 @@ pub fn sweep(
     output: &OutputArgs,
     quiet: bool,
 ) -> Result<i32, CliError> {
+    let planning = wall_now();
     let scenario = scenario_of(shape)?;
     let (i, n) = match shard {
         Some(s) => parse_shard(s)?,
@@ -316,7 +461,7 @@ pub fn sweep(
     let mut configs: Vec<RunConfig> = Vec::new();
     let mut iters: Vec<_> = ranges
         .into_iter()
-        .map(|(a, _, r)| (a, r.filter(move |s| s % n == i - 1)))
+        .map(|(a, _, r)| (a, r.into_iter()))
         .collect();
     loop {
         let before = configs.len();
@@ -329,9 +474,21 @@ pub fn sweep(
             break;
         }
     }
+    let job = Job {
+        command: "sweep",
+        run_id: run_id(&configs),
+        shard: shard.map(|_| (i, n)),
+        plan_wall: Duration::ZERO,
+    };
+    configs.retain(|c| c.seed % n == i - 1);
     if configs.is_empty() {
         return Err(CliError::Usage("the sweep selects no seeds".into()));
     }
+    let job = Job {
+        plan_wall: planning.elapsed(),
+        ..job
+    };
+    let _span = job.enter();
     if !quiet && !output.json {
         eprintln!(
             "sweep: {} runs ({} arenas x seeds {seeds_text}, shard {i}/{n}), {} jobs",
@@ -364,7 +521,7 @@ pub fn sweep(
             }
         );
     }
-    finish(shape, &results, wall, workers, output, quiet)
+    finish(&job, shape, &results, wall, workers, output, quiet)
 }
 
 pub fn replay(
@@ -389,7 +546,9 @@ pub fn replay(
     };
     print_start(&configs, quiet || output.json);
     crate::watchdog::runs_from(shape.scenario.as_deref(), artifact);
+    let job = Job::unsharded("replay", &configs);
+    let _span = job.enter();
     let started = wall_now();
     let results = execute(&configs, 1, false);
-    finish(shape, &results, started.elapsed(), 1, output, quiet)
+    finish(&job, shape, &results, started.elapsed(), 1, output, quiet)
 }

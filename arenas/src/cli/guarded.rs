@@ -64,7 +64,8 @@ fn run_guarded_here(config: &RunConfig) -> SeedResult {
     PANIC_MESSAGE.with(|p| p.borrow_mut().take());
     let was_guarded = GUARDED.with(|g| g.replace(true));
     let watched = crate::watchdog::watch(config);
-    let outcome = panic::catch_unwind(AssertUnwindSafe(|| run_seed(config)));
+    let span = super::logging::run_span(config.arena.name(), config.seed);
+    let outcome = panic::catch_unwind(AssertUnwindSafe(|| span.in_scope(|| run_seed(config))));
     drop(watched);
     GUARDED.with(|g| g.set(was_guarded));
     let panicked = PANIC_MESSAGE.with(|p| p.borrow_mut().take());
@@ -86,6 +87,8 @@ fn run_guarded_here(config: &RunConfig) -> SeedResult {
             metrics: Default::default(),
             sim_elapsed: Duration::ZERO,
             crashes: 0,
+            wall_faults: Duration::ZERO,
+            wall_total: Duration::ZERO,
         },
     }
 }

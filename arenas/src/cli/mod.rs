@@ -68,7 +68,27 @@ pub struct ShapeArgs {
     /// A scenario file (TOML, see scenarios/README.md).
     #[arg(long)]
     pub scenario: Option<PathBuf>,
+    /// A fault class no run draws (repeatable; snake_case, e.g. `enospc`, `fsync_eio`), on top of
+    /// the scenario's `faults_off`.
+    #[arg(long = "faults-off", value_parser = parse_fault_class)]
+    pub faults_off: Vec<stemedb_faults::FaultClass>,
 }
+
+fn parse_fault_class(text: &str) -> Result<stemedb_faults::FaultClass, String> {
+    stemedb_faults::FaultClass::ALL
+        .into_iter()
+        .find(|c| c.name() == text)
+        .ok_or_else(|| {
+            let names: Vec<&str> = stemedb_faults::FaultClass::ALL
+                .iter()
+                .map(|c| c.name())
+                .collect();
+            format!("unknown fault class {text:?}; one of: {}", names.join(", "))
+        })
+}
+
+/// Where reports, artifacts, logs and the run history go unless `--out` says otherwise.
+pub const DEFAULT_OUT_DIR: &str = "sim-out";
 
 /// Where output goes.
 #[derive(Args, Debug, Clone)]
@@ -77,8 +97,12 @@ pub struct OutputArgs {
     #[arg(long)]
     pub json: bool,
     /// Directory for the report, .hgrm files and failure artifacts.
-    #[arg(long, default_value = "sim-out")]
+    #[arg(long, default_value = DEFAULT_OUT_DIR)]
     pub out: PathBuf,
+    /// Exit 6 when a declared fault-path probe of the engine (`stemedb::probe`) never fired in
+    /// any run: a path the runs no longer reach is a path they no longer test.
+    #[arg(long)]
+    pub require_probes: bool,
 }
 
 #[derive(Subcommand, Debug)]
@@ -165,7 +189,13 @@ pub fn main() -> i32 {
             return code;
         }
     };
-    logging::init(&cli.log);
+    let out = match &cli.command {
+        Command::Run { output, .. }
+        | Command::Sweep { output, .. }
+        | Command::Replay { output, .. } => output.out.clone(),
+        _ => PathBuf::from(DEFAULT_OUT_DIR),
+    };
+    let _log_guard = logging::init(&cli.log, &out);
     let result = match cli.command {
         Command::Run {
             shape,

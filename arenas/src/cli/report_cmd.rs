@@ -1,4 +1,4 @@
-//! `report render | merge | compare`.
+//! `report render | merge | compare | baseline save | history`.
 
 use std::path::{Path, PathBuf};
 
@@ -23,6 +23,44 @@ pub enum ReportAction {
     },
     /// Compare a report against a baseline; exit 1 on a regression.
     Compare { current: PathBuf, baseline: PathBuf },
+    /// Keep a report as the baseline later runs of the same seeds are compared against.
+    Baseline {
+        #[command(subcommand)]
+        action: BaselineAction,
+    },
+    /// The run history (one row per run or sweep) as a table, and optionally an HTML chart.
+    History {
+        /// The history file (written by every run, sweep and replay under its `--out`).
+        #[arg(long, default_value_t = default_history())]
+        file: String,
+        /// Rows shown in the table (the newest).
+        #[arg(long, default_value_t = HISTORY_ROWS_SHOWN)]
+        last: usize,
+        /// Also write the trend as a self-contained HTML page here.
+        #[arg(long)]
+        html: Option<PathBuf>,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum BaselineAction {
+    /// Write `report`'s deterministic form (no wall-clock section, so the file changes only when
+    /// the simulation does) to `to`, e.g. `scenarios/baselines/ci.json`.
+    Save {
+        report: PathBuf,
+        #[arg(long)]
+        to: PathBuf,
+    },
+}
+
+/// Rows `report history` shows unless told otherwise.
+const HISTORY_ROWS_SHOWN: usize = 20;
+
+fn default_history() -> String {
+    Path::new(super::DEFAULT_OUT_DIR)
+        .join(super::exec::HISTORY_FILE_NAME)
+        .display()
+        .to_string()
 }
 
 #[derive(clap::ValueEnum, Clone, Copy, Debug)]
@@ -64,6 +102,40 @@ pub fn run(action: ReportAction) -> Result<i32, CliError> {
             })?;
             print!("{}", render_terminal(&merged));
             Ok(crate::outcome::exit_code(merged.verdict()))
+        }
+        ReportAction::Baseline {
+            action: BaselineAction::Save { report, to },
+        } => {
+            let r = load(&report)?;
+            let json = r
+                .deterministic_json()
+                .map_err(|e| CliError::Harness(e.to_string()))?;
+            if let Some(dir) = to.parent().filter(|d| !d.as_os_str().is_empty()) {
+                std::fs::create_dir_all(dir).map_err(|e| {
+                    CliError::Harness(format!("cannot create {}: {e}", dir.display()))
+                })?;
+            }
+            std::fs::write(&to, json + "\n")
+                .map_err(|e| CliError::Harness(format!("cannot write {}: {e}", to.display())))?;
+            println!(
+                "baseline: {} ({} seeds, commit {})",
+                to.display(),
+                r.seeds.len(),
+                r.commit
+            );
+            Ok(0)
+        }
+        ReportAction::History { file, last, html } => {
+            let log = stemedb_reports::load_history(Path::new(&file))
+                .map_err(|e| CliError::Usage(format!("{file}: {e}")))?;
+            print!("{}", stemedb_reports::render_history_terminal(&log, last));
+            if let Some(path) = html {
+                std::fs::write(&path, stemedb_reports::render_history_html(&log)).map_err(|e| {
+                    CliError::Harness(format!("cannot write {}: {e}", path.display()))
+                })?;
+                println!("history chart: {}", path.display());
+            }
+            Ok(0)
         }
         ReportAction::Compare { current, baseline } => {
             let c = compare(&load(&current)?, &load(&baseline)?, &Thresholds::default());

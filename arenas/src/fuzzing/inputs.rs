@@ -32,11 +32,13 @@ fn scenario(text: &str) {
         let config = scenario.config(arena, scenario.seed.unwrap_or(1), None);
         let _ = config.options();
         if let Some(seeds) = scenario.seeds_for(arena) {
-            if let Ok(range) = parse_seeds(seeds) {
-                assert!(
-                    range.start() <= range.end(),
-                    "{seeds:?} parsed to {range:?}"
-                );
+            if let Ok(parsed) = parse_seeds(seeds) {
+                for range in parsed.ranges() {
+                    assert!(
+                        range.start() <= range.end(),
+                        "{seeds:?} parsed to {range:?}"
+                    );
+                }
             }
         }
     }

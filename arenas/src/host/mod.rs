@@ -142,7 +142,7 @@ async fn open(env: &Env, phase: Phase) -> Option<Engine> {
                 env.shared
                     .borrow_mut()
                     .event(at, &format!("open failed: {e}"));
-                tokio::time::sleep(OPEN_RETRY_PAUSE).await;
+                stemedb_faults::time::sleep(OPEN_RETRY_PAUSE).await;
             }
         }
     }

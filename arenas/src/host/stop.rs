@@ -33,12 +33,12 @@ pub(super) async fn clean_stop(env: &Env, engine: Rc<Engine>) -> Result<(), Fail
     check::clean_stop::after_reopen(env, &engine, &before)?;
     // The reopened worker ingests the backlog the stop left.
     let durable = engine.durable_end();
-    if tokio::time::timeout(
+    if stemedb_faults::time::timeout(
         Duration::from_millis(BACKLOG_DRAIN_SIM_MS_MAX),
         engine.wait_caught_up(),
     )
     .await
-    .is_err()
+    .is_none()
     {
         return Err(Failure::Liveness(format!(
             "the engine reopened after a clean stop did not ingest the backlog to {durable} within {BACKLOG_DRAIN_SIM_MS_MAX} simulated ms"
@@ -63,7 +63,7 @@ pub(super) async fn supervised_stop(env: &Env, engine: Rc<Engine>) -> Result<(),
         if Rc::strong_count(&engine) == 1 {
             break;
         }
-        tokio::time::sleep(Duration::from_millis(1)).await;
+        stemedb_faults::time::sleep(Duration::from_millis(1)).await;
     }
     let Ok(engine) = Rc::try_unwrap(engine) else {
         return Err(Failure::Harness(format!(

@@ -62,7 +62,7 @@ pub(super) async fn writer(env: Env, engine: Rc<Engine>, queries: Rc<QueryEngine
         };
         if !quiet.is_zero() {
             // Between bursts: the client thinks.
-            tokio::time::sleep(quiet).await;
+            stemedb_faults::time::sleep(quiet).await;
             continue;
         }
         let Some(op) = op else { break };
@@ -173,9 +173,9 @@ async fn submit(
             let engine_wall_ms = env.clock.wall_ms();
             let result = match deadline {
                 None => engine.submit(r).await,
-                Some(d) => match tokio::time::timeout(d, engine.submit(r)).await {
-                    Ok(result) => result,
-                    Err(_) => {
+                Some(d) => match stemedb_faults::time::timeout(d, engine.submit(r)).await {
+                    Some(result) => result,
+                    None => {
                         // Dropped wherever it was: the record may or may not be in the log,
                         // as after any call whose answer never came.
                         let mut s = env.shared.borrow_mut();

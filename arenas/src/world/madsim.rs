@@ -16,6 +16,8 @@ use ::madsim::runtime::{Handle, Runtime};
 use ::madsim::task::NodeId;
 use ::madsim::time::Instant;
 
+use stemedb_faults::time::{from_scheduler, to_scheduler};
+
 use super::{Control, Flow, Software, World, TICK_DURATION};
 
 /// The world's name in artifacts and reproduce lines.
@@ -55,7 +57,7 @@ pub fn on_fresh_thread<R: Send>(seed: u64, f: impl FnOnce() -> R + Send) -> R {
 pub fn host_elapsed() -> Duration {
     STARTED
         .with(Cell::get)
-        .map_or(Duration::ZERO, |t| t.elapsed())
+        .map_or(Duration::ZERO, |t| from_scheduler(t.elapsed()))
 }
 
 /// The world on madsim.
@@ -100,7 +102,7 @@ impl Control for Nodes {
     }
 
     fn elapsed(&self) -> Duration {
-        self.started.elapsed()
+        from_scheduler(self.started.elapsed())
     }
 }
 
@@ -169,13 +171,13 @@ impl World for MadsimWorld {
                         started,
                     };
                     for _ in 0..ticks_max {
-                        ::madsim::time::sleep(TICK_DURATION).await;
-                        last_elapsed.set(started.elapsed());
+                        ::madsim::time::sleep(to_scheduler(TICK_DURATION)).await;
+                        last_elapsed.set(from_scheduler(started.elapsed()));
                         if driver(&mut nodes, None) == Flow::Stop {
                             break;
                         }
                     }
-                    started.elapsed()
+                    from_scheduler(started.elapsed())
                 })
             })
         }));

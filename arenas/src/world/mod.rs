@@ -54,12 +54,12 @@ pub trait World {
     ) -> Duration;
 }
 
-/// Virtual time per step: how often the driver looks in (planned crashes, restarts, deadlines).
+/// Simulated time per step (the scheduler's is `stemedb_faults::time::to_scheduler` of it): how often the driver looks in (planned crashes, restarts, deadlines).
 /// Within a step each host's runtime still runs every timer at its own instant (tokio's paused
 /// clock jumps from timer to timer), so the tick bounds only the driver's reaction time. It is
 /// also the cost of idle virtual time: an idle step costs about 1.5 us of wall time, so at 1 ms
 /// ticks a run with realistic pauses between bursts spends most of its time stepping through
 /// silence.
 pub const TICK_DURATION: Duration = Duration::from_millis(50);
-/// Longest virtual time a world may run: a bound, never a target (liveness is judged earlier).
+/// Longest simulated time a world may run: a bound, never a target (liveness is judged earlier).
 pub const SIMULATION_DURATION_MAX: Duration = Duration::from_secs(24 * 3600);

@@ -3,6 +3,8 @@
 
 use std::time::Duration;
 
+use stemedb_faults::time::{from_scheduler, to_scheduler};
+
 use super::{Control, Flow, Software, World, SIMULATION_DURATION_MAX, TICK_DURATION};
 
 /// The world's name in artifacts and reproduce lines.
@@ -17,7 +19,7 @@ pub fn on_fresh_thread<R: Send>(_seed: u64, f: impl FnOnce() -> R + Send) -> R {
 
 /// Virtual time since the world started, read from inside a host (exact within a step).
 pub fn host_elapsed() -> Duration {
-    ::turmoil::sim_elapsed().unwrap_or_default()
+    from_scheduler(::turmoil::sim_elapsed().unwrap_or_default())
 }
 
 /// The world on turmoil.
@@ -29,8 +31,8 @@ impl TurmoilWorld<'_> {
     pub fn new(seed: u64) -> Self {
         let sim = ::turmoil::Builder::new()
             .rng_seed(seed)
-            .tick_duration(TICK_DURATION)
-            .simulation_duration(SIMULATION_DURATION_MAX)
+            .tick_duration(to_scheduler(TICK_DURATION))
+            .simulation_duration(to_scheduler(SIMULATION_DURATION_MAX))
             .build();
         Self { sim }
     }
@@ -58,7 +60,7 @@ impl World for TurmoilWorld<'_> {
                 break;
             }
         }
-        self.sim.elapsed()
+        from_scheduler(self.sim.elapsed())
     }
 }
 
@@ -72,6 +74,6 @@ impl Control for TurmoilWorld<'_> {
     }
 
     fn elapsed(&self) -> Duration {
-        self.sim.elapsed()
+        from_scheduler(self.sim.elapsed())
     }
 }

@@ -21,7 +21,9 @@ use std::sync::Arc;
 pub use error::EngineError;
 pub use options::EngineOptions;
 
-use crate::ingest::{read_cursor, record_tail_lost, IngestError, IngestHandle, IngestStats};
+use crate::ingest::{
+    read_cursor, record_tail_lost, IngestError, IngestHandle, IngestShared, IngestStats,
+};
 use crate::io::{Clock, Vfs};
 use crate::model::{Limits, Record, SignatureVerifier, VerifierStats};
 use crate::query::QueryEngine;
@@ -85,8 +87,11 @@ impl Engine {
             reader,
             cursor,
             options.ingest(),
-            Arc::clone(&verifier),
-            Arc::clone(&fence),
+            IngestShared {
+                verifier: Arc::clone(&verifier),
+                fence: Arc::clone(&fence),
+                clock: Arc::clone(&clock),
+            },
         );
         Ok(Engine {
             vfs,

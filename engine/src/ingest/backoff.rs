@@ -1,6 +1,6 @@
 //! Exponential back-off for retrying failed I/O.
 //!
-//! `tokio::time::sleep` is virtual inside the simulator, so a back-off costs simulated time only
+//! The wait runs on the engine's `Clock` (virtual inside the simulator), so a back-off costs simulated time only
 //! and a run stays deterministic; in production it is a real wait that keeps a failing disk from
 //! being hammered.
 

@@ -10,9 +10,20 @@ use super::error::IngestError;
 use super::options::IngestOptions;
 use super::stats::{IngestStats, StatsCell};
 use super::worker::Worker;
+use crate::io::Clock;
 use crate::model::SignatureVerifier;
 use crate::storage::{CommitFence, KvStore};
 use crate::wal::{Wal, WalReader};
+
+/// What the worker shares with the rest of the engine.
+pub struct IngestShared {
+    /// What `submit` verified is not verified again by the worker.
+    pub verifier: Arc<SignatureVerifier>,
+    /// Orders the worker's commits against queries (see `CommitFence`).
+    pub fence: Arc<CommitFence>,
+    /// The worker's timers (back-off) run on it, so they are simulated time in simulation.
+    pub clock: Arc<dyn Clock>,
+}
 
 /// The running worker, seen from the engine. Dropping it aborts the worker (a crashed process
 /// takes its tasks with it); [`IngestHandle::stop`] stops it cleanly instead.
@@ -37,9 +48,13 @@ impl IngestHandle {
         reader: WalReader,
         cursor: u64,
         options: IngestOptions,
-        verifier: Arc<SignatureVerifier>,
-        fence: Arc<CommitFence>,
+        shared: IngestShared,
     ) -> IngestHandle {
+        let IngestShared {
+            verifier,
+            fence,
+            clock,
+        } = shared;
         let (stop_tx, stop) = watch::channel(false);
         let (cursor_tx, cursor_rx) = watch::channel(cursor);
         let stats = Arc::new(StatsCell::default());
@@ -52,6 +67,7 @@ impl IngestHandle {
             options,
             verifier,
             fence,
+            clock,
             stats: Arc::clone(&stats),
             cursor,
             cursor_tx,

@@ -46,6 +46,7 @@ pub async fn record_tail_lost(kv: &dyn KvStore, lost: TailLost) -> Result<(), Kv
     batch.put(key, value.into_bytes());
     kv.apply_batch(batch).await?;
     kv.flush().await?;
+    crate::probe::hit(crate::probe::Probe::DeadLetterLostBelowCursor);
     tracing::error!(
         from = lost.from,
         to = lost.to,

@@ -35,7 +35,7 @@ mod worker;
 
 pub use apply::{read_counters, read_cursor};
 pub use error::IngestError;
-pub use handle::{IngestHandle, IngestStopError};
+pub use handle::{IngestHandle, IngestShared, IngestStopError};
 pub use lost::record_tail_lost;
 pub use options::{
     IngestOptions, BACKOFF_MAX_DEFAULT, BACKOFF_MIN_DEFAULT, FLUSH_EVERY_RECORDS_DEFAULT,

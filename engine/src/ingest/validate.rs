@@ -37,6 +37,20 @@ pub enum Rejection {
     LostBelowCursor { start: u64, end: u64 },
 }
 
+impl Rejection {
+    /// The code probe of this dead-letter reason.
+    pub fn probe(&self) -> crate::probe::Probe {
+        use crate::probe::Probe;
+        match self {
+            Rejection::Decode(_) => Probe::DeadLetterDecode,
+            Rejection::Invalid(_) => Probe::DeadLetterInvalid,
+            Rejection::DamagedLog { .. } => Probe::DeadLetterDamagedLog,
+            Rejection::QuarantinedByWal { .. } => Probe::DeadLetterQuarantinedByWal,
+            Rejection::LostBelowCursor { .. } => Probe::DeadLetterLostBelowCursor,
+        }
+    }
+}
+
 /// The wall time handed to `validate` at ingest: as late as possible without overflowing the
 /// skew addition, so that no timestamp counts as "in the future" (see the module docs).
 pub fn ingest_now_wall_ms(limits: &Limits) -> u64 {

@@ -26,6 +26,7 @@ use super::error::IngestError;
 use super::options::IngestOptions;
 use super::stats::{Counter, StatsCell};
 use super::validate::Rejection;
+use crate::io::Clock;
 use crate::model::SignatureVerifier;
 use crate::storage::keys::INGEST_CURSOR_KEY;
 use crate::storage::CommitFence;
@@ -47,6 +48,8 @@ pub(crate) struct Worker {
     pub(crate) verifier: Arc<SignatureVerifier>,
     /// Shared with the engine's query engines (see `CommitFence`).
     pub(crate) fence: Arc<CommitFence>,
+    /// Back-off waits run on it (simulated time in simulation).
+    pub(crate) clock: Arc<dyn Clock>,
     pub(crate) stats: Arc<StatsCell>,
     /// The next offset to ingest, as committed in the KV (the watch publishes it).
     pub(crate) cursor: u64,
@@ -133,7 +136,7 @@ impl Worker {
         self.stats.bump(Counter::Retry);
         let delay = backoff.next_delay();
         // A stop during the wait ends it early; the loop condition then sees the stop.
-        let _ = unless_stopped(&mut self.stop, tokio::time::sleep(delay)).await;
+        let _ = unless_stopped(&mut self.stop, self.clock.sleep(delay)).await;
     }
 
     /// Caught up: wait until the durable end moves past what was seen before the read.
@@ -205,6 +208,7 @@ impl Worker {
             Outcome::Duplicate => Counter::Duplicate,
             Outcome::VoteIgnoredRepeat => Counter::VoteIgnoredRepeat,
             Outcome::Quarantined(reason) => {
+                crate::probe::hit(reason.probe());
                 tracing::warn!(offset, %reason, "record quarantined");
                 Counter::Quarantined
             }
@@ -242,6 +246,7 @@ impl Worker {
                 detail: detail.clone(),
             });
         }
+        crate::probe::hit(crate::probe::Probe::IngestKvErrorRetried);
         tracing::warn!(op, error = %err, cursor = self.cursor, "KV call failed; will retry");
         Step::Failed
     }
@@ -274,6 +279,7 @@ impl Worker {
             }
             WalError::Corrupt { offset, defect, .. } => {
                 // Nowhere known to resume: wait; a reopen's recovery will quarantine the range.
+                crate::probe::hit(crate::probe::Probe::IngestDamageAwaitsReopen);
                 tracing::error!(offset, %defect, "damaged WAL bytes with no valid record after them; retrying");
                 Ok(Step::Failed)
             }
@@ -283,6 +289,7 @@ impl Worker {
             }),
             err => {
                 self.stats.bump(Counter::IoError);
+                crate::probe::hit(crate::probe::Probe::IngestReadErrorRetried);
                 tracing::warn!(cursor = self.cursor, error = %err, "WAL read failed; will retry");
                 Ok(Step::Failed)
             }
@@ -316,6 +323,7 @@ impl Worker {
                 Step::Progress
             }
             Err(err) => {
+                crate::probe::hit(crate::probe::Probe::IngestTruncationRetried);
                 tracing::warn!(error = %err, "WAL truncation failed; will retry");
                 self.truncation_due = true;
                 Step::Failed

@@ -12,7 +12,7 @@ mod real_clock;
 mod real_vfs;
 mod vfs;
 
-pub use clock::Clock;
+pub use clock::{Clock, Sleep};
 pub use real_clock::RealClock;
 pub use real_vfs::RealVfs;
 pub use vfs::{

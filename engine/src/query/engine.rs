@@ -261,10 +261,12 @@ impl QueryEngine {
                 }
                 Lookup::Stale => {
                     bump(&self.stats.stale_views);
+                    crate::probe::hit(crate::probe::Probe::ViewStaleFallback);
                     "the view is older than max_stale"
                 }
                 Lookup::FutureDated => {
                     bump(&self.stats.future_dated_views);
+                    crate::probe::hit(crate::probe::Probe::ViewFutureDatedFallback);
                     tracing::warn!(now_ms, "view dated in the future of the clock: not used");
                     "the view is dated in the future of the clock, so its age is unknown"
                 }

@@ -142,6 +142,7 @@ impl ActiveLog {
     /// Cuts off anything a cancelled flush may have left past the acknowledged end.
     pub async fn repair(&mut self) -> Result<(), FailCause> {
         if self.dirty {
+            crate::probe::hit(crate::probe::Probe::WalCancelledFlushCutBack);
             self.truncate_back().await?;
         }
         Ok(())
@@ -198,6 +199,7 @@ impl ActiveLog {
         self.continue_at = None;
         self.dirty = false;
         self.rotating = false;
+        crate::probe::hit(crate::probe::Probe::WalSegmentRotated);
         tracing::debug!(base, "rotated to a new segment");
         Ok(())
     }
@@ -220,10 +222,12 @@ impl ActiveLog {
         if let Err(e) = self.file.write_at(self.len, bytes).await {
             self.truncate_back().await.map_err(FlushError::Closed)?;
             let err = if is_storage_full(&e) {
+                crate::probe::hit(crate::probe::Probe::WalStorageFullCutBack);
                 WalError::StorageFull {
                     source: Arc::new(e),
                 }
             } else {
+                crate::probe::hit(crate::probe::Probe::WalWriteErrorCutBack);
                 WalError::io("write", self.path(), e)
             };
             return Err(FlushError::Failed(err));
@@ -234,6 +238,7 @@ impl ActiveLog {
             // of a page cache that no longer matches the disk (and acknowledging records on
             // top of bytes that were never durable).
             let _ = self.truncate_back().await;
+            crate::probe::hit(crate::probe::Probe::WalFailedClosedOnSync);
             return Err(FlushError::Closed(FailCause::SyncData {
                 path: self.path(),
                 source: Arc::new(e),

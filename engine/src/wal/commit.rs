@@ -80,6 +80,7 @@ impl CommitQueue {
     pub fn enqueue(&self, payload: Vec<u8>) -> Result<Role, WalError> {
         let mut state = self.state();
         if let Some(cause) = &state.failed {
+            crate::probe::hit(crate::probe::Probe::WalAppendRefusedClosed);
             return Err(WalError::FailedClosed {
                 cause: cause.clone(),
             });

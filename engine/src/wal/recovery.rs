@@ -224,6 +224,7 @@ pub async fn recover(
                 start: pos,
                 end: base + resume,
             };
+            crate::probe::hit(crate::probe::Probe::WalMidLogQuarantined);
             tracing::warn!(
                 start = range.start,
                 end = range.end,
@@ -320,6 +321,7 @@ pub async fn recover(
         ));
     };
     if let Some(torn) = &report.torn_tail {
+        crate::probe::hit(crate::probe::Probe::WalTornTailTruncated);
         tracing::warn!(
             offset = torn.offset,
             bytes = torn.bytes_truncated,
@@ -330,6 +332,7 @@ pub async fn recover(
             .map_err(|e| WalError::io("set_len", &last_path, e))?;
     }
     if let Some(lost) = &report.tail_lost {
+        crate::probe::hit(crate::probe::Probe::WalTailLostBelowCursor);
         tracing::error!(
             from = lost.from,
             to = lost.to,

@@ -205,6 +205,7 @@ impl<'a> SegmentView<'a> {
                 match self.probe(local).await? {
                     Probe::Valid { framed_bytes } => {
                         self.digest = None;
+                        crate::probe::hit(crate::probe::Probe::WalTransientBadRead);
                         tracing::warn!(path = %self.path.display(), local, pass, "a re-read verified bytes a first read did not: transient bad read");
                         return Ok(Verdict::Valid { framed_bytes });
                     }

@@ -108,9 +108,10 @@ impl Wal {
         let lock = match vfs.lock(&lock_path).await {
             Ok(lock) => lock,
             Err(e) if e.kind() == ErrorKind::WouldBlock => {
+                crate::probe::hit(crate::probe::Probe::WalLockRefused);
                 return Err(WalError::Locked {
                     dir: dir.to_owned(),
-                })
+                });
             }
             Err(e) => return Err(WalError::io("lock", lock_path, e)),
         };
@@ -310,6 +311,7 @@ impl Wal {
             }
         }
         if !victims.is_empty() {
+            crate::probe::hit(crate::probe::Probe::WalSegmentsRemoved);
             self.vfs
                 .sync_dir(&self.dir)
                 .await

@@ -187,9 +187,6 @@ pub(crate) struct DiskState {
     next_lock_token: u64,
     latency: Option<LatencyModel>,
     latency_rng: SimRng,
-    /// Drawn latency not yet slept: tokio timers tick in whole milliseconds, so sub-millisecond
-    /// latencies accrue here and are slept once they add up, keeping total simulated time exact.
-    latency_debt_us: u64,
     /// Drawn latency of every sync call, for the fsync latency histogram of reports.
     sync_latencies_us: Vec<u64>,
     fault_rng: SimRng,
@@ -253,7 +250,6 @@ impl SimDisk {
             next_lock_token: 1,
             latency: plan.latency,
             latency_rng: rng::stream(seed, "disk-latency"),
-            latency_debt_us: 0,
             sync_latencies_us: Vec::new(),
             fault_rng: rng::stream(seed, "disk-faults"),
             stats: DiskStats::default(),
@@ -279,8 +275,8 @@ impl SimDisk {
     }
 
     /// Starts a call: counts it, fires due faults, checks power and the process, draws its
-    /// latency. Returns the epoch the call started in and how long to sleep (whole
-    /// milliseconds), or `None` when the disk has no latency model.
+    /// latency. Returns the epoch the call started in and how long the call takes (exactly the
+    /// drawn microseconds, see `crate::time`), or `None` when the disk has no latency model.
     fn begin(&self, class: OpClass, epoch: Option<u64>) -> io::Result<(u64, Option<Duration>)> {
         let mut s = self.state();
         if let Some(calls) = s.spin.as_ref().and_then(|w| w.call()) {
@@ -306,10 +302,7 @@ impl SimDisk {
         if class == OpClass::Sync {
             s.sync_latencies_us.push(drawn_us);
         }
-        s.latency_debt_us += drawn_us;
-        let sleep_ms = s.latency_debt_us / 1_000;
-        s.latency_debt_us %= 1_000;
-        Ok((started, Some(Duration::from_millis(sleep_ms))))
+        Ok((started, Some(Duration::from_micros(drawn_us))))
     }
 
     /// Runs one call: begin, take the simulated latency, then act (if still powered and alive).
@@ -336,12 +329,8 @@ impl SimDisk {
             return r;
         }
         let (started, delay) = self.begin(class, epoch)?;
-        match delay {
-            Some(delay) if !delay.is_zero() => tokio::time::sleep(delay).await,
-            // No yield on a zero-length delay: `yield_now` inside turmoil's paused runtimes
-            // made runs differ between processes (the CI determinism gate caught 1 in 4).
-            Some(_) => {}
-            None => {}
+        if let Some(delay) = delay {
+            crate::time::sleep(delay).await;
         }
         let mut s = self.state();
         // Power may have failed, or the disk crashed or the process died, while this call was in

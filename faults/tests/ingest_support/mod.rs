@@ -71,7 +71,7 @@ pub fn paused_runtime() -> tokio::runtime::Runtime {
 
 /// `fut`, bounded by [`WAIT_BOUND`]; `None` on timeout.
 pub async fn bounded<F: Future>(fut: F) -> Option<F::Output> {
-    tokio::time::timeout(WAIT_BOUND, fut).await.ok()
+    stemedb_faults::time::timeout(WAIT_BOUND, fut).await
 }
 
 /// Waits (bounded) until the engine has applied everything durable; panics with `ctx` if not.
