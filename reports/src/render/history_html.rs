@@ -118,9 +118,11 @@ fn charts(rows: &[HistoryRow], runs: &[RunTick]) -> String {
     out
 }
 
+/// The caption goes above its chart: charts stack vertically, and a caption below one reads as
+/// the title of the next.
 fn figure(caption: &str, svg: &str) -> String {
     format!(
-        "<figure>\n{svg}<figcaption>{}</figcaption>\n</figure>\n",
+        "<figure>\n<figcaption>{}</figcaption>\n{svg}</figure>\n",
         escape(caption)
     )
 }
