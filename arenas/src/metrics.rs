@@ -103,6 +103,10 @@ pub struct Metrics {
     pub sim_duration_us: u64,
     /// Passes through each engine fault-handling path (`stemedb::probe`), every probe present.
     pub probes: BTreeMap<&'static str, u64>,
+    /// Simulated time the workload was busy (inside bursts; see `Workload::busy`).
+    pub busy_sim_us: u64,
+    /// The closed-loop capacity phase's measurements, by writer count (see `check::capacity`).
+    pub capacity: BTreeMap<u32, stemedb_reports::Capacity>,
 }
 
 impl Metrics {

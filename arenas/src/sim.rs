@@ -351,6 +351,7 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
             .add_fault("process_kill", u64::from(kill_count));
     }
     s.metrics.sim_duration_us = sim_elapsed.as_micros() as u64;
+    s.metrics.busy_sim_us = s.workload.busy().as_micros() as u64;
     let (done, boot) = (s.verifier_done, s.verifier_boot);
     s.metrics
         .counts

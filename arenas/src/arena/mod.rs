@@ -57,6 +57,11 @@ pub trait Arena: Sync {
     fn end_checks(&self) -> &'static [EndCheck] {
         &[]
     }
+    /// Whether its liveness phase measures the engine's closed-loop capacity first
+    /// (`check::capacity`): in a fault-free arena, where nothing but the engine sets the pace.
+    fn measures_capacity(&self) -> bool {
+        false
+    }
 }
 
 /// Declares each arena's module and the lookup from its name, from the registry in `kind.rs`.

@@ -22,4 +22,8 @@ impl Arena for Spine {
             forced: vec![FaultClass::SlowIo],
         }
     }
+
+    fn measures_capacity(&self) -> bool {
+        true
+    }
 }

@@ -12,6 +12,7 @@
 //!   the replay, and a clean stop loses nothing.
 
 pub mod audit;
+pub mod capacity;
 pub mod clean_stop;
 pub mod counters;
 pub mod frames;
@@ -175,6 +176,9 @@ async fn second_writer_refused(env: &Env) -> Result<(), Failure> {
 
 pub async fn converge(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
     second_writer_refused(env).await?;
+    if env.shared.borrow().config.arena.arena().measures_capacity() {
+        capacity::measure(env, engine).await?;
+    }
     let seed = env.shared.borrow().config.seed;
     let agent = Agent::derived(seed, LIVENESS_AGENT);
     let mut last = None;

@@ -194,6 +194,7 @@ pub fn finish(
     );
     let mut seeds = SeedSet::new();
     let mut sim_us = 0u64;
+    let mut busy_us = 0u64;
     let mut ops = 0u64;
     for r in results {
         seeds.insert(r.config.seed);
@@ -215,7 +216,11 @@ pub fn finish(
         for (name, hits) in &r.metrics.probes {
             report.add_probe_hits(name, *hits);
         }
+        for capacity in r.metrics.capacity.values() {
+            report.add_capacity(capacity);
+        }
         sim_us += r.metrics.sim_duration_us;
+        busy_us += r.metrics.busy_sim_us;
         ops += r.metrics.ops;
         let (verdict, message) = match &r.failure {
             None => (Verdict::Pass, String::new()),
@@ -281,7 +286,7 @@ pub fn finish(
     // The same order whatever the jobs and shards, so merged shards equal the whole sweep.
     report.canonicalize();
     report.seeds = seeds;
-    report.throughput = Throughput::new(ops, sim_us);
+    report.throughput = Throughput::new(ops, sim_us).with_busy(busy_us);
     report.set_wall(wall);
     let twin = super::twin::crypto_twin(super::twin::signed_records(&report.counts));
     report.set_twin(workers as u64, twin);

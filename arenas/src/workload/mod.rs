@@ -100,6 +100,12 @@ pub struct Workload {
     burst_left: u64,
     /// Virtual time before which no writer takes an operation.
     quiet_until: Duration,
+    /// Busy time (see [`Workload::busy`]): when the first and the latest operation were taken,
+    /// the gap drawn last (counted once an operation follows it), and the gaps counted.
+    first_op_at: Option<Duration>,
+    last_op_at: Duration,
+    gap_pending: Option<(Duration, Duration)>,
+    gaps_total: Duration,
     /// Which records foreign clocks stamp, and how, on its own stream so the operations drawn
     /// are the same with foreign clocks on or off.
     clock_rng: SimRng,
@@ -139,6 +145,10 @@ impl Workload {
             traffic_rng: rng::stream(seed, "traffic"),
             burst_left: 0,
             quiet_until: Duration::ZERO,
+            first_op_at: None,
+            last_op_at: Duration::ZERO,
+            gap_pending: None,
+            gaps_total: Duration::ZERO,
             clock_rng: rng::stream(seed, "foreign-clock"),
             lifecycle_rng: rng::stream(seed, "query-lifecycles"),
             malleate_rng: rng::stream(seed, "malleated"),
@@ -161,6 +171,17 @@ impl Workload {
         }
     }
 
+    /// Simulated time the workload was busy: from its first operation to its latest, less the
+    /// quiet gaps between bursts. Operations over it are what the engine served while asked,
+    /// not the arrival rate the gaps set.
+    pub fn busy(&self) -> Duration {
+        self.first_op_at.map_or(Duration::ZERO, |first| {
+            self.last_op_at
+                .saturating_sub(first)
+                .saturating_sub(self.gaps_total)
+        })
+    }
+
     /// How long writers must stay quiet from virtual time `now` (zero: go ahead).
     pub fn quiet_for(&self, now: Duration) -> Duration {
         self.quiet_until.saturating_sub(now)
@@ -172,6 +193,7 @@ impl Workload {
         if self.burst_left == 0 {
             let gap_ms = self.traffic_rng.random_range(0..=2 * self.cfg.gap_ms_mean);
             self.quiet_until = now + Duration::from_millis(gap_ms);
+            self.gap_pending = Some((now, self.quiet_until));
             self.burst_left = self.draw_burst();
         }
     }
@@ -201,6 +223,12 @@ impl Workload {
             return None;
         }
         self.issued += 1;
+        self.first_op_at.get_or_insert(now);
+        self.last_op_at = now;
+        if let Some((from, until)) = self.gap_pending.take() {
+            // A gap cut short by a crash and restart counts only as far as it went.
+            self.gaps_total += until.min(now).saturating_sub(from);
+        }
         self.count_burst(now);
         let ts = wall_ms / TIMESTAMP_GRAIN_MS * TIMESTAMP_GRAIN_MS;
         if self.topics_first {
