@@ -33,6 +33,11 @@ impl SimDisk {
         self.state().damage.clone()
     }
 
+    /// Whether calls take simulated time at all (a plan may have no latency model).
+    pub fn models_latency(&self) -> bool {
+        self.state().latency.is_some()
+    }
+
     /// Takes the simulated latency of every sync call so far (microseconds).
     pub fn take_sync_latencies_us(&self) -> Vec<u64> {
         std::mem::take(&mut self.state().sync_latencies_us)
