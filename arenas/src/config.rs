@@ -47,6 +47,11 @@ pub struct RunConfig {
     /// never exercised. The production default in old artifacts.
     #[serde(default = "flush_every_records_default")]
     pub flush_every_records: u64,
+    /// The engine's `ingest_batch_records_max`, drawn per seed from
+    /// [`INGEST_BATCH_RECORDS_CHOICES`]: one record per KV batch and many both stay covered. 1 in
+    /// old artifacts, which were recorded before ingest batched.
+    #[serde(default = "ingest_batch_records_max_old")]
+    pub ingest_batch_records_max: usize,
     /// Crash-restarts (chaos).
     pub crashes_min: u32,
     pub crashes_max: u32,
@@ -89,6 +94,15 @@ pub const FLUSH_EVERY_RECORDS_CHOICES: [u64; 4] = [1, 7, 32, 256];
 
 fn flush_every_records_default() -> u64 {
     stemedb::ingest::FLUSH_EVERY_RECORDS_DEFAULT
+}
+
+/// The engine knob `ingest_batch_records_max` a seed may get: one record per batch (the shape
+/// of every artifact recorded before batching), a few, and the production default.
+pub const INGEST_BATCH_RECORDS_CHOICES: [usize; 3] =
+    [1, 5, stemedb::ingest::BATCH_RECORDS_MAX_DEFAULT];
+
+fn ingest_batch_records_max_old() -> usize {
+    1
 }
 
 /// Records stamped by a foreign clock, per mille (about 100 in a 2000-operation run): enough
@@ -136,6 +150,12 @@ impl RunConfig {
                 let mut knobs = stemedb_faults::rng::stream(seed, "engine-knobs");
                 FLUSH_EVERY_RECORDS_CHOICES
                     [knobs.random_range(0..FLUSH_EVERY_RECORDS_CHOICES.len())]
+            },
+            ingest_batch_records_max: {
+                use rand::Rng;
+                let mut knobs = stemedb_faults::rng::stream(seed, "engine-knobs-ingest-batch");
+                INGEST_BATCH_RECORDS_CHOICES
+                    [knobs.random_range(0..INGEST_BATCH_RECORDS_CHOICES.len())]
             },
             crashes_min: 0,
             crashes_max: 0,
@@ -190,6 +210,10 @@ impl RunConfig {
         o.insert(
             "flush_every_records".into(),
             self.flush_every_records.to_string(),
+        );
+        o.insert(
+            "ingest_batch_records_max".into(),
+            self.ingest_batch_records_max.to_string(),
         );
         o.insert(
             "crashes".into(),

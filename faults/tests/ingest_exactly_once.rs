@@ -4,7 +4,9 @@
 //! A 12-record log (assertions, votes including a repeat vote and a vote that arrives before its
 //! assertion, a duplicate assertion, evidence, and one record with a bad signature) is written and
 //! synced first. Then, on a fresh copy of that world for each crash point, the engine opens and
-//! ingests with small WAL segments (so flushes truncate the log) and a flush every 3 batches:
+//! ingests with small WAL segments (so flushes truncate the log), in two shapes (`Shape`): one
+//! record per KV batch with a flush every 3, and batches of up to 5 with a flush every 6, where
+//! two votes on one assertion, a duplicate, and a vote before its assertion share a batch:
 //! - disk crash points: power fails at every disk call the clean ingest made;
 //! - KV crash points: the process dies right after every KV batch the clean ingest applied.
 //!
@@ -32,13 +34,39 @@ use ingest_support::*;
 const DIR: &str = "/db/wal";
 const SEED: u64 = 0xE0E0;
 
-fn options() -> EngineOptions {
+/// How ingest groups records into KV batches.
+#[derive(Clone, Copy, Debug)]
+enum Shape {
+    /// One record per batch, a flush every 3: a crash point between every two records.
+    PerRecord,
+    /// Up to 5 records per batch, a flush every 6: batches [0, 5), [5], [6, 11), [11] (a batch
+    /// never carries the unflushed count past the flush cadence).
+    Batched,
+}
+
+impl Shape {
+    const ALL: [Shape; 2] = [Shape::PerRecord, Shape::Batched];
+
+    fn kv_batches(self) -> u64 {
+        match self {
+            Shape::PerRecord => 12,
+            Shape::Batched => 4,
+        }
+    }
+}
+
+fn options(shape: Shape) -> EngineOptions {
+    let (flush_every_records, ingest_batch_records_max) = match shape {
+        Shape::PerRecord => (3, 1),
+        Shape::Batched => (6, 5),
+    };
     EngineOptions {
         wal: WalOptions {
             segment_bytes_max: 1024,
             ..WalOptions::default()
         },
-        flush_every_records: 3,
+        flush_every_records,
+        ingest_batch_records_max,
         ..EngineOptions::default()
     }
 }
@@ -73,9 +101,13 @@ fn written_world() -> (SimDisk, Vec<WalRecord>) {
     let disk = SimDisk::new(SEED);
     let vfs: Arc<dyn Vfs> = Arc::new(disk.clone());
     let log = paused_runtime().block_on(async {
-        let wal = Wal::open(Arc::clone(&vfs), Path::new(DIR), options().wal)
-            .await
-            .expect("open WAL");
+        let wal = Wal::open(
+            Arc::clone(&vfs),
+            Path::new(DIR),
+            options(Shape::PerRecord).wal,
+        )
+        .await
+        .expect("open WAL");
         for p in log_payloads() {
             wal.append(&p).await.expect("append");
         }
@@ -158,7 +190,7 @@ struct Usage {
 }
 
 /// Runs ingest once until caught up or dead (bounded wait), then drops the engine and runtime.
-fn first_run(disk: &SimDisk, kv: &SimKv, point: CrashPoint) -> Usage {
+fn first_run(disk: &SimDisk, kv: &SimKv, point: CrashPoint, shape: Shape) -> Usage {
     let disk_ops_before = disk.ops();
     let kv_batches_before = kv.stats().batches;
     let batches = match point {
@@ -171,7 +203,8 @@ fn first_run(disk: &SimDisk, kv: &SimKv, point: CrashPoint) -> Usage {
     let store: Arc<dyn KvStore> = Arc::new(DiesAfter::new(kv.clone(), batches));
     let vfs: Arc<dyn Vfs> = Arc::new(disk.clone());
     let ingest = paused_runtime().block_on(async {
-        let Ok(engine) = Engine::open(vfs, store, clock(), Path::new(DIR), options()).await else {
+        let opened = Engine::open(vfs, store, clock(), Path::new(DIR), options(shape)).await;
+        let Ok(engine) = opened else {
             return IngestStats::default(); // died during open: also a crash point
         };
         let done = bounded(engine.wait_caught_up()).await;
@@ -190,13 +223,21 @@ fn first_run(disk: &SimDisk, kv: &SimKv, point: CrashPoint) -> Usage {
 }
 
 /// Reopens after the crash, catches up, and checks the store against the replay of `log`.
-fn check_after_crash(disk: &SimDisk, kv: &SimKv, log: &[WalRecord], ctx: &str) {
+fn check_after_crash(disk: &SimDisk, kv: &SimKv, log: &[WalRecord], shape: Shape, ctx: &str) {
     let vfs: Arc<dyn Vfs> = Arc::new(disk.clone());
     let store: Arc<dyn KvStore> = Arc::new(kv.clone());
     paused_runtime().block_on(async {
-        let engine = Engine::open(vfs, Arc::clone(&store), clock(), Path::new(DIR), options())
-            .await
-            .unwrap_or_else(|e| panic!("{ctx}: reopen failed: {e}"));
+        let ctx = format!("{shape:?}: {ctx}");
+        let ctx = ctx.as_str();
+        let engine = Engine::open(
+            vfs,
+            Arc::clone(&store),
+            clock(),
+            Path::new(DIR),
+            options(shape),
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{ctx}: reopen failed: {e}"));
         let end = caught_up(&engine, ctx).await;
         assert_eq!(
             end,
@@ -226,14 +267,14 @@ fn check_after_crash(disk: &SimDisk, kv: &SimKv, log: &[WalRecord], ctx: &str) {
     });
 }
 
-fn crash_and_check(point: CrashPoint, disk_crash: CrashSpec, kv_crash: CrashSpec) {
+fn crash_and_check(point: CrashPoint, disk_crash: CrashSpec, kv_crash: CrashSpec, shape: Shape) {
     let (disk, log) = written_world();
     let kv = SimKv::new(SEED);
-    first_run(&disk, &kv, point);
+    first_run(&disk, &kv, point, shape);
     disk.crash(&disk_crash);
     kv.crash(&kv_crash);
     let ctx = format!("{point:?}, disk {disk_crash:?}, kv {kv_crash:?}");
-    check_after_crash(&disk, &kv, &log, &ctx);
+    check_after_crash(&disk, &kv, &log, shape, &ctx);
 }
 
 fn kv_crashes(seed: u64) -> [CrashSpec; 3] {
@@ -246,11 +287,17 @@ fn kv_crashes(seed: u64) -> [CrashSpec; 3] {
 
 #[test]
 fn clean_ingest_matches_the_replay_and_uses_enough_steps() {
+    for shape in Shape::ALL {
+        clean_ingest(shape);
+    }
+}
+
+fn clean_ingest(shape: Shape) {
     let (disk, log) = written_world();
     let kv = SimKv::new(SEED);
-    let usage = first_run(&disk, &kv, CrashPoint::None);
+    let usage = first_run(&disk, &kv, CrashPoint::None, shape);
     // 12 records plus flushes and truncation: the sweep below is not vacuous.
-    assert_eq!(usage.kv_batches, 12, "one batch per record");
+    assert_eq!(usage.kv_batches, shape.kv_batches(), "{shape:?}");
     assert!(usage.disk_ops >= 24, "disk ops {}", usage.disk_ops);
     let stats = usage.ingest;
     assert_eq!(
@@ -263,32 +310,42 @@ fn clean_ingest_matches_the_replay_and_uses_enough_steps() {
         (9, 1, 1, 1),
         "{stats:?}"
     );
-    assert!(stats.flushes >= 4, "{stats:?}");
+    let every = options(shape).flush_every_records;
+    assert!(stats.flushes >= 12 / every, "{stats:?}");
     assert!(
         stats.segments_truncated >= 1,
         "flushes must let the WAL shrink: {stats:?}"
     );
-    check_after_crash(&disk, &kv, &log, "clean");
+    check_after_crash(&disk, &kv, &log, shape, "clean");
 }
 
 #[test]
 fn crash_at_every_disk_call_of_ingest() {
-    let (disk, _) = written_world();
-    let usage = first_run(&disk, &SimKv::new(SEED), CrashPoint::None);
-    for n in 0..=usage.disk_ops {
-        let kv_crash = kv_crashes(n)[(n % 3) as usize];
-        crash_and_check(CrashPoint::DiskOp(n), CrashSpec::random(n), kv_crash);
+    for shape in Shape::ALL {
+        let (disk, _) = written_world();
+        let usage = first_run(&disk, &SimKv::new(SEED), CrashPoint::None, shape);
+        for n in 0..=usage.disk_ops {
+            let kv_crash = kv_crashes(n)[(n % 3) as usize];
+            crash_and_check(CrashPoint::DiskOp(n), CrashSpec::random(n), kv_crash, shape);
+        }
     }
 }
 
 #[test]
 fn crash_after_every_kv_batch_of_ingest() {
-    let (disk, _) = written_world();
-    let kv = SimKv::new(SEED);
-    let usage = first_run(&disk, &kv, CrashPoint::None);
-    for k in 0..=usage.kv_batches {
-        for kv_crash in kv_crashes(k) {
-            crash_and_check(CrashPoint::KvBatch(k), CrashSpec::random(k), kv_crash);
+    for shape in Shape::ALL {
+        let (disk, _) = written_world();
+        let kv = SimKv::new(SEED);
+        let usage = first_run(&disk, &kv, CrashPoint::None, shape);
+        for k in 0..=usage.kv_batches {
+            for kv_crash in kv_crashes(k) {
+                crash_and_check(
+                    CrashPoint::KvBatch(k),
+                    CrashSpec::random(k),
+                    kv_crash,
+                    shape,
+                );
+            }
         }
     }
 }
@@ -297,22 +354,20 @@ fn crash_after_every_kv_batch_of_ingest() {
 fn crash_of_both_at_once_at_every_kv_batch() {
     // The disk loses power at the same moment the process dies (as a real power cut would):
     // both crash points at once, with the disk's power-off placed proportionally.
-    let (disk, _) = written_world();
-    let kv = SimKv::new(SEED);
-    let usage = first_run(&disk, &kv, CrashPoint::None);
-    for k in 0..=usage.kv_batches {
-        let (disk, log) = written_world();
+    for shape in Shape::ALL {
+        let (disk, _) = written_world();
         let kv = SimKv::new(SEED);
-        let op = disk.ops() + usage.disk_ops * k / usage.kv_batches.max(1);
-        disk.power_off_at_op(op);
-        first_run(&disk, &kv, CrashPoint::KvBatch(k));
-        disk.crash(&CrashSpec::random(k));
-        kv.crash(&CrashSpec::random(k ^ 0x55));
-        check_after_crash(
-            &disk,
-            &kv,
-            &log,
-            &format!("both at batch {k}, disk op {op}"),
-        );
+        let usage = first_run(&disk, &kv, CrashPoint::None, shape);
+        for k in 0..=usage.kv_batches {
+            let (disk, log) = written_world();
+            let kv = SimKv::new(SEED);
+            let op = disk.ops() + usage.disk_ops * k / usage.kv_batches.max(1);
+            disk.power_off_at_op(op);
+            first_run(&disk, &kv, CrashPoint::KvBatch(k), shape);
+            disk.crash(&CrashSpec::random(k));
+            kv.crash(&CrashSpec::random(k ^ 0x55));
+            let ctx = format!("both at batch {k}, disk op {op}");
+            check_after_crash(&disk, &kv, &log, shape, &ctx);
+        }
     }
 }

@@ -1,10 +1,11 @@
 //! Invariant: a clean stop is prompt, loses nothing, and the open after it finds nothing to
 //! repair.
 //!
-//! Once a fault-free process has converged, the host writes a backlog (one group-commit batch of
-//! `STOP_BACKLOG_RECORDS`, acknowledged before the worker can ingest it) and at once stops the
-//! engine with `Engine::shutdown`. The worker must stop after the record in flight and leave the
-//! rest for the next open (`STOP_RECORDS_IN_FLIGHT_MAX`): a shutdown that first drains its
+//! Once a fault-free process has converged, the host writes a backlog (`backlog_records`, all
+//! submitted at once so group commit syncs them together, acknowledged before the worker can ingest it) and at once stops the
+//! engine with `Engine::shutdown`. The worker must stop after the batch in flight (at most the
+//! run's `ingest_batch_records_max` records, and no record it reads after the stop) and leave the
+//! rest for the next open: a shutdown that first drains its
 //! backlog takes as long as the backlog, which in production is the time a supervisor allows
 //! before it kills the process, and a stop request that the worker reads only when it is idle
 //! never stops a busy one. Then the KV is flushed; the host cuts the power (every
@@ -26,10 +27,16 @@ use crate::env::Env;
 use crate::oracle::spec;
 use crate::outcome::Failure;
 
-/// Records of the backlog written just before the stop.
+/// Records of the backlog written just before the stop, at least: never fewer than two ingest
+/// batches' worth (`backlog_records`), so a worker that drains the backlog before it stops cannot
+/// hide inside the batch it may finish.
 const STOP_BACKLOG_RECORDS: u64 = 32;
-/// Records the worker may still ingest once asked to stop: the one in flight.
-const STOP_RECORDS_IN_FLIGHT_MAX: usize = 1;
+
+/// The backlog for this run: `STOP_BACKLOG_RECORDS`, or two full ingest batches if more.
+fn backlog_records(env: &Env) -> u64 {
+    let batch = env.shared.borrow().config.ingest_batch_records_max.max(1) as u64;
+    STOP_BACKLOG_RECORDS.max(2 * batch)
+}
 
 /// Writes the backlog, every record at once (they share one group-commit sync), and returns
 /// their offsets once all are acknowledged.
@@ -40,7 +47,7 @@ pub async fn write_backlog(env: &Env, engine: &Rc<Engine>) -> Result<Vec<u64>, F
     };
     let agent = Agent::derived(seed, super::STOP_BACKLOG_AGENT);
     let mut tasks = Vec::new();
-    for i in 0..STOP_BACKLOG_RECORDS {
+    for i in 0..backlog_records(env) {
         let (record, payload) = super::harness_assertion(
             env,
             &agent,
@@ -102,9 +109,11 @@ pub async fn shutdown(env: &Env, engine: Engine, backlog: &[u64]) -> Result<Befo
             .counts
             .add_event("stop_backlog_records", pending as u64);
     }
-    if ingested > STOP_RECORDS_IN_FLIGHT_MAX {
+    // Records the worker may still ingest once asked to stop: the batch in flight.
+    let in_flight_max = env.shared.borrow().config.ingest_batch_records_max.max(1);
+    if ingested > in_flight_max {
         return Err(Failure::Safety(format!(
-            "asked to stop with {pending} acknowledged records not yet ingested, the worker went on to ingest {ingested} of them (cursor {cursor_at_stop} -> {cursor_after}) before it stopped; it may finish only the one in flight"
+            "asked to stop with {pending} acknowledged records not yet ingested, the worker went on to ingest {ingested} of them (cursor {cursor_at_stop} -> {cursor_after}) before it stopped; it may finish only the batch in flight (at most {in_flight_max} records)"
         )));
     }
     Ok(BeforeStop { kv, durable_end })

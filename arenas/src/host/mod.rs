@@ -36,6 +36,10 @@ pub fn engine_options(env: &Env) -> EngineOptions {
     let s = env.shared.borrow();
     options.wal.segment_bytes_max = s.config.segment_bytes_max;
     options.flush_every_records = s.config.flush_every_records;
+    options.ingest_batch_records_max = s.config.ingest_batch_records_max;
+    // A world runs on one thread, and a sweep already keeps every core busy with worlds; the
+    // threaded path gives the same verdicts (`stemedb::ingest::decode_run`, its tests).
+    options.ingest_verify_threads = 1;
     // Reproducible salts, distinct per boot (a segment re-created after a crash gets a new one).
     options.wal.salt_seed = Some(s.config.seed ^ (u64::from(s.boots) << 48));
     drop(s);

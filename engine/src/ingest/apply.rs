@@ -8,18 +8,23 @@
 //! counters) must go into the returned batch, never be written on its own, or a crash between two
 //! writes would leave the store half-applied and a replay would count twice.
 //!
+//! A worker batch applies several records at once: each is planned against an [`Overlay`] of the
+//! store and the writes planned before it in the same batch, so a second vote on one assertion
+//! reads the count the first one left, and a duplicate in the same batch is seen as one.
+//!
 //! Idempotence by content: a record whose effect is already in the store (an assertion or evidence
 //! with the same identity hash, a second vote by the same voter on the same assertion) plans to
 //! change nothing, so a record re-read after a crash, or a batch retried after an ambiguous
 //! failure, can never count twice.
 
+use std::collections::BTreeMap;
+
 use crate::model::{Assertion, Evidence, Hash32, Record, Vote, WeightSum, WEIGHT_SUM_BYTES};
 use crate::storage::keys;
-use crate::storage::{KvError, KvStore, WriteBatch};
+use crate::storage::{BatchOp, KvError, KvStore, WriteBatch};
 use crate::wal::WalRecord;
 
-use super::validate::{decode_for_ingest_with, Rejection};
-use crate::model::{Limits, SignatureVerifier};
+use super::validate::Rejection;
 
 /// Width of the stored vote count (`VC:`), big-endian.
 const VOTE_COUNT_BYTES: usize = 8;
@@ -68,15 +73,48 @@ impl Planned {
     }
 }
 
-/// Plans `record`. `Err` only for store failures (the caller retries the whole record); a bad
-/// record is an `Ok` quarantine plan.
+/// The store as a batch in the making will leave it: the committed store, overlaid with the writes
+/// staged so far. Planning reads through it, so record N of a batch sees records 1..N.
+pub(crate) struct Overlay<'a> {
+    kv: &'a dyn KvStore,
+    /// Staged writes by key; `None` is a staged delete.
+    staged: BTreeMap<Vec<u8>, Option<Vec<u8>>>,
+}
+
+impl<'a> Overlay<'a> {
+    pub(crate) fn new(kv: &'a dyn KvStore) -> Self {
+        Self {
+            kv,
+            staged: BTreeMap::new(),
+        }
+    }
+
+    pub(crate) async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
+        match self.staged.get(key) {
+            Some(staged) => Ok(staged.clone()),
+            None => self.kv.get(key).await,
+        }
+    }
+
+    /// Makes `batch`'s writes visible to later reads (in order: a later op on a key wins).
+    pub(crate) fn stage(&mut self, batch: &WriteBatch) {
+        for op in &batch.ops {
+            match op {
+                BatchOp::Put { key, value } => self.staged.insert(key.clone(), Some(value.clone())),
+                BatchOp::Delete { key } => self.staged.insert(key.clone(), None),
+            };
+        }
+    }
+}
+
+/// Plans `record`, given what `decode_for_ingest` made of its payload. `Err` only for store
+/// failures (the caller retries the whole batch); a bad record is an `Ok` quarantine plan.
 pub(crate) async fn plan_record(
-    kv: &dyn KvStore,
+    kv: &Overlay<'_>,
     record: &WalRecord,
-    limits: &Limits,
-    verifier: &SignatureVerifier,
+    decoded: Result<(Record, Hash32), Rejection>,
 ) -> Result<Planned, KvError> {
-    let (decoded, hash) = match decode_for_ingest_with(&record.payload, limits, Some(verifier)) {
+    let (decoded, hash) = match decoded {
         Ok(ok) => ok,
         Err(reason) => return Ok(Planned::quarantine(record.offset, reason)),
     };
@@ -91,7 +129,7 @@ pub(crate) async fn plan_record(
 }
 
 async fn plan_assertion(
-    kv: &dyn KvStore,
+    kv: &Overlay<'_>,
     assertion: &Assertion,
     hash: &Hash32,
     value: &[u8],
@@ -115,14 +153,16 @@ async fn plan_assertion(
     })
 }
 
-async fn plan_vote(kv: &dyn KvStore, vote: &Vote, value: &[u8]) -> Result<Planned, KvError> {
+async fn plan_vote(kv: &Overlay<'_>, vote: &Vote, value: &[u8]) -> Result<Planned, KvError> {
     let key = keys::vote_key(&vote.assertion_hash, &vote.voter);
     if kv.get(&key).await?.is_some() {
         // The first vote in log order counts; a later one by the same voter changes nothing,
         // whatever its weight.
         return Ok(Planned::unchanged(Outcome::VoteIgnoredRepeat));
     }
-    let (count, weight) = read_counters(kv, &vote.assertion_hash).await?;
+    let count = kv.get(&keys::vote_count_key(&vote.assertion_hash)).await?;
+    let weight = kv.get(&keys::vote_weight_key(&vote.assertion_hash)).await?;
+    let (count, weight) = decode_counters(count, weight)?;
     let count = count.saturating_add(1);
     let weight = weight.add(vote.weight);
     let mut batch = WriteBatch::new();
@@ -158,11 +198,21 @@ pub async fn read_counters(
     kv: &dyn KvStore,
     assertion: &Hash32,
 ) -> Result<(u64, WeightSum), KvError> {
-    let count = match kv.get(&keys::vote_count_key(assertion)).await? {
+    let count = kv.get(&keys::vote_count_key(assertion)).await?;
+    let weight = kv.get(&keys::vote_weight_key(assertion)).await?;
+    decode_counters(count, weight)
+}
+
+/// The stored `VC:` and `VW:` values as a count and a weight (zero when absent).
+fn decode_counters(
+    count: Option<Vec<u8>>,
+    weight: Option<Vec<u8>>,
+) -> Result<(u64, WeightSum), KvError> {
+    let count = match count {
         None => 0,
         Some(bytes) => u64::from_be_bytes(exact::<VOTE_COUNT_BYTES>(&bytes, "vote count")?),
     };
-    let weight = match kv.get(&keys::vote_weight_key(assertion)).await? {
+    let weight = match weight {
         None => WeightSum::ZERO,
         Some(bytes) => WeightSum::from_be_bytes(exact::<WEIGHT_SUM_BYTES>(&bytes, "vote weight")?),
     };
@@ -180,7 +230,7 @@ fn exact<const N: usize>(bytes: &[u8], what: &str) -> Result<[u8; N], KvError> {
 }
 
 async fn plan_evidence(
-    kv: &dyn KvStore,
+    kv: &Overlay<'_>,
     evidence: &Evidence,
     hash: &Hash32,
     value: &[u8],

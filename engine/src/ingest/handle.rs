@@ -59,6 +59,7 @@ impl IngestHandle {
         let (cursor_tx, cursor_rx) = watch::channel(cursor);
         let stats = Arc::new(StatsCell::default());
         let durable = wal.subscribe();
+        let verify_threads = options.verify_threads_resolved();
         let worker = Worker {
             kv,
             wal: Arc::downgrade(wal),
@@ -74,6 +75,8 @@ impl IngestHandle {
             // What the KV held at start is durable: it survived (or never saw) a crash.
             flushed_cursor: cursor,
             unflushed: 0,
+            lookahead: None,
+            verify_threads,
             truncation_due: true,
             stop,
         };

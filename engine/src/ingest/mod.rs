@@ -3,7 +3,8 @@
 //!
 //! - `validate.rs`: what ingest accepts (every rule but the clock one) and why it rejects.
 //! - `apply.rs`: one record -> the KV writes that apply it (value, index entries, counters).
-//! - `worker.rs`: the loop: read, plan, commit with the cursor in ONE batch, flush, truncate.
+//! - `worker.rs`: the loop: read a run of records, plan each, commit them with the cursor in ONE
+//!   batch, flush, truncate.
 //! - `handle.rs`: spawning the worker, its cursor, stats and stop signal.
 //! - `lost.rs`: the dead letter for log lost below the cursor.
 //!
@@ -38,7 +39,11 @@ pub use error::IngestError;
 pub use handle::{IngestHandle, IngestShared, IngestStopError};
 pub use lost::record_tail_lost;
 pub use options::{
-    IngestOptions, BACKOFF_MAX_DEFAULT, BACKOFF_MIN_DEFAULT, FLUSH_EVERY_RECORDS_DEFAULT,
+    IngestOptions, BACKOFF_MAX_DEFAULT, BACKOFF_MIN_DEFAULT, BATCH_BYTES_MAX_DEFAULT,
+    BATCH_RECORDS_MAX_DEFAULT, FLUSH_EVERY_RECORDS_DEFAULT, VERIFY_THREADS_DEFAULT,
 };
 pub use stats::IngestStats;
-pub use validate::{decode_for_ingest, decode_for_ingest_with, ingest_now_wall_ms, Rejection};
+pub use validate::{
+    decode_for_ingest, decode_for_ingest_with, decode_run, ingest_now_wall_ms, Rejection,
+    DECODE_RECORDS_PER_THREAD_MIN,
+};

@@ -57,6 +57,50 @@ pub fn ingest_now_wall_ms(limits: &Limits) -> u64 {
     u64::MAX - limits.future_skew_ms_max
 }
 
+/// Records one thread of `decode_run` takes at least: below it, starting a thread costs more than
+/// the signatures it would verify (one verification is tens of microseconds; a thread start about
+/// ten).
+pub const DECODE_RECORDS_PER_THREAD_MIN: usize = 8;
+
+/// `decode_for_ingest_with` of every payload, in order, on up to `threads` threads (this one
+/// included). Every answer is a pure function of its payload, so the answers are exactly those of
+/// one thread whatever the split; only the verifier's cache sees the threads, and it holds only
+/// successes of a pure function.
+pub fn decode_run(
+    payloads: &[&[u8]],
+    limits: &Limits,
+    verifier: Option<&SignatureVerifier>,
+    threads: usize,
+) -> Vec<Result<(Record, Hash32), Rejection>> {
+    let decode = |part: &[&[u8]]| -> Vec<_> {
+        part.iter()
+            .map(|payload| decode_for_ingest_with(payload, limits, verifier))
+            .collect()
+    };
+    let threads = threads.min(payloads.len() / DECODE_RECORDS_PER_THREAD_MIN);
+    if threads <= 1 {
+        return decode(payloads);
+    }
+    let chunk = payloads.len().div_ceil(threads);
+    let (first, rest) = payloads.split_at(chunk.min(payloads.len()));
+    std::thread::scope(|scope| {
+        let others: Vec<_> = rest
+            .chunks(chunk)
+            .map(|part| scope.spawn(move || decode(part)))
+            .collect();
+        let mut answers = decode(first);
+        for other in others {
+            // A panic while decoding is a bug in this process: carry it to the caller as is.
+            answers.extend(
+                other
+                    .join()
+                    .unwrap_or_else(|e| std::panic::resume_unwind(e)),
+            );
+        }
+        answers
+    })
+}
+
 /// Decodes and validates a WAL payload with every rule but the clock one. Pure: the same bytes
 /// and limits always give the same answer.
 pub fn decode_for_ingest(payload: &[u8], limits: &Limits) -> Result<(Record, Hash32), Rejection> {

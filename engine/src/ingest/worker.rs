@@ -1,10 +1,11 @@
-//! The ingest loop: tail the WAL from the cursor, apply each record as one atomic batch, flush,
-//! truncate the WAL below what the KV holds durably.
+//! The ingest loop: tail the WAL from the cursor, apply a run of records as one atomic batch,
+//! flush, truncate the WAL below what the KV holds durably.
 //!
 //! Fault model, and the rule that answers each case:
-//! - crash at any point (process or power): the record's writes and the cursor that moves past it
-//!   commit in ONE `apply_batch` (`commit`), so after a crash the store holds a prefix of the log
-//!   applied exactly once and the cursor says where that prefix ends; ingest resumes there;
+//! - crash at any point (process or power): a run of records' writes and the cursor that moves
+//!   past the last of them commit in ONE `apply_batch` (`commit`), so after a crash the store
+//!   holds a prefix of the log applied exactly once and the cursor says where that prefix ends;
+//!   ingest resumes there;
 //! - a record not yet durable in the WAL: the reader is bound to the writer's durable end, so the
 //!   cursor never passes bytes a crash could take away;
 //! - a KV crash reverting to its last flush: the WAL is truncated only below a cursor that a
@@ -20,12 +21,12 @@ use std::sync::{Arc, Weak};
 
 use tokio::sync::watch;
 
-use super::apply::{plan_record, Outcome, Planned};
+use super::apply::{plan_record, Outcome, Overlay, Planned};
 use super::backoff::Backoff;
 use super::error::IngestError;
 use super::options::IngestOptions;
 use super::stats::{Counter, StatsCell};
-use super::validate::Rejection;
+use super::validate::{decode_run, Rejection};
 use crate::io::Clock;
 use crate::model::SignatureVerifier;
 use crate::storage::keys::INGEST_CURSOR_KEY;
@@ -46,6 +47,8 @@ pub(crate) struct Worker {
     pub(crate) options: IngestOptions,
     /// Shared with the engine's `submit`: what it verified is not verified again here.
     pub(crate) verifier: Arc<SignatureVerifier>,
+    /// Threads a batch's signatures are verified on (`IngestOptions::verify_threads` resolved).
+    pub(crate) verify_threads: usize,
     /// Shared with the engine's query engines (see `CommitFence`).
     pub(crate) fence: Arc<CommitFence>,
     /// Back-off waits run on it (simulated time in simulation).
@@ -56,8 +59,12 @@ pub(crate) struct Worker {
     pub(crate) cursor_tx: watch::Sender<u64>,
     /// The cursor the last successful flush made durable; the WAL may be cut below it.
     pub(crate) flushed_cursor: u64,
-    /// Batches committed since the last successful flush.
+    /// Records (and dead letters for damage) committed since the last successful flush.
     pub(crate) unflushed: u64,
+    /// What the read after a batch's last record returned (and the durable end seen before it),
+    /// when it was not a record: the read at the new cursor, already made. Acted on next, rather
+    /// than read again, so every end of the log reached is reached once.
+    pub(crate) lookahead: Option<(Result<ReadOutcome, WalError>, u64)>,
     /// Segments wholly below `flushed_cursor` may remain: the last truncation failed, or this
     /// worker has just started (the process before may have died between its flush and its
     /// truncation, or a crash undone its removals). With nothing new to ingest, the truncation is
@@ -88,23 +95,31 @@ impl Worker {
         let mut backoff = Backoff::new(self.options.backoff_min, self.options.backoff_max);
         tracing::info!(cursor = self.cursor, "ingest worker started");
         while !self.stop_requested() {
-            // Taken before the read: if the log grows during the read, the wait below returns at
-            // once instead of missing the wake-up.
-            let seen_end = self.durable.get();
-            let read = self.reader.read_at(self.cursor).await;
+            let (read, seen_end) = match self.lookahead.take() {
+                Some(made) => made,
+                None => {
+                    // Taken before the read: if the log grows during the read, the wait below
+                    // returns at once instead of missing the wake-up.
+                    let seen_end = self.durable.get();
+                    (self.reader.read_at(self.cursor).await, seen_end)
+                }
+            };
             if matches!(read, Ok(ReadOutcome::EndOfLog)) {
                 self.stats.bump(Counter::EndOfLog);
             }
             let step = match read {
-                Ok(ReadOutcome::Record(record)) => self.ingest(record).await,
+                Ok(ReadOutcome::Record(record)) => {
+                    let run = self.read_run(record).await;
+                    self.ingest(run).await
+                }
                 Ok(ReadOutcome::EndOfLog) if self.unflushed > 0 => self.flush().await,
                 Ok(ReadOutcome::EndOfLog) if self.truncation_due => self.truncate().await,
                 Ok(ReadOutcome::EndOfLog) => self.wait_for_log(seen_end).await,
                 Err(err) => self.read_failed(err).await?,
             };
             let step = match step {
-                Step::Committed => {
-                    self.unflushed += 1;
+                Step::Committed(records) => {
+                    self.unflushed += records;
                     if self.unflushed >= self.options.flush_every_records.max(1) {
                         self.flush().await
                     } else {
@@ -114,7 +129,7 @@ impl Worker {
                 other => other,
             };
             match step {
-                Step::Committed | Step::Progress | Step::Flushed => backoff.reset(),
+                Step::Committed(_) | Step::Progress | Step::Flushed => backoff.reset(),
                 Step::Failed => self.back_off(&mut backoff).await,
                 Step::Stopped => break,
                 Step::Fatal(err) => return Err(err),
@@ -149,56 +164,123 @@ impl Worker {
         }
     }
 
-    /// Plans and commits one record.
-    #[tracing::instrument(skip_all, fields(offset = record.offset, payload_len = record.payload.len()))]
-    async fn ingest(&mut self, record: WalRecord) -> Step {
-        let planned = match plan_record(
-            self.kv.as_ref(),
-            &record,
-            &self.options.limits,
-            &self.verifier,
-        )
-        .await
+    /// `first` and the records after it, up to the batch bounds: at most `batch_records_max`
+    /// records and `batch_bytes_max` payload bytes, and never more than the flush cadence has
+    /// room for (so a crash still re-ingests at most `flush_every_records`). Stops at a stop
+    /// request, and at the first read that is not a record, which it keeps in `lookahead` for
+    /// after the commit.
+    async fn read_run(&mut self, first: WalRecord) -> Vec<WalRecord> {
+        let room = self
+            .options
+            .flush_every_records
+            .max(1)
+            .saturating_sub(self.unflushed)
+            .max(1);
+        let records_max = usize::try_from(room)
+            .unwrap_or(usize::MAX)
+            .min(self.options.batch_records_max.max(1));
+        let mut bytes = first.payload.len();
+        let mut next = first.next_offset;
+        let mut run = vec![first];
+        // A stop ends the run where it is: a shutdown finishes the batch in flight, never the
+        // backlog behind it.
+        while run.len() < records_max
+            && bytes < self.options.batch_bytes_max
+            && !self.stop_requested()
         {
-            Ok(planned) => planned,
-            Err(err) => return self.kv_failed("plan", err),
-        };
-        self.commit_after_skipped(planned, record.offset, record.next_offset)
-            .await
+            let seen_end = self.durable.get();
+            match self.reader.read_at(next).await {
+                Ok(ReadOutcome::Record(record)) => {
+                    bytes += record.payload.len();
+                    next = record.next_offset;
+                    run.push(record);
+                }
+                other => {
+                    self.lookahead = Some((other, seen_end));
+                    break;
+                }
+            }
+        }
+        run
     }
 
-    /// Commits `planned` (for the log at `offset`) with the cursor moved to `next_cursor`. If
-    /// the reader skipped a range that WAL recovery quarantined to reach `offset`, the same
-    /// batch leaves a dead letter for it too, so the KV's quarantine lists every byte range
-    /// ingest did not apply, whatever comes after the range: a record, or more damage.
+    /// Plans a run of consecutive records and commits them with the cursor past the last, as
+    /// ONE batch. Each is planned over the writes of the ones before it (see `Overlay`).
+    #[tracing::instrument(skip_all, fields(
+        offset = run.first().map(|r| r.offset),
+        records = run.len(),
+    ))]
+    async fn ingest(&mut self, run: Vec<WalRecord>) -> Step {
+        let Some(next_cursor) = run.last().map(|r| r.next_offset) else {
+            return Step::Progress;
+        };
+        let payloads: Vec<&[u8]> = run.iter().map(|r| r.payload.as_slice()).collect();
+        let decoded = decode_run(
+            &payloads,
+            &self.options.limits,
+            Some(&self.verifier),
+            self.verify_threads,
+        );
+        let mut planned = Vec::with_capacity(run.len());
+        {
+            let mut overlay = Overlay::new(self.kv.as_ref());
+            for (record, decoded) in run.iter().zip(decoded) {
+                match plan_record(&overlay, record, decoded).await {
+                    Ok(plan) => {
+                        overlay.stage(&plan.batch);
+                        planned.push((plan, record.offset, record.next_offset));
+                    }
+                    Err(err) => {
+                        // The read-ahead belongs to a cursor this batch never reached.
+                        self.lookahead = None;
+                        return self.kv_failed("plan", err);
+                    }
+                }
+            }
+        }
+        self.commit_after_skipped(planned, next_cursor).await
+    }
+
+    /// Commits `planned` (each for the log from its offset to its end, in log order) with the
+    /// cursor moved to `next_cursor`. Where the reader skipped a range that WAL recovery quarantined to reach an
+    /// offset, the same batch leaves a dead letter for it too, so the KV's quarantine lists every
+    /// byte range ingest did not apply, whatever comes after the range: a record, or more damage.
     async fn commit_after_skipped(
         &mut self,
-        mut planned: Planned,
-        offset: u64,
+        planned: Vec<(Planned, u64, u64)>,
         next_cursor: u64,
     ) -> Step {
-        let from = self.cursor;
-        let skipped_range = (offset > from).then(|| {
-            let skipped = Planned::quarantine(
-                from,
-                Rejection::QuarantinedByWal {
-                    start: from,
-                    end: offset,
-                },
-            );
-            planned.batch.ops.extend(skipped.batch.ops);
-            skipped.outcome
-        });
-        let outcome = planned.outcome;
-        match self.commit(planned.batch, next_cursor).await {
-            Ok(()) => {
-                if let Some(skipped) = &skipped_range {
-                    self.count(skipped, from);
-                }
-                self.count(&outcome, offset);
-                Step::Committed
+        let records = planned.len() as u64;
+        let mut batch = WriteBatch::new();
+        let mut outcomes = Vec::with_capacity(planned.len());
+        let mut from = self.cursor;
+        for (plan, offset, end) in planned {
+            if offset > from {
+                let skipped = Planned::quarantine(
+                    from,
+                    Rejection::QuarantinedByWal {
+                        start: from,
+                        end: offset,
+                    },
+                );
+                batch.ops.extend(skipped.batch.ops);
+                outcomes.push((skipped.outcome, from));
             }
-            Err(err) => self.kv_failed("apply_batch", err),
+            batch.ops.extend(plan.batch.ops);
+            outcomes.push((plan.outcome, offset));
+            from = end;
+        }
+        match self.commit(batch, next_cursor).await {
+            Ok(()) => {
+                for (outcome, offset) in &outcomes {
+                    self.count(outcome, *offset);
+                }
+                Step::Committed(records)
+            }
+            Err(err) => {
+                self.lookahead = None;
+                self.kv_failed("apply_batch", err)
+            }
         }
     }
 
@@ -275,7 +357,9 @@ impl Worker {
                 };
                 tracing::error!(%reason, "damaged WAL range quarantined by ingest");
                 let planned = Planned::quarantine(offset, reason);
-                Ok(self.commit_after_skipped(planned, offset, end).await)
+                Ok(self
+                    .commit_after_skipped(vec![(planned, offset, end)], end)
+                    .await)
             }
             WalError::Corrupt { offset, defect, .. } => {
                 // Nowhere known to resume: wait; a reopen's recovery will quarantine the range.
@@ -334,8 +418,8 @@ impl Worker {
 
 /// What one step of the loop did.
 enum Step {
-    /// A batch (record or dead letter) was committed.
-    Committed,
+    /// A batch of this many records (or dead letters for damage) was committed.
+    Committed(u64),
     /// The KV was flushed.
     Flushed,
     /// Made progress that needs no flush (woke up to new log, or committed below the flush
