@@ -1,8 +1,8 @@
 //! Ingest throughput (assertions per second) on the production stack, RealVfs + SledKv in a
-//! temporary directory, beside its physical-limit twin: raw ed25519 `verify_strict` of the same
-//! assertions. Ingest must verify every signature, so the twin bounds it from above on one core;
-//! the ratio says what decoding, validation, the KV batches, the flushes and the WAL reads cost
-//! on top.
+//! temporary directory, beside its physical-limit twins: raw ed25519 `verify_strict` of the same
+//! assertions on one core, and split over every core as ingest splits a batch. Ingest must verify
+//! every signature, so the all-cores twin bounds it from above; the ratios say what decoding,
+//! validation, the KV batches, the flushes and the WAL reads cost on top.
 //!
 //! A third row ingests into the in-memory `SimKv` instead of sled, to split the gap between the
 //! engine's own work and sled's.
@@ -157,6 +157,24 @@ fn bench(c: &mut Criterion) {
             for (key, message, signature) in &checks {
                 black_box(key.verify_strict(black_box(message), signature)).expect("valid");
             }
+        })
+    });
+    // The twin of the threaded path: the same checks split over every core, as ingest splits a
+    // batch (`decode_run`). What ingest can reach at most on this machine.
+    let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+    group.bench_function(format!("ed25519_verify_strict_{cores}_cores_twin"), |b| {
+        b.iter(|| {
+            let chunk = checks.len().div_ceil(cores);
+            std::thread::scope(|scope| {
+                for part in checks.chunks(chunk) {
+                    scope.spawn(move || {
+                        for (key, message, signature) in part {
+                            black_box(key.verify_strict(black_box(message), signature))
+                                .expect("valid");
+                        }
+                    });
+                }
+            });
         })
     });
     group.finish();
