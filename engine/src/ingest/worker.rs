@@ -242,9 +242,10 @@ impl Worker {
     }
 
     /// Commits `planned` (each for the log from its offset to its end, in log order) with the
-    /// cursor moved to `next_cursor`. Where the reader skipped a range that WAL recovery quarantined to reach an
-    /// offset, the same batch leaves a dead letter for it too, so the KV's quarantine lists every
-    /// byte range ingest did not apply, whatever comes after the range: a record, or more damage.
+    /// cursor moved to `next_cursor`. Where the reader skipped a range that WAL recovery
+    /// quarantined to reach an offset, the same batch leaves a dead letter for it too, so the KV's
+    /// quarantine lists every byte range ingest did not apply, whatever comes after the range: a
+    /// record, or more damage.
     async fn commit_after_skipped(
         &mut self,
         planned: Vec<(Planned, u64, u64)>,
