@@ -8,8 +8,11 @@ use stemedb_arenas::sim::{run_seed, SeedResult};
 use stemedb_faults::{FaultClass, FaultPlan, KvFault, ScheduledKvFault};
 
 const OPS: u64 = 300;
-/// Past the first boot's open and some ingest: the fault lands while the writers run.
-const AT_CALL: u64 = 150;
+/// Past the first boot's open and some ingest: the fault lands while the writers run, on the
+/// first `apply_batch` from this call on. That must be an ingest commit, not a query's audit
+/// write (which fails the query instead), so the value depends on how many KV calls each part
+/// makes: 150 served until queries stopped reading every candidate's assertion and counters.
+const AT_CALL: u64 = 200;
 
 fn run(classes: Vec<FaultClass>, fault: KvFault) -> SeedResult {
     let mut config = RunConfig::new(ArenaKind::Chaos, 13, OPS);

@@ -1,6 +1,7 @@
 //! Lens resolution latency over 1k and 10k candidates for both lenses (pure resolution, no I/O),
-//! plus end-to-end queries over the in-memory `SimKv`: the slow path (index scan, decode and
-//! verify every assertion, read its counters, rank, audit) and a view hit (rank and audit only).
+//! plus end-to-end queries over the in-memory `SimKv`: the slow path (index scan, rank every
+//! candidate by its index entry, read and verify in full the few an answer can rest on, audit)
+//! and a view hit (the ranking the view already holds, and the audit).
 //!
 //! Kept short (a few seconds per bench): `cargo bench -p stemedb-benches --bench lens`.
 
@@ -13,6 +14,7 @@ use stemedb::io::Clock;
 use stemedb::lens::{Candidate, LensKind};
 use stemedb::model::{Assertion, Record, WeightSum};
 use stemedb::query::{LifecycleFilter, Query, QueryEngine};
+use stemedb::storage::index::{index_entries, IndexFacts};
 use stemedb::storage::keys;
 use stemedb::storage::{KvStore, WriteBatch};
 use stemedb_faults::SimKv;
@@ -83,9 +85,10 @@ async fn store(kv: &SimKv, cands: &[Candidate]) {
         let mut batch = WriteBatch::new();
         let record = Record::Assertion(a.clone()).encode().expect("encode");
         batch.put(keys::assertion_key(&c.hash), record);
-        batch.put(keys::subject_key(a.subject.as_bytes(), &c.hash), Vec::new());
-        let sp = keys::subject_predicate_key(a.subject.as_bytes(), a.predicate.as_bytes(), &c.hash);
-        batch.put(sp, Vec::new());
+        let facts = IndexFacts::of(a, c.vote_count, c.vote_weight);
+        for (key, value) in index_entries(&c.hash, &facts, a) {
+            batch.put(key, value);
+        }
         batch.put(
             keys::vote_count_key(&c.hash),
             c.vote_count.to_be_bytes().to_vec(),

@@ -1,5 +1,6 @@
 //! Audit records (one per query, whatever its outcome; the sequence survives restarts; the
-//! codec rejects garbage without panicking) and typed errors on bad stored bytes.
+//! codec rejects garbage without panicking) and typed errors on bad stored bytes (entries of the
+//! older, empty index format are read as before, so the older cases stay as they were).
 
 #[path = "query_support.rs"]
 mod support;
@@ -9,8 +10,9 @@ use std::time::Duration;
 
 use proptest::prelude::*;
 use stemedb::lens::{LensKind, Rule};
-use stemedb::model::{Hash32, Lifecycle, Record};
+use stemedb::model::{Hash32, Lifecycle, Record, WeightSum};
 use stemedb::query::{AuditRecord, LifecycleFilter, Query, QueryEngine, QueryError};
+use stemedb::storage::index::IndexFacts;
 use stemedb::storage::keys::{self, KeyFamily};
 use support::{assertion, runtime, store_assertion, vote, MemKv, TestClock};
 
@@ -235,6 +237,90 @@ fn bad_stored_bytes_give_typed_errors() {
         kv.put_raw(key, Vec::new());
         let err = run(kv).await.unwrap_err();
         assert!(matches!(err, QueryError::CorruptIndex { .. }), "{err}");
+    });
+}
+
+/// Index entries carry the facts a lens ranks by. Damage to one is a typed error whether or not
+/// its candidate is read in full; an entry that disagrees with the assertion or counters it
+/// indexes is one when its candidate is among those an answer rests on.
+#[test]
+fn bad_index_entries_give_typed_errors() {
+    runtime().block_on(async {
+        let run = |kv: Arc<MemKv>| async move {
+            QueryEngine::new(kv, TestClock::at(1))
+                .query(&Query::subject_predicate("s", "p"))
+                .await
+        };
+        let sp = |h: &Hash32| keys::subject_predicate_key(b"s", b"p", h);
+        let facts = |ts: u64| IndexFacts {
+            timestamp_ms: ts,
+            lifecycle: Lifecycle::Active,
+            vote_count: 0,
+            vote_weight: WeightSum::ZERO,
+        };
+
+        // A flipped bit in an entry that ranks last, below the two an answer rests on: still
+        // caught (its checksum).
+        let (kv, _) = seeded().await;
+        store_assertion(&*kv, &assertion("s", "p", "new", 2_000, Lifecycle::Active)).await;
+        let low = store_assertion(&*kv, &assertion("s", "p", "old", 10, Lifecycle::Active)).await;
+        let mut value = facts(10).encode(&sp(&low));
+        value[3] ^= 0x10;
+        kv.put_raw(sp(&low), value);
+        let err = run(kv).await.unwrap_err();
+        assert!(
+            matches!(err, QueryError::CorruptIndex { family: KeyFamily::SubjectPredicate, ref reason, .. } if reason.contains("checksum")),
+            "{err}"
+        );
+
+        // An entry copied from under another key.
+        let (kv, h) = seeded().await;
+        kv.put_raw(sp(&Hash32([8; 32])), facts(1).encode(&sp(&h)));
+        let err = run(kv).await.unwrap_err();
+        assert!(matches!(err, QueryError::CorruptIndex { .. }), "{err}");
+
+        // A well-formed entry stating another timestamp than its assertion's.
+        let (kv, h) = seeded().await;
+        kv.put_raw(sp(&h), facts(999).encode(&sp(&h)));
+        let err = run(kv).await.unwrap_err();
+        assert!(
+            matches!(err, QueryError::IndexDisagrees { hash, fact: "timestamp" } if hash == h),
+            "{err}"
+        );
+
+        // A counter that moved without its entries.
+        let (kv, h) = seeded().await;
+        kv.put_raw(keys::vote_weight_key(&h), WeightSum(5).to_be_bytes().to_vec());
+        let err = run(kv).await.unwrap_err();
+        assert!(
+            matches!(err, QueryError::IndexDisagrees { hash, fact: "vote weight" } if hash == h),
+            "{err}"
+        );
+
+        // A well-formed entry whose assertion is missing, ranked first.
+        let (kv, _) = seeded().await;
+        let dangling = Hash32([9; 32]);
+        kv.put_raw(sp(&dangling), facts(u64::MAX).encode(&sp(&dangling)));
+        let err = run(kv).await.unwrap_err();
+        assert!(
+            matches!(err, QueryError::DanglingIndex { hash } if hash == dangling),
+            "{err}"
+        );
+
+        // A valid assertion stored (and indexed with its true facts) under another hash.
+        let (kv, _) = seeded().await;
+        let other = assertion("s", "p", "other", 5_000, Lifecycle::Active);
+        let fake = Hash32([7; 32]);
+        kv.put_raw(
+            keys::assertion_key(&fake),
+            Record::Assertion(other).encode().unwrap(),
+        );
+        kv.put_raw(sp(&fake), facts(5_000).encode(&sp(&fake)));
+        let err = run(kv).await.unwrap_err();
+        assert!(
+            matches!(err, QueryError::HashMismatch { stored, .. } if stored == fake),
+            "{err}"
+        );
     });
 }
 

@@ -21,7 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
-use stemedb::lens::{Candidate, LensKind, Rule};
+use stemedb::lens::{LensKind, Rule, Standing};
 use stemedb::model::{Assertion, Hash32, Lifecycle, Record, Vote, WeightSum};
 use stemedb::query::{
     Query, QueryEngine, QueryError, QueryResult, OPTIMISTIC_ATTEMPTS_MAX, SNAPSHOT_ATTEMPTS_MAX,
@@ -134,7 +134,7 @@ struct Lensed {
 }
 
 fn lensed(r: &QueryResult) -> Lensed {
-    let support = |c: &Candidate| (c.hash, c.vote_count, c.vote_weight);
+    let support = |c: &Standing| (c.hash, c.vote_count, c.vote_weight);
     Lensed {
         winner: r.winner.as_ref().map(|c| c.hash),
         candidates: r.candidates.iter().map(support).collect(),

@@ -12,6 +12,7 @@ use async_trait::async_trait;
 use stemedb::io::Clock;
 use stemedb::lens::LensKind;
 use stemedb::model::{Assertion, Hash32, Lifecycle, Record, Vote, Weight, WeightSum};
+use stemedb::storage::index::{index_entries, IndexFacts};
 use stemedb::storage::keys::{self, KeyFamily};
 use stemedb::storage::{BatchOp, KvError, KvStore, WriteBatch};
 
@@ -151,8 +152,21 @@ pub fn vote(hash: Hash32, voter: u8, weight_micros: u64, ts: u64) -> Vote {
     }
 }
 
-/// Stores `a` as ingest does: `H:` record plus its `S:` and `SP:` index entries, one batch.
+/// Stores `a` as ingest does: `H:` record plus its `S:` and `SP:` index entries, stating its
+/// facts and the counters of any votes stored before it, one batch.
 pub async fn store_assertion(kv: &dyn KvStore, a: &Assertion) -> Hash32 {
+    let hash = a.identity_hash();
+    let (count, weight) = counters(kv, &hash).await;
+    let mut batch = WriteBatch::new();
+    let record = Record::Assertion(a.clone()).encode().unwrap();
+    batch.put(keys::assertion_key(&hash), record);
+    put_index_entries(&mut batch, &hash, a, count, weight);
+    kv.apply_batch(batch).await.unwrap();
+    hash
+}
+
+/// Stores `a` as ingest did before index entries carried facts: empty `S:` and `SP:` values.
+pub async fn store_assertion_legacy(kv: &dyn KvStore, a: &Assertion) -> Hash32 {
     let hash = a.identity_hash();
     let mut batch = WriteBatch::new();
     let record = Record::Assertion(a.clone()).encode().unwrap();
@@ -164,28 +178,64 @@ pub async fn store_assertion(kv: &dyn KvStore, a: &Assertion) -> Hash32 {
     hash
 }
 
+fn put_index_entries(
+    batch: &mut WriteBatch,
+    hash: &Hash32,
+    a: &Assertion,
+    count: u64,
+    weight: WeightSum,
+) {
+    let facts = IndexFacts::of(a, count, weight);
+    for (key, value) in index_entries(hash, &facts, a) {
+        batch.put(key, value);
+    }
+}
+
+/// The `VC:` and `VW:` counters of `hash` (zero when absent).
+async fn counters(kv: &dyn KvStore, hash: &Hash32) -> (u64, WeightSum) {
+    let count = kv
+        .get(&keys::vote_count_key(hash))
+        .await
+        .unwrap()
+        .map_or(0, |b| u64::from_be_bytes(b.try_into().unwrap()));
+    let weight = kv
+        .get(&keys::vote_weight_key(hash))
+        .await
+        .unwrap()
+        .map_or(WeightSum::ZERO, |b| {
+            WeightSum::from_be_bytes(b.try_into().unwrap())
+        });
+    (count, weight)
+}
+
 /// Stores votes as ingest does, in arrival order: a voter's first vote on an assertion writes
-/// `V:` and bumps `VC:`/`VW:`; a repeat changes nothing.
+/// `V:`, bumps `VC:`/`VW:` and, when the assertion is stored, rewrites its index entries with
+/// the new counters; a repeat changes nothing.
 pub async fn store_votes(kv: &dyn KvStore, votes: &[Vote]) {
     for v in votes {
         let vk = keys::vote_key(&v.assertion_hash, &v.voter);
         if kv.get(&vk).await.unwrap().is_some() {
             continue;
         }
-        let ck = keys::vote_count_key(&v.assertion_hash);
-        let wk = keys::vote_weight_key(&v.assertion_hash);
-        let count = kv
-            .get(&ck)
-            .await
-            .unwrap()
-            .map_or(0, |b| u64::from_be_bytes(b.try_into().unwrap()));
-        let weight = kv.get(&wk).await.unwrap().map_or(WeightSum::ZERO, |b| {
-            WeightSum::from_be_bytes(b.try_into().unwrap())
-        });
+        let (count, weight) = counters(kv, &v.assertion_hash).await;
+        let (count, weight) = (count + 1, weight.add(v.weight));
         let mut batch = WriteBatch::new();
         batch.put(vk, Record::Vote(v.clone()).encode().unwrap());
-        batch.put(ck, (count + 1).to_be_bytes().to_vec());
-        batch.put(wk, weight.add(v.weight).to_be_bytes().to_vec());
+        batch.put(
+            keys::vote_count_key(&v.assertion_hash),
+            count.to_be_bytes().to_vec(),
+        );
+        batch.put(
+            keys::vote_weight_key(&v.assertion_hash),
+            weight.to_be_bytes().to_vec(),
+        );
+        let stored = kv
+            .get(&keys::assertion_key(&v.assertion_hash))
+            .await
+            .unwrap();
+        if let Some(Ok(Record::Assertion(a))) = stored.map(|b| Record::decode(&b)) {
+            put_index_entries(&mut batch, &v.assertion_hash, &a, count, weight);
+        }
         kv.apply_batch(batch).await.unwrap();
     }
 }

@@ -33,7 +33,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use rand::Rng;
 use serde::{Deserialize, Serialize};
-use stemedb::storage::{BatchOp, KvError, KvStore, WriteBatch};
+use stemedb::storage::{BatchOp, KvError, KvStore, PrefixVisitor, WriteBatch};
 
 use crate::latency::{LatencyModel, OpClass};
 use crate::plan::{CrashMode, CrashSpec, FaultPlan};
@@ -371,6 +371,30 @@ impl KvStore for SimKv {
                     .take_while(|(k, _)| k.starts_with(prefix))
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect()
+            },
+        )
+        .await
+    }
+
+    /// One scan call (counted, faulted and delayed as `scan_prefix`), lending each entry under
+    /// the lock instead of copying it.
+    async fn visit_prefix(
+        &self,
+        prefix: &[u8],
+        visit: &mut PrefixVisitor<'_>,
+    ) -> Result<(), KvError> {
+        self.call(
+            OpClass::Read,
+            |st| st.scans += 1,
+            (KvFault::ScanEio, Some(KvFault::ScanCorrupt)),
+            "scan_prefix",
+            |s| {
+                // As in `scan_prefix`: from the prefix to the first key without it.
+                for (k, v) in s.live.range(prefix.to_vec()..) {
+                    if !k.starts_with(prefix) || visit(k, v).is_break() {
+                        break;
+                    }
+                }
             },
         )
         .await

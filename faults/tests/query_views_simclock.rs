@@ -9,8 +9,9 @@ use std::time::Duration;
 
 use stemedb::io::Clock;
 use stemedb::lens::LensKind;
-use stemedb::model::{Agent, Assertion, Record};
+use stemedb::model::{Agent, Assertion, Record, WeightSum};
 use stemedb::query::{Query, QueryEngine};
+use stemedb::storage::index::{index_entries, IndexFacts};
 use stemedb::storage::{keys, KvStore, WriteBatch};
 use stemedb_faults::{ClockPlan, SimClock, SimKv};
 
@@ -19,16 +20,14 @@ async fn store_assertion(kv: &SimKv, subject: &str, ts: u64) {
     Agent::derived(1, 0).sign_assertion(&mut a);
     let hash = a.identity_hash();
     let mut batch = WriteBatch::new();
-    batch
-        .put(
-            keys::assertion_key(&hash),
-            Record::Assertion(a).encode().unwrap(),
-        )
-        .put(keys::subject_key(subject.as_bytes(), &hash), Vec::new())
-        .put(
-            keys::subject_predicate_key(subject.as_bytes(), b"color", &hash),
-            Vec::new(),
-        );
+    let facts = IndexFacts::of(&a, 0, WeightSum::ZERO);
+    for (key, value) in index_entries(&hash, &facts, &a) {
+        batch.put(key, value);
+    }
+    batch.put(
+        keys::assertion_key(&hash),
+        Record::Assertion(a).encode().unwrap(),
+    );
     kv.apply_batch(batch).await.unwrap();
 }
 

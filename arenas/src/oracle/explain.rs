@@ -7,7 +7,7 @@
 //! six decimals. The wording is the engine's own; only the facts are checked, each against the
 //! answer (whose ranking, counts and weights the lens oracle checks against the reference).
 
-use stemedb::lens::{Candidate, LensKind, Rule};
+use stemedb::lens::{LensKind, Rule, Standing};
 use stemedb::model::WeightSum;
 
 use crate::oracle::spec::WEIGHT_MICROS_PER_UNIT;
@@ -28,7 +28,7 @@ fn lens_name(lens: LensKind) -> &'static str {
     }
 }
 
-fn short(c: &Candidate) -> String {
+fn short(c: &Standing) -> String {
     c.hash.to_string().chars().take(16).collect()
 }
 
@@ -36,17 +36,17 @@ fn short(c: &Candidate) -> String {
 pub fn check(
     lens: LensKind,
     rule: Rule,
-    ranked: &[Candidate],
+    ranked: &[Standing],
     explanation: &str,
 ) -> Result<(), String> {
     let mut facts = vec![lens_name(lens).to_owned()];
     if let Some(winner) = ranked.first() {
         facts.push(short(winner));
-        facts.push(format!("{} ms", winner.timestamp_ms()));
+        facts.push(format!("{} ms", winner.timestamp_ms));
     }
     if let [winner, runner_up, ..] = ranked {
         facts.push(short(runner_up));
-        facts.push(format!("{} ms", runner_up.timestamp_ms()));
+        facts.push(format!("{} ms", runner_up.timestamp_ms));
         let n = ranked.len();
         facts.push(format!("{n} candidate{}", if n == 1 { "" } else { "s" }));
         if rule == Rule::Weight {
@@ -65,6 +65,7 @@ pub fn check(
 
 #[cfg(test)]
 mod tests {
+    use stemedb::lens::Candidate;
     use stemedb::model::{Assertion, Hash32, Weight};
 
     use super::*;
@@ -85,12 +86,13 @@ mod tests {
         let resolution = lens.lens().resolve(&ranked);
         assert_eq!(resolution.rule, Rule::Weight);
         let text = resolution.explain(&ranked);
-        assert_eq!(check(lens, Rule::Weight, &ranked, &text), Ok(()));
+        let standings: Vec<Standing> = ranked.iter().map(Candidate::standing).collect();
+        assert_eq!(check(lens, Rule::Weight, &standings, &text), Ok(()));
         let without_weights = text.replace("7.000000", "7");
-        assert!(check(lens, Rule::Weight, &ranked, &without_weights).is_err());
-        let other = vec![candidate(3, 5_000, 2, 7), ranked[1].clone()];
+        assert!(check(lens, Rule::Weight, &standings, &without_weights).is_err());
+        let other = vec![candidate(3, 5_000, 2, 7).standing(), standings[1]];
         assert!(check(lens, Rule::Weight, &other, &text).is_err());
-        assert!(check(lens, Rule::Weight, &ranked, "").is_err());
+        assert!(check(lens, Rule::Weight, &standings, "").is_err());
         let none = LensKind::Recency.lens().resolve(&[]).explain(&[]);
         assert_eq!(
             check(LensKind::Recency, Rule::NoCandidates, &[], &none),

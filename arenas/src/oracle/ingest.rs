@@ -3,13 +3,15 @@
 //! Rules (DESIGN.md section 4): a record that fails decoding or validation goes to quarantine;
 //! an assertion stores its bytes and its two index entries once (a duplicate changes nothing);
 //! the first vote of a voter on an assertion, in log order, is stored and counted, repeats change
-//! nothing; evidence is stored once. Validation is the clock-free part of the rules (the
+//! nothing; evidence is stored once. Each index entry states its assertion's timestamp and
+//! lifecycle and its counters as they stand (`spec::index_value`): written with the assertion
+//! (counting the votes that came before it) and rewritten by every vote counted after it. Validation is the clock-free part of the rules (the
 //! future-timestamp rule is enforced at submit), so a replay is a pure function of the log.
 
 use std::collections::btree_map::Entry;
 use std::collections::{BTreeMap, BTreeSet};
 
-use stemedb::model::{Record, WeightSum};
+use stemedb::model::{Assertion, Hash32, Record, WeightSum};
 use stemedb::storage::keys::Key;
 
 use crate::oracle::spec;
@@ -42,6 +44,8 @@ pub fn replay(
     accept: Accept<'_>,
 ) -> Replay {
     let mut out = Replay::default();
+    // Assertions stored so far, for the index entries their votes rewrite.
+    let mut stored: BTreeMap<Hash32, Assertion> = BTreeMap::new();
     for (index, entry) in log.iter().enumerate() {
         let (offset, payload) = (entry.offset, &entry.payload);
         if not_applied.contains(&index) {
@@ -57,19 +61,13 @@ pub fn replay(
             Record::Assertion(a) => {
                 let hash = spec::assertion_id(a);
                 let key = spec::assertion_key(&hash);
-                if kv.contains_key(&key) {
-                    out.duplicates += 1;
-                } else {
-                    kv.insert(key, payload.clone());
-                    kv.insert(spec::subject_key(a.subject.as_bytes(), &hash), Vec::new());
-                    kv.insert(
-                        spec::subject_predicate_key(
-                            a.subject.as_bytes(),
-                            a.predicate.as_bytes(),
-                            &hash,
-                        ),
-                        Vec::new(),
-                    );
+                match kv.entry(key) {
+                    Entry::Occupied(_) => out.duplicates += 1,
+                    Entry::Vacant(slot) => {
+                        slot.insert(payload.clone());
+                        put_index_entries(kv, &hash, a);
+                        stored.insert(hash, a.clone());
+                    }
                 }
             }
             Record::Vote(v) => {
@@ -84,6 +82,9 @@ pub fn replay(
                     let weight_key = spec::vote_weight_key(&v.assertion_hash);
                     let sum = kv.get(&weight_key).map_or(WeightSum::ZERO, |b| be_sum(b));
                     kv.insert(weight_key, sum.add(v.weight).to_be_bytes().to_vec());
+                    if let Some(a) = stored.get(&v.assertion_hash) {
+                        put_index_entries(kv, &v.assertion_hash, a);
+                    }
                 }
             }
             Record::Evidence(e) => {
@@ -98,6 +99,22 @@ pub fn replay(
         }
     }
     out
+}
+
+/// Writes both index entries of `a` (stored under `hash`) with its counters as `kv` holds them.
+fn put_index_entries(kv: &mut KvImage, hash: &Hash32, a: &Assertion) {
+    let count = kv.get(&spec::vote_count_key(hash)).map_or(0, |b| be_u64(b));
+    let weight = kv
+        .get(&spec::vote_weight_key(hash))
+        .map_or(WeightSum::ZERO, |b| be_sum(b));
+    let (subject, predicate) = (a.subject.as_bytes(), a.predicate.as_bytes());
+    for key in [
+        spec::subject_key(subject, hash),
+        spec::subject_predicate_key(subject, predicate, hash),
+    ] {
+        let value = spec::index_value(&key, a.timestamp_ms, a.lifecycle, count, weight.0);
+        kv.insert(key, value);
+    }
 }
 
 pub fn be_u64(bytes: &[u8]) -> u64 {
@@ -142,7 +159,9 @@ pub fn quarantined_offsets(actual: &KvImage) -> BTreeSet<u64> {
         .collect()
 }
 
-/// Every key a record writes when applied (for naming the records behind a difference).
+/// Every key a record writes when applied (for naming the records behind a difference). A
+/// vote also rewrites the index entries of the assertion it counts for, which it does not name;
+/// those keys name the assertion.
 pub fn keys_of(payload: &[u8], accept: Accept<'_>) -> Vec<Vec<u8>> {
     match accept(payload) {
         Some(Record::Assertion(a)) => {
@@ -210,6 +229,13 @@ fn value_text(key: &[u8], value: &[u8]) -> String {
     match spec::tag_of(key) {
         Some(b"VC:") => format!("count {}", be_u64(value)),
         Some(b"VW:") => format!("weight {} micros", be_sum(value).micros()),
+        Some(b"S:" | b"SP:") if value.len() == 38 => format!(
+            "index facts (timestamp {} ms, lifecycle tag {}, count {}, weight {} micros)",
+            be_u64(&value[1..9]),
+            value[9],
+            be_u64(&value[10..18]),
+            be_sum(&value[18..34]).micros()
+        ),
         _ => format!(
             "{} bytes (blake3 {})",
             value.len(),

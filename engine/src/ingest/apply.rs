@@ -2,9 +2,10 @@
 //! atomic batch". The worker adds the new cursor to the batch and commits it (`worker.rs`).
 //!
 //! Planning reads the store (does the assertion exist? has this voter voted? the current vote
-//! count and weight) and returns the writes. The reads and the batch are consistent only because
-//! the worker is the single writer of these keys and applies one batch at a time: nothing can
-//! change a counter between the read here and the commit. Every derived write (index entries,
+//! count and weight, which the index entries of a stored assertion carry too) and returns the
+//! writes. The reads and the batch are consistent only because the worker is the single writer
+//! of these keys and applies one batch at a time: nothing can change a counter between the read
+//! here and the commit. Every derived write (index entries,
 //! counters) must go into the returned batch, never be written on its own, or a crash between two
 //! writes would leave the store half-applied and a replay would count twice.
 //!
@@ -20,6 +21,7 @@
 use std::collections::BTreeMap;
 
 use crate::model::{Assertion, Evidence, Hash32, Record, Vote, WeightSum, WEIGHT_SUM_BYTES};
+use crate::storage::index::{index_entries, IndexFacts};
 use crate::storage::keys;
 use crate::storage::{BatchOp, KvError, KvStore, WriteBatch};
 use crate::wal::WalRecord;
@@ -138,15 +140,16 @@ async fn plan_assertion(
     if kv.get(&key).await?.is_some() {
         return Ok(Planned::unchanged(Outcome::Duplicate));
     }
-    let (subject, predicate) = (assertion.subject.as_bytes(), assertion.predicate.as_bytes());
+    // Votes may arrive before their assertion: its index entries start from what they counted.
+    // Both counters are written in every batch that writes either, so no count means no weight
+    // either: the common case (no vote yet) costs one read, not two.
+    let (count, weight) = match read_count(kv, hash).await? {
+        None => (0, WeightSum::ZERO),
+        Some(count) => (count, read_weight(kv, hash).await?),
+    };
     let mut batch = WriteBatch::new();
-    batch
-        .put(key, value)
-        .put(keys::subject_key(subject, hash), Vec::new())
-        .put(
-            keys::subject_predicate_key(subject, predicate, hash),
-            Vec::new(),
-        );
+    batch.put(key, value);
+    put_index_entries(&mut batch, hash, assertion, count, weight);
     Ok(Planned {
         batch,
         outcome: Outcome::Applied,
@@ -160,26 +163,86 @@ async fn plan_vote(kv: &Overlay<'_>, vote: &Vote, value: &[u8]) -> Result<Planne
         // whatever its weight.
         return Ok(Planned::unchanged(Outcome::VoteIgnoredRepeat));
     }
-    let count = kv.get(&keys::vote_count_key(&vote.assertion_hash)).await?;
-    let weight = kv.get(&keys::vote_weight_key(&vote.assertion_hash)).await?;
-    let (count, weight) = decode_counters(count, weight)?;
+    // The index entries carry the counters (`storage/index.rs`), so they move with them. A vote
+    // for an assertion not stored yet has no entries to move: the assertion's own batch reads
+    // the counters.
+    let hash = &vote.assertion_hash;
+    let assertion = read_assertion(kv, hash).await?;
+    let (count, weight) = match &assertion {
+        // Every batch that writes the counters of a stored assertion writes its entries with
+        // them, so its entry holds the counters: one read instead of two.
+        Some(a) => match read_indexed_counters(kv, hash, a).await? {
+            Some(counters) => counters,
+            None => counters(kv, hash).await?,
+        },
+        None => counters(kv, hash).await?,
+    };
     let count = count.saturating_add(1);
     let weight = weight.add(vote.weight);
     let mut batch = WriteBatch::new();
     batch
         .put(key, value)
-        .put(
-            keys::vote_count_key(&vote.assertion_hash),
-            count.to_be_bytes().to_vec(),
-        )
-        .put(
-            keys::vote_weight_key(&vote.assertion_hash),
-            weight.to_be_bytes().to_vec(),
-        );
+        .put(keys::vote_count_key(hash), count.to_be_bytes().to_vec())
+        .put(keys::vote_weight_key(hash), weight.to_be_bytes().to_vec());
+    if let Some(a) = &assertion {
+        put_index_entries(&mut batch, hash, a, count, weight);
+    }
     Ok(Planned {
         batch,
         outcome: Outcome::Applied,
     })
+}
+
+/// Puts both index entries of `assertion` with the counted support `count` / `weight`.
+fn put_index_entries(
+    batch: &mut WriteBatch,
+    hash: &Hash32,
+    assertion: &Assertion,
+    count: u64,
+    weight: WeightSum,
+) {
+    let facts = IndexFacts::of(assertion, count, weight);
+    for (key, value) in index_entries(hash, &facts, assertion) {
+        batch.put(key, value);
+    }
+}
+
+/// The stored assertion `hash`, if stored. Its bytes were a validated record when ingest stored
+/// them, so bytes that no longer decode are a corrupt store: refuse to build on it.
+async fn read_assertion(kv: &Overlay<'_>, hash: &Hash32) -> Result<Option<Assertion>, KvError> {
+    let Some(bytes) = kv.get(&keys::assertion_key(hash)).await? else {
+        return Ok(None);
+    };
+    match Record::decode(&bytes) {
+        Ok(Record::Assertion(assertion)) => Ok(Some(assertion)),
+        Ok(other) => Err(KvError::Corrupt(format!(
+            "the assertion key of {hash} holds a {:?} record",
+            other.kind()
+        ))),
+        Err(e) => Err(KvError::Corrupt(format!(
+            "stored assertion {hash} does not decode: {e}"
+        ))),
+    }
+}
+
+/// The counters the `SP:` entry of the stored `assertion` states; `None` for an entry of the
+/// older, empty format (or none at all), whose counters only `VC:`/`VW:` hold.
+async fn read_indexed_counters(
+    kv: &Overlay<'_>,
+    hash: &Hash32,
+    assertion: &Assertion,
+) -> Result<Option<(u64, WeightSum)>, KvError> {
+    let (subject, predicate) = (assertion.subject.as_bytes(), assertion.predicate.as_bytes());
+    let key = keys::subject_predicate_key(subject, predicate, hash);
+    let Some(value) = kv.get(&key).await? else {
+        return Ok(None);
+    };
+    match IndexFacts::decode(&key, &value) {
+        Ok(facts) => Ok(facts.map(|f| (f.vote_count, f.vote_weight))),
+        Err(e) => Err(KvError::Corrupt(format!(
+            "index entry of stored assertion {hash}: {e}"
+        ))),
+    }
 }
 
 /// The committed ingest cursor (the next WAL offset to ingest); 0 when none is stored.
@@ -198,25 +261,35 @@ pub async fn read_counters(
     kv: &dyn KvStore,
     assertion: &Hash32,
 ) -> Result<(u64, WeightSum), KvError> {
-    let count = kv.get(&keys::vote_count_key(assertion)).await?;
-    let weight = kv.get(&keys::vote_weight_key(assertion)).await?;
-    decode_counters(count, weight)
+    counters(&Overlay::new(kv), assertion).await
 }
 
-/// The stored `VC:` and `VW:` values as a count and a weight (zero when absent).
-fn decode_counters(
-    count: Option<Vec<u8>>,
-    weight: Option<Vec<u8>>,
-) -> Result<(u64, WeightSum), KvError> {
-    let count = match count {
-        None => 0,
-        Some(bytes) => u64::from_be_bytes(exact::<VOTE_COUNT_BYTES>(&bytes, "vote count")?),
-    };
-    let weight = match weight {
-        None => WeightSum::ZERO,
-        Some(bytes) => WeightSum::from_be_bytes(exact::<WEIGHT_SUM_BYTES>(&bytes, "vote weight")?),
-    };
-    Ok((count, weight))
+/// `read_counters` through `kv`.
+async fn counters(kv: &Overlay<'_>, assertion: &Hash32) -> Result<(u64, WeightSum), KvError> {
+    let count = read_count(kv, assertion).await?.unwrap_or(0);
+    Ok((count, read_weight(kv, assertion).await?))
+}
+
+/// The `VC:` counter of `assertion`, if one is stored.
+async fn read_count(kv: &Overlay<'_>, assertion: &Hash32) -> Result<Option<u64>, KvError> {
+    match kv.get(&keys::vote_count_key(assertion)).await? {
+        None => Ok(None),
+        Some(bytes) => Ok(Some(u64::from_be_bytes(exact::<VOTE_COUNT_BYTES>(
+            &bytes,
+            "vote count",
+        )?))),
+    }
+}
+
+/// The `VW:` counter of `assertion` (zero when none is stored).
+async fn read_weight(kv: &Overlay<'_>, assertion: &Hash32) -> Result<WeightSum, KvError> {
+    match kv.get(&keys::vote_weight_key(assertion)).await? {
+        None => Ok(WeightSum::ZERO),
+        Some(bytes) => Ok(WeightSum::from_be_bytes(exact::<WEIGHT_SUM_BYTES>(
+            &bytes,
+            "vote weight",
+        )?)),
+    }
 }
 
 /// A stored counter of the wrong width was not written by this engine: refuse to build on it.

@@ -1,8 +1,9 @@
-//! `Candidate`: one assertion competing in a lens, with the support it has from voters.
+//! `Candidate`: one assertion competing in a lens, with the support it has from voters; and
+//! `Standing`: what a lens ranks a candidate by, without the assertion's content.
 
 use std::collections::BTreeMap;
 
-use crate::model::{Assertion, Hash32, Vote, Weight, WeightSum, PUBLIC_KEY_BYTES};
+use crate::model::{Assertion, Hash32, Lifecycle, Vote, Weight, WeightSum, PUBLIC_KEY_BYTES};
 
 /// One assertion a lens ranks, with its counted support.
 ///
@@ -82,5 +83,72 @@ impl Candidate {
     /// The assertion's timestamp, the recency key of every lens.
     pub fn timestamp_ms(&self) -> u64 {
         self.assertion.timestamp_ms
+    }
+
+    /// What a lens ranks this candidate by.
+    pub fn standing(&self) -> Standing {
+        Standing {
+            hash: self.hash,
+            timestamp_ms: self.assertion.timestamp_ms,
+            lifecycle: self.assertion.lifecycle,
+            vote_count: self.vote_count,
+            vote_weight: self.vote_weight,
+        }
+    }
+}
+
+/// A candidate as a lens ranks it and a query answer lists it: its identity hash, the facts of
+/// its assertion the lenses and filters read, and its counted support (one vote per voter).
+///
+/// Small and `Copy` on purpose: a query ranks thousands of these from one index scan and shares
+/// the ranking between answers, where a [`Candidate`] would carry each assertion's strings and
+/// signatures.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Standing {
+    /// The assertion's identity hash.
+    pub hash: Hash32,
+    /// The assertion's `timestamp_ms`.
+    pub timestamp_ms: u64,
+    /// The assertion's lifecycle.
+    pub lifecycle: Lifecycle,
+    /// Distinct voters counted.
+    pub vote_count: u64,
+    /// Sum of the counted votes' weights (one vote per voter).
+    pub vote_weight: WeightSum,
+}
+
+/// What a lens reads of what it ranks: implemented by [`Candidate`] and [`Standing`], so each
+/// lens states its order once (`compare` and `compare_standings` call the same function).
+pub(crate) trait LensInput {
+    fn hash(&self) -> &Hash32;
+    fn timestamp_ms(&self) -> u64;
+    fn vote_weight(&self) -> WeightSum;
+}
+
+impl LensInput for Candidate {
+    fn hash(&self) -> &Hash32 {
+        &self.hash
+    }
+
+    fn timestamp_ms(&self) -> u64 {
+        self.assertion.timestamp_ms
+    }
+
+    fn vote_weight(&self) -> WeightSum {
+        self.vote_weight
+    }
+}
+
+impl LensInput for Standing {
+    fn hash(&self) -> &Hash32 {
+        &self.hash
+    }
+
+    fn timestamp_ms(&self) -> u64 {
+        self.timestamp_ms
+    }
+
+    fn vote_weight(&self) -> WeightSum {
+        self.vote_weight
     }
 }

@@ -1,8 +1,8 @@
-//! Human-readable explanations of a [`Resolution`]: which rule decided, with the values compared.
+//! Human-readable explanations of a resolution: which rule decided, with the values compared.
 
 use std::fmt::Write as _;
 
-use super::{short_hash, Candidate, LensKind, Resolution, Rule};
+use super::{short_hash, LensKind, Rule, Standing};
 use crate::model::{WeightSum, WEIGHT_MICROS_PER_UNIT};
 
 /// Whole units with six decimals, like `Weight`'s `Display` (a sum can exceed `u64`).
@@ -17,41 +17,27 @@ fn count(n: usize) -> String {
 }
 
 /// One candidate's key values as the lens sees them.
-fn describe(lens: LensKind, c: &Candidate) -> String {
+fn describe(lens: LensKind, c: &Standing) -> String {
     match lens {
-        LensKind::Recency => format!(
-            "{} (timestamp {} ms)",
-            short_hash(&c.hash),
-            c.timestamp_ms()
-        ),
+        LensKind::Recency => format!("{} (timestamp {} ms)", short_hash(&c.hash), c.timestamp_ms),
         LensKind::VoteAwareConsensus => format!(
             "{} (weight {} from {} distinct voter{}, timestamp {} ms)",
             short_hash(&c.hash),
             units(c.vote_weight),
             c.vote_count,
             if c.vote_count == 1 { "" } else { "s" },
-            c.timestamp_ms()
+            c.timestamp_ms
         ),
     }
 }
 
-pub(super) fn explain(r: &Resolution, candidates: &[Candidate]) -> String {
-    let get = |i: Option<usize>| i.and_then(|i| candidates.get(i));
-    explain_pair(
-        r.lens,
-        r.rule,
-        get(r.winner),
-        get(r.runner_up),
-        candidates.len(),
-    )
-}
-
-/// The explanation of `winner` beating `runner_up` by `rule`, among `n` candidates.
+/// The explanation of `winner` beating `runner_up` by `rule`, among `n` candidates: which rule
+/// decided, with the values it compared.
 pub(crate) fn explain_pair(
     lens: LensKind,
     rule: Rule,
-    winner: Option<&Candidate>,
-    runner_up: Option<&Candidate>,
+    winner: Option<&Standing>,
+    runner_up: Option<&Standing>,
     n: usize,
 ) -> String {
     let (winner, runner_up) = match (winner, runner_up) {
@@ -85,8 +71,7 @@ pub(crate) fn explain_pair(
             write!(
                 out,
                 "{tied}decided by recency (timestamp {} ms > {} ms)",
-                winner.timestamp_ms(),
-                runner_up.timestamp_ms()
+                winner.timestamp_ms, runner_up.timestamp_ms
             )
         }
         Rule::HashTieBreak => {
@@ -100,9 +85,7 @@ pub(crate) fn explain_pair(
                 out,
                 "tied on {weight}timestamp {} ms; decided by the hash tie-break (the greater \
                  identity hash wins: {} > {})",
-                winner.timestamp_ms(),
-                winner.hash,
-                runner_up.hash
+                winner.timestamp_ms, winner.hash, runner_up.hash
             )
         }
         // A resolution with a runner-up is always decided by a comparison rule.

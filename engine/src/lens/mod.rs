@@ -11,6 +11,11 @@
 //!
 //! "Greater hash wins" is arbitrary but fixed: hashes are uniformly distributed, so nobody can
 //! aim for it without grinding blake3, and it makes the order total.
+//!
+//! A lens reads only a candidate's hash, timestamp and counted weight, so it ranks
+//! [`Standing`]s (those facts without the assertion's content: what a query reads from its
+//! index) in the same order as [`Candidate`]s ([`Lens::compare_standings`]); each lens states
+//! its order once, for both.
 
 mod candidate;
 mod consensus;
@@ -20,7 +25,8 @@ mod recency;
 use std::cmp::Ordering;
 use std::fmt;
 
-pub use candidate::{Candidate, Tally};
+use candidate::LensInput;
+pub use candidate::{Candidate, Standing, Tally};
 pub use consensus::VoteAwareConsensusLens;
 pub use recency::RecencyLens;
 
@@ -127,6 +133,10 @@ pub trait Lens: Send + Sync + fmt::Debug {
     /// the rule is [`Rule::HashTieBreak`]).
     fn compare(&self, a: &Candidate, b: &Candidate) -> (Ordering, Rule);
 
+    /// [`Lens::compare`] over standings: the same order, for rankings built without the
+    /// assertions' content (a query's index scan).
+    fn compare_standings(&self, a: &Standing, b: &Standing) -> (Ordering, Rule);
+
     /// The winner and runner-up among `candidates`, in one pass.
     ///
     /// Candidates are expected to have distinct hashes; duplicates that rank equal are
@@ -166,6 +176,15 @@ pub trait Lens: Send + Sync + fmt::Debug {
     fn rank(&self, candidates: &mut [Candidate]) {
         candidates.sort_by(|a, b| self.compare(b, a).0);
     }
+
+    /// Sorts `standings` best first, like [`Lens::rank`]. Standings with distinct hashes never
+    /// compare equal, so an unstable sort gives the one order a stable sort would.
+    ///
+    /// A provided method is compiled per lens, so behind `&dyn Lens` this is one virtual call
+    /// per sort, not one per comparison.
+    fn rank_standings(&self, standings: &mut [Standing]) {
+        standings.sort_unstable_by(|a, b| self.compare_standings(b, a).0);
+    }
 }
 
 /// The outcome of [`Lens::resolve`]: indexes into the candidate slice it was given.
@@ -185,7 +204,15 @@ impl Resolution {
     /// A human-readable account of why the winner won: which rule decided, with the values it
     /// compared. `candidates` must be the slice this resolution was computed from.
     pub fn explain(&self, candidates: &[Candidate]) -> String {
-        explain::explain(self, candidates)
+        let standing =
+            |i: Option<usize>| i.and_then(|i| candidates.get(i)).map(Candidate::standing);
+        explain_pair(
+            self.lens,
+            self.rule,
+            standing(self.winner).as_ref(),
+            standing(self.runner_up).as_ref(),
+            candidates.len(),
+        )
     }
 }
 

@@ -48,4 +48,9 @@ impl Lifecycle {
             Lifecycle::Retracted => 4,
         }
     }
+
+    /// The lifecycle whose [`Lifecycle::signing_tag`] is `tag`, if any.
+    pub fn from_signing_tag(tag: u8) -> Option<Lifecycle> {
+        Lifecycle::ALL.into_iter().find(|l| l.signing_tag() == tag)
+    }
 }

@@ -8,11 +8,13 @@ use tokio::sync::OnceCell;
 use tracing::field::Empty;
 
 use super::audit::AuditRecord;
+use super::load::Cover;
+use super::ranking::Answers;
 use super::snapshot::load_consistent;
 use super::view::{Lookup, View, Views};
-use super::{Query, QueryError, QueryResult, QueryStats};
+use super::{LifecycleFilter, Query, QueryError, QueryResult, QueryStats};
 use crate::io::Clock;
-use crate::lens::{explain_pair, Candidate, Rule};
+use crate::lens::{Candidate, LensKind, Rule, Standing};
 use crate::storage::keys::{self, Key, KeyError, KeyFamily};
 use crate::storage::{CommitFence, KvStore, WriteBatch};
 
@@ -57,7 +59,7 @@ enum Source {
 /// A successful answer, before its audit sequence number is known.
 struct Answer {
     winner: Option<Candidate>,
-    candidates: Vec<Candidate>,
+    candidates: Arc<[Standing]>,
     rule: Rule,
     explanation: String,
     used_view: bool,
@@ -161,8 +163,10 @@ impl QueryEngine {
     ))]
     pub async fn materialize(&self, subject: &str, predicate: &str) -> Result<u64, QueryError> {
         let now_ms = self.clock.wall_ms();
-        let candidates = self.read_store(subject, Some(predicate), now_ms).await?;
-        tracing::Span::current().record("candidates", candidates.len());
+        let answers = self
+            .read_store(subject, Some(predicate), VIEW_COVER, now_ms)
+            .await?;
+        tracing::Span::current().record("candidates", answers.len());
         Ok(now_ms)
     }
 
@@ -204,20 +208,10 @@ impl QueryEngine {
     }
 
     async fn answer(&self, q: &Query, now_ms: u64) -> Result<Answer, QueryError> {
-        let (all, source) = self.candidates(q, now_ms).await?;
-        let lens = q.lens.lens();
-        // Rank references and clone once, in order: candidates are large (strings, signatures).
-        let mut matched: Vec<&Candidate> = all
-            .iter()
-            .filter(|c| q.lifecycles.contains(c.assertion.lifecycle))
-            .collect();
-        matched.sort_by(|a, b| lens.compare(b, a).0);
-        let (first, second) = (matched.first().copied(), matched.get(1).copied());
-        let rule = match (first, second) {
-            (None, _) => Rule::NoCandidates,
-            (Some(_), None) => Rule::OnlyCandidate,
-            (Some(w), Some(r)) => lens.compare(w, r).1,
-        };
+        let (answers, source) = self.candidates(q, now_ms).await?;
+        // Shared with the view (when there is one) and every later answer of the same lens and
+        // filter: a hit copies nothing but the winner.
+        let ranking = answers.ranking(q.lens, q.lifecycles);
         let used_view = matches!(source, Source::View { .. });
         let source = match source {
             Source::View {
@@ -228,24 +222,21 @@ impl QueryEngine {
             ),
             Source::Store { why } => format!("read from the store ({why})"),
         };
-        let why = explain_pair(q.lens, rule, first, second, matched.len());
-        let explanation = format!("{why}; {source}");
-        let candidates: Vec<Candidate> = matched.into_iter().cloned().collect();
         Ok(Answer {
-            winner: candidates.first().cloned(),
-            candidates,
-            rule,
-            explanation,
+            winner: ranking.winner.clone(),
+            candidates: Arc::clone(&ranking.candidates),
+            rule: ranking.rule,
+            explanation: format!("{}; {source}", ranking.why),
             used_view,
         })
     }
 
-    /// Every candidate of the query (any lifecycle): from a fresh view when allowed, else read.
+    /// The query's candidates (any lifecycle): from a fresh view when allowed, else read.
     async fn candidates(
         &self,
         q: &Query,
         now_ms: u64,
-    ) -> Result<(Arc<Vec<Candidate>>, Source), QueryError> {
+    ) -> Result<(Arc<Answers>, Source), QueryError> {
         let why = match (q.predicate.as_deref(), q.max_stale) {
             (None, _) => "subject-only queries have no views",
             (Some(_), None) => "the query accepts no view",
@@ -257,7 +248,7 @@ impl QueryEngine {
                         materialized_at: view.materialized_at,
                         age_ms: now_ms.saturating_sub(view.materialized_at),
                     };
-                    return Ok((view.candidates, source));
+                    return Ok((view.answers, source));
                 }
                 Lookup::Stale => {
                     bump(&self.stats.stale_views);
@@ -273,10 +264,20 @@ impl QueryEngine {
                 Lookup::Missing => "no view is materialised yet",
             },
         };
-        let candidates = self
-            .read_store(&q.subject, q.predicate.as_deref(), now_ms)
+        // A read with a predicate becomes the view, which must serve any lens and filter; a
+        // subject-only read serves this query alone.
+        let lenses = [q.lens];
+        let cover = match q.predicate {
+            Some(_) => VIEW_COVER,
+            None => Cover {
+                lenses: &lenses,
+                lifecycles: q.lifecycles,
+            },
+        };
+        let answers = self
+            .read_store(&q.subject, q.predicate.as_deref(), cover, now_ms)
             .await?;
-        Ok((candidates, Source::Store { why }))
+        Ok((answers, Source::Store { why }))
     }
 
     /// The slow path: reads the store as of one ingest cursor value and, for a
@@ -290,11 +291,13 @@ impl QueryEngine {
         &self,
         subject: &str,
         predicate: Option<&str>,
+        cover: Cover<'_>,
         now_ms: u64,
-    ) -> Result<Arc<Vec<Candidate>>, QueryError> {
+    ) -> Result<Arc<Answers>, QueryError> {
         bump(&self.stats.slow_paths);
         let generation = self.views.start_read();
-        let read = load_consistent(&*self.kv, self.fence.as_deref(), subject, predicate).await;
+        let read =
+            load_consistent(&*self.kv, self.fence.as_deref(), subject, predicate, cover).await;
         tracing::Span::current().record("snapshot_attempts", read.attempts);
         let retries = u64::from(read.attempts.saturating_sub(1));
         self.stats
@@ -303,16 +306,16 @@ impl QueryEngine {
         if matches!(read.result, Err(QueryError::NoStableSnapshot { .. })) {
             bump(&self.stats.snapshot_failures);
         }
-        let candidates = Arc::new(read.result?);
+        let answers = Arc::new(Answers::new(read.result?));
         if let Some(p) = predicate {
             let view = View {
                 materialized_at: now_ms,
                 generation,
-                candidates: Arc::clone(&candidates),
+                answers: Arc::clone(&answers),
             };
             self.views.install(subject, p, view);
         }
-        Ok(candidates)
+        Ok(answers)
     }
 
     /// Allocates the next audit sequence number and applies `record` under it.
@@ -340,6 +343,13 @@ impl QueryEngine {
         Ok(seq)
     }
 }
+
+/// What a read that becomes a view covers: any lens, any lifecycle filter, so a fresh view can
+/// answer every query of its subject and predicate.
+const VIEW_COVER: Cover<'static> = Cover {
+    lenses: &LensKind::ALL,
+    lifecycles: LifecycleFilter::ALL,
+};
 
 /// The sequence number of an `A:` key.
 fn audit_seq_of(key: &[u8]) -> Result<u64, QueryError> {

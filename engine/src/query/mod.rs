@@ -10,21 +10,26 @@
 //!   fresh.
 //! - Every store read is of one committed state, validated by the ingest cursor (`snapshot.rs`),
 //!   so answers and views are the lens over the store at one cursor value even while ingest runs.
+//! - A read ranks every candidate from one index scan and reads in full only the candidates an
+//!   answer can rest on (`load.rs`); each answer of a read is computed once and shared
+//!   (`ranking.rs`), so a view hit costs the same whatever the number of candidates.
 
 mod audit;
 mod engine;
 mod load;
+mod ranking;
 mod snapshot;
 mod view;
 
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 pub use audit::{AuditError, AuditRecord, AUDIT_FORMAT_VERSION, AUDIT_MAGIC};
 pub use engine::QueryEngine;
 pub use snapshot::{OPTIMISTIC_ATTEMPTS_MAX, SNAPSHOT_ATTEMPTS_MAX};
 
-use crate::lens::{Candidate, LensKind, Rule};
+use crate::lens::{Candidate, LensKind, Rule, Standing};
 use crate::model::{DecodeError, Hash32, Lifecycle, RecordKind};
 use crate::storage::keys::{KeyError, KeyFamily};
 use crate::storage::KvError;
@@ -166,10 +171,15 @@ impl Query {
 /// The answer to a [`Query`].
 #[derive(Clone, Debug, PartialEq)]
 pub struct QueryResult {
-    /// The best candidate, if any matched.
+    /// The best candidate, if any matched, with its assertion.
     pub winner: Option<Candidate>,
-    /// Every candidate that matched the lifecycle filter, best first (the winner at index 0).
-    pub candidates: Vec<Candidate>,
+    /// Every candidate that matched the lifecycle filter, best first (the winner at index 0),
+    /// as the lens ranked it: hash, timestamp, lifecycle and counted support. The assertions
+    /// themselves are not read (only the winner's is returned); fetch one by its hash.
+    ///
+    /// Shared, not copied: answers of one lens and filter from one read (a view's hits) hold
+    /// the same ranking.
+    pub candidates: Arc<[Standing]>,
     /// The rule that separated the winner from the runner-up.
     pub rule: Rule,
     /// Why the winner won, and where the data came from.
@@ -209,8 +219,9 @@ pub enum QueryError {
     /// The KV store failed.
     #[error(transparent)]
     Kv(#[from] KvError),
-    /// A key under the index prefix does not parse as an index key of this query.
-    #[error("corrupt {family:?} index key ({key_len} bytes): {reason}")]
+    /// An entry under the index prefix is not an index entry of this query: its key does not
+    /// parse as one, or its value is not index facts (`storage::index`) stored under that key.
+    #[error("corrupt {family:?} index entry (key of {key_len} bytes): {reason}")]
     CorruptIndex {
         family: KeyFamily,
         key_len: usize,
@@ -235,6 +246,10 @@ pub enum QueryError {
     /// The stored assertion's subject or predicate is not the one its index entry names.
     #[error("assertion {hash} is indexed under another subject or predicate")]
     IndexMismatch { hash: Hash32 },
+    /// An index entry's facts (timestamp, lifecycle, vote count or weight) are not those of the
+    /// assertion and counters it indexes.
+    #[error("the index entry of {hash} states another {fact} than the store holds")]
+    IndexDisagrees { hash: Hash32, fact: &'static str },
     /// A vote counter has the wrong length.
     #[error("{family:?} counter of {hash} is {len} bytes, expected {expected}")]
     CorruptCounter {

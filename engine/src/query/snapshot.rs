@@ -1,8 +1,9 @@
 //! Snapshot-consistent slow-path reads on a store without snapshots: optimistic reads validated
 //! by the ingest cursor.
 //!
-//! A slow-path read is many KV calls (one index scan, then per candidate the assertion and its two
-//! vote counters), with awaits between them, while the ingest worker keeps committing. Unchecked,
+//! A slow-path read is several KV calls (one index scan, then for each candidate an answer rests
+//! on the assertion and its two vote counters), with awaits between them, while the ingest worker
+//! keeps committing. Unchecked,
 //! a query could combine the candidate set of one moment with counters (or assertions) of a later
 //! one: an answer that is the lens over no state the store ever held. So each attempt is bracketed
 //! by two reads of the ingest cursor, and kept only if both saw the same value.
@@ -39,8 +40,7 @@
 //! cursor confirms the damage is in one state. A failing store (`QueryError::Kv`) is returned at
 //! once: whether to retry I/O errors is the caller's policy, not a snapshot question.
 
-use crate::lens::Candidate;
-use crate::query::load::load_candidates;
+use crate::query::load::{load_candidates, Cover, Read};
 use crate::query::QueryError;
 use crate::storage::keys::INGEST_CURSOR_KEY;
 use crate::storage::{CommitFence, KvStore};
@@ -66,15 +66,17 @@ pub const OPTIMISTIC_ATTEMPTS_MAX: u32 = 3;
 pub(super) struct Attempted {
     /// Attempts made, 1..=[`SNAPSHOT_ATTEMPTS_MAX`] (each a full read of the candidates).
     pub(super) attempts: u32,
-    pub(super) result: Result<Vec<Candidate>, QueryError>,
+    pub(super) result: Result<Read, QueryError>,
 }
 
-/// Every candidate indexed under `subject` (and `predicate`), read as of one ingest cursor value.
+/// Every candidate indexed under `subject` (and `predicate`), with those `cover` needs read in
+/// full, read as of one ingest cursor value.
 pub(super) async fn load_consistent(
     kv: &dyn KvStore,
     fence: Option<&CommitFence>,
     subject: &str,
     predicate: Option<&str>,
+    cover: Cover<'_>,
 ) -> Attempted {
     let done = |attempts: u32, result| Attempted { attempts, result };
     // Compared as raw bytes: equality is all the argument needs, and a cursor value of the wrong
@@ -96,7 +98,7 @@ pub(super) async fn load_consistent(
             }
             _ => None,
         };
-        let read = load_candidates(kv, subject, predicate).await;
+        let read = load_candidates(kv, subject, predicate, cover).await;
         if let Err(e @ QueryError::Kv(_)) = read {
             return done(attempt, Err(e));
         }

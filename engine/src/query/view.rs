@@ -1,16 +1,17 @@
 //! Materialised views: each subject+predicate's candidates (every lifecycle, with their counted
 //! votes) as read by one slow path, stamped with the clock's wall time taken before the read.
 //!
-//! A view holds candidates, not a winner, so one view serves every lens and lifecycle filter.
-//! Stamping before the read makes `materialized_at` a lower bound of the data's freshness, so
-//! the age a query computes never understates it.
+//! A view holds a read, not a winner, so one view serves every lens and lifecycle filter: its
+//! read covers every lens and lifecycle (`load::Cover`), and each answer computed from it is
+//! kept for the next hit (`ranking.rs`). Stamping before the read makes `materialized_at` a
+//! lower bound of the data's freshness, so the age a query computes never understates it.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
-use crate::lens::Candidate;
+use super::ranking::Answers;
 
 /// Views kept at most; beyond it the least recently materialised view is dropped, so a workload
 /// touching many subjects cannot grow the cache without bound.
@@ -24,8 +25,8 @@ pub(super) struct View {
     /// Orders reads by when they started, whatever the wall clock said: a slow read that started
     /// earlier must not replace a view from a read that started later.
     pub(super) generation: u64,
-    /// Every indexed candidate, any lifecycle, in index order.
-    pub(super) candidates: Arc<Vec<Candidate>>,
+    /// The read, and the answers computed from it so far.
+    pub(super) answers: Arc<Answers>,
 }
 
 /// What a lookup found.

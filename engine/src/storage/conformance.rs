@@ -8,6 +8,7 @@
 //! with a message naming the broken rule.
 
 use std::future::Future;
+use std::ops::ControlFlow;
 use std::pin::Pin;
 
 use super::kv::{KvStore, WriteBatch};
@@ -36,6 +37,9 @@ pub fn checks() -> Vec<(&'static str, Check)> {
         }),
         ("scan_prefix_exact_and_ascending", |kv, p| {
             Box::pin(scan_prefix_exact_and_ascending(kv, p))
+        }),
+        ("visit_prefix_sees_what_scan_returns", |kv, p| {
+            Box::pin(visit_prefix_sees_what_scan_returns(kv, p))
         }),
         ("empty_prefix_scans_everything", |kv, p| {
             Box::pin(empty_prefix_scans_everything(kv, p))
@@ -237,6 +241,50 @@ async fn batch_ops_all_visible(kv: &dyn KvStore, p: Vec<u8>) {
         100,
         "exactly the batch's puts remain"
     );
+}
+
+async fn visit(kv: &dyn KvStore, prefix: &[u8], stop_after: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
+    let mut seen = Vec::new();
+    kv.visit_prefix(prefix, &mut |k, v| {
+        seen.push((k.to_vec(), v.to_vec()));
+        if seen.len() >= stop_after {
+            ControlFlow::Break(())
+        } else {
+            ControlFlow::Continue(())
+        }
+    })
+    .await
+    .expect("visit_prefix");
+    seen
+}
+
+async fn visit_prefix_sees_what_scan_returns(kv: &dyn KvStore, p: Vec<u8>) {
+    let suffixes: [&[u8]; 7] = [
+        b"a",
+        b"ab",
+        b"ab\x00",
+        b"ab\xff",
+        b"ab\xff\xff",
+        b"ac",
+        b"b",
+    ];
+    for s in suffixes {
+        put(kv, &key(&p, s), &[s, b"!"].concat()).await;
+    }
+    for prefix in [&b""[..], b"a", b"ab", b"ab\xff", b"b", b"z"] {
+        let prefix = key(&p, prefix);
+        let scanned = scan(kv, &prefix).await;
+        assert_eq!(
+            visit(kv, &prefix, usize::MAX).await,
+            scanned,
+            "visit_prefix visits exactly the entries scan_prefix returns, in its order"
+        );
+        assert_eq!(
+            visit(kv, &prefix, 2).await,
+            scanned.iter().take(2).cloned().collect::<Vec<_>>(),
+            "visit_prefix stops at the first Break"
+        );
+    }
 }
 
 async fn scan_prefix_exact_and_ascending(kv: &dyn KvStore, p: Vec<u8>) {

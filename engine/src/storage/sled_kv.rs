@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use super::kv::{BatchOp, KvError, KvStore, WriteBatch};
+use super::kv::{BatchOp, KvError, KvStore, PrefixVisitor, WriteBatch};
 
 /// A sled database used as the engine's KV store. Cloning gives another handle to the same
 /// database (sled handles are reference-counted; the files close when the last one drops).
@@ -99,6 +99,24 @@ impl KvStore for SledKv {
         }
         tracing::Span::current().record("entries", out.len());
         Ok(out)
+    }
+
+    #[tracing::instrument(skip_all, fields(key_len = prefix.len(), entries = tracing::field::Empty))]
+    async fn visit_prefix(
+        &self,
+        prefix: &[u8],
+        visit: &mut PrefixVisitor<'_>,
+    ) -> Result<(), KvError> {
+        let mut entries = 0usize;
+        for entry in self.db.scan_prefix(prefix) {
+            let (k, v) = entry.map_err(|e| map_err("scan_prefix", e))?;
+            entries += 1;
+            if visit(&k, &v).is_break() {
+                break;
+            }
+        }
+        tracing::Span::current().record("entries", entries);
+        Ok(())
     }
 
     #[tracing::instrument(skip_all, fields(batch_len = batch.len()))]

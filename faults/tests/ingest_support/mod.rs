@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use stemedb::io::Vfs;
 use stemedb::model::{Agent, Assertion, Hash32, Limits, Record, Vote, Weight, WeightSum};
+use stemedb::storage::index::{index_entries, IndexFacts};
 use stemedb::storage::keys::{self, KeyFamily};
 use stemedb::storage::KvStore;
 use stemedb::wal::{ReadOutcome, WalReader, WalRecord};
@@ -110,6 +111,7 @@ pub async fn read_all(reader: &mut WalReader) -> Vec<WalRecord> {
 pub fn replay(log: &[WalRecord], limits: &Limits) -> BTreeMap<Vec<u8>, Vec<u8>> {
     let mut state = BTreeMap::new();
     let mut counters: BTreeMap<Hash32, (u64, WeightSum)> = BTreeMap::new();
+    let mut stored: BTreeMap<Hash32, Assertion> = BTreeMap::new();
     let never_future = u64::MAX - limits.future_skew_ms_max;
     for r in log {
         let record = match Record::decode(&r.payload) {
@@ -126,10 +128,7 @@ pub fn replay(log: &[WalRecord], limits: &Limits) -> BTreeMap<Vec<u8>, Vec<u8>> 
                     continue;
                 }
                 state.insert(keys::assertion_key(&h), r.payload.clone());
-                state.insert(keys::subject_key(a.subject.as_bytes(), &h), Vec::new());
-                let sp =
-                    keys::subject_predicate_key(a.subject.as_bytes(), a.predicate.as_bytes(), &h);
-                state.insert(sp, Vec::new());
+                stored.insert(h, a);
             }
             Record::Vote(v) => {
                 let key = keys::vote_key(&v.assertion_hash, &v.voter);
@@ -145,6 +144,14 @@ pub fn replay(log: &[WalRecord], limits: &Limits) -> BTreeMap<Vec<u8>, Vec<u8>> 
                 let key = keys::evidence_key(&e.assertion_hash, &e.identity_hash());
                 state.entry(key).or_insert_with(|| r.payload.clone());
             }
+        }
+    }
+    // Index entries state their assertion's facts and its final counters, however the votes
+    // and the assertion were interleaved in the log.
+    for (h, a) in &stored {
+        let (count, weight) = counters.get(h).copied().unwrap_or_default();
+        for (key, value) in index_entries(h, &IndexFacts::of(a, count, weight), a) {
+            state.insert(key, value);
         }
     }
     for (h, (count, weight)) in counters {

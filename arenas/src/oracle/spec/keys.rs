@@ -62,6 +62,29 @@ pub fn subject_predicate_key(subject: &[u8], predicate: &[u8], assertion: &Hash3
     )
 }
 
+// ---- index entry values (`S:`, `SP:`): [format 1:u8][timestamp_ms:u64][lifecycle tag:u8]
+// [vote count:u64][vote weight:u128][crc32c:u32 of the key, then of the 34 bytes before it],
+// integers big-endian ----
+
+/// The value a correct ingest stores under the index key `key` of an assertion with this
+/// timestamp and lifecycle and these counters.
+pub fn index_value(
+    key: &[u8],
+    timestamp_ms: u64,
+    lifecycle: Lifecycle,
+    vote_count: u64,
+    vote_weight: u128,
+) -> Vec<u8> {
+    let mut v = vec![1u8];
+    v.extend_from_slice(&timestamp_ms.to_be_bytes());
+    v.push(lifecycle_tag(lifecycle));
+    v.extend_from_slice(&vote_count.to_be_bytes());
+    v.extend_from_slice(&vote_weight.to_be_bytes());
+    let crc = crc32c::crc32c_append(crc32c::crc32c(key), &v);
+    v.extend_from_slice(&crc.to_be_bytes());
+    v
+}
+
 /// `VC:` + assertion hash.
 pub fn vote_count_key(assertion: &Hash32) -> Vec<u8> {
     key(b"VC:", &[&assertion.0])
