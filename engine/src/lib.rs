@@ -9,6 +9,7 @@ pub mod engine;
 pub mod ingest;
 pub mod io;
 pub mod lens;
+pub mod metrics;
 pub mod model;
 pub mod probe;
 pub mod query;

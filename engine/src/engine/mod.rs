@@ -25,6 +25,7 @@ use crate::ingest::{
     read_cursor, record_tail_lost, IngestError, IngestHandle, IngestShared, IngestStats,
 };
 use crate::io::{Clock, Vfs};
+use crate::metrics::{MeteredKv, MeteredVfs, Metrics};
 use crate::model::{Limits, Record, SignatureVerifier, VerifierStats};
 use crate::query::QueryEngine;
 use crate::storage::{CommitFence, KvStore};
@@ -48,12 +49,13 @@ pub struct Engine {
     /// Shared by the ingest worker and this engine's query engines (see `CommitFence`).
     fence: Arc<CommitFence>,
     ingest: IngestHandle,
+    metrics: Arc<Metrics>,
 }
 
 impl Engine {
     /// Opens the WAL under `dir` (locking it and running recovery from the KV's durable ingest
     /// cursor), then spawns the ingest worker with `tokio::spawn` on the current runtime.
-    #[tracing::instrument(skip(vfs, kv, clock, options), fields(dir = %dir.display(), cursor = tracing::field::Empty))]
+    /// Its metrics go to a registry of its own (`metrics`).
     pub async fn open(
         vfs: Arc<dyn Vfs>,
         kv: Arc<dyn KvStore>,
@@ -61,6 +63,23 @@ impl Engine {
         dir: &Path,
         options: EngineOptions,
     ) -> Result<Engine, EngineError> {
+        Self::open_with_metrics(vfs, kv, clock, dir, options, Metrics::shared()).await
+    }
+
+    /// `open`, counting into `metrics`: a registry that outlives this engine (a server that
+    /// reopens its engine, a simulated host that restarts) keeps counting across opens, and
+    /// `wal_recoveries_total` counts each.
+    #[tracing::instrument(skip(vfs, kv, clock, options, metrics), fields(dir = %dir.display(), cursor = tracing::field::Empty))]
+    pub async fn open_with_metrics(
+        vfs: Arc<dyn Vfs>,
+        kv: Arc<dyn KvStore>,
+        clock: Arc<dyn Clock>,
+        dir: &Path,
+        options: EngineOptions,
+        metrics: Arc<Metrics>,
+    ) -> Result<Engine, EngineError> {
+        let vfs = MeteredVfs::wrap(vfs, Arc::clone(&clock), Arc::clone(&metrics));
+        let kv = MeteredKv::wrap(kv, Arc::clone(&clock), Arc::clone(&metrics));
         let cursor = read_cursor(kv.as_ref()).await?;
         // The cursor read is the store's live value, and a store that outlived an engine in this
         // process (reopened after the WAL failed closed) may not hold it durably yet. Recovery
@@ -72,9 +91,16 @@ impl Engine {
         let mut wal_options = options.wal.clone();
         // Recovery need not re-check what the KV already holds: ingest never reads below it.
         wal_options.recovery_start_offset = (cursor > 0).then_some(cursor);
-        let wal = Arc::new(Wal::open(Arc::clone(&vfs), dir, wal_options).await?);
+        let began = clock.monotonic();
+        let wal = Wal::open(Arc::clone(&vfs), dir, wal_options).await?;
+        metrics.wal_recoveries.inc();
+        metrics
+            .wal_recovery
+            .observe(clock.monotonic().saturating_sub(began).as_secs_f64());
+        let wal = Arc::new(wal.with_metrics(Arc::clone(&metrics)));
         if let Some(lost) = wal.recovery_report().tail_lost {
             record_tail_lost(kv.as_ref(), lost).await?;
+            metrics.dead_letter("lost_below_cursor");
         }
         let reader = WalReader::open(Arc::clone(&vfs), dir)
             .await?
@@ -91,6 +117,7 @@ impl Engine {
                 verifier: Arc::clone(&verifier),
                 fence: Arc::clone(&fence),
                 clock: Arc::clone(&clock),
+                metrics: Arc::clone(&metrics),
             },
         );
         Ok(Engine {
@@ -103,6 +130,7 @@ impl Engine {
             verifier,
             fence,
             ingest,
+            metrics,
         })
     }
 
@@ -183,6 +211,25 @@ impl Engine {
     pub fn query_engine(&self) -> QueryEngine {
         QueryEngine::new(Arc::clone(&self.kv), Arc::clone(&self.clock))
             .with_commit_fence(Arc::clone(&self.fence))
+    }
+
+    /// This engine's metrics registry.
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.metrics
+    }
+
+    /// The metrics in the Prometheus text format, with the gauges (ingest lag, live segments)
+    /// read now.
+    pub async fn metrics_text(&self) -> String {
+        let lag = self.durable_end().saturating_sub(self.ingest_cursor());
+        self.metrics
+            .ingest_lag
+            .set(i64::try_from(lag).unwrap_or(i64::MAX));
+        let segments = self.wal.segments_count().await;
+        self.metrics
+            .wal_segments
+            .set(i64::try_from(segments).unwrap_or(i64::MAX));
+        self.metrics.encode()
     }
 
     /// How often signature verification was answered from the verifier's cache.

@@ -11,6 +11,7 @@ use super::options::IngestOptions;
 use super::stats::{IngestStats, StatsCell};
 use super::worker::Worker;
 use crate::io::Clock;
+use crate::metrics::Metrics;
 use crate::model::SignatureVerifier;
 use crate::storage::{CommitFence, KvStore};
 use crate::wal::{Wal, WalReader};
@@ -23,6 +24,8 @@ pub struct IngestShared {
     pub fence: Arc<CommitFence>,
     /// The worker's timers (back-off) run on it, so they are simulated time in simulation.
     pub clock: Arc<dyn Clock>,
+    /// The engine's metrics (dead letters by reason).
+    pub metrics: Arc<Metrics>,
 }
 
 /// The running worker, seen from the engine. Dropping it aborts the worker (a crashed process
@@ -54,6 +57,7 @@ impl IngestHandle {
             verifier,
             fence,
             clock,
+            metrics,
         } = shared;
         let (stop_tx, stop) = watch::channel(false);
         let (cursor_tx, cursor_rx) = watch::channel(cursor);
@@ -69,6 +73,7 @@ impl IngestHandle {
             verifier,
             fence,
             clock,
+            metrics,
             stats: Arc::clone(&stats),
             cursor,
             cursor_tx,

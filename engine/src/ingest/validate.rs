@@ -38,6 +38,18 @@ pub enum Rejection {
 }
 
 impl Rejection {
+    /// The reason's name in metrics (`ingest_dead_letters_total{reason}`): one per variant, so the
+    /// label set stays bounded.
+    pub fn label(&self) -> &'static str {
+        match self {
+            Rejection::Decode(_) => "decode",
+            Rejection::Invalid(_) => "invalid",
+            Rejection::DamagedLog { .. } => "damaged_log",
+            Rejection::QuarantinedByWal { .. } => "quarantined_by_wal",
+            Rejection::LostBelowCursor { .. } => "lost_below_cursor",
+        }
+    }
+
     /// The code probe of this dead-letter reason.
     pub fn probe(&self) -> crate::probe::Probe {
         use crate::probe::Probe;

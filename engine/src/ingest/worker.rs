@@ -28,6 +28,7 @@ use super::options::IngestOptions;
 use super::stats::{Counter, StatsCell};
 use super::validate::{decode_run, Rejection};
 use crate::io::Clock;
+use crate::metrics::Metrics;
 use crate::model::SignatureVerifier;
 use crate::storage::keys::INGEST_CURSOR_KEY;
 use crate::storage::CommitFence;
@@ -53,6 +54,8 @@ pub(crate) struct Worker {
     pub(crate) fence: Arc<CommitFence>,
     /// Back-off waits run on it (simulated time in simulation).
     pub(crate) clock: Arc<dyn Clock>,
+    /// Dead letters are counted here once the batch that holds them committed.
+    pub(crate) metrics: Arc<Metrics>,
     pub(crate) stats: Arc<StatsCell>,
     /// The next offset to ingest, as committed in the KV (the watch publishes it).
     pub(crate) cursor: u64,
@@ -292,6 +295,7 @@ impl Worker {
             Outcome::VoteIgnoredRepeat => Counter::VoteIgnoredRepeat,
             Outcome::Quarantined(reason) => {
                 crate::probe::hit(reason.probe());
+                self.metrics.dead_letter(reason.label());
                 tracing::warn!(offset, %reason, "record quarantined");
                 Counter::Quarantined
             }

@@ -94,6 +94,11 @@ impl ActiveLog {
         }
     }
 
+    /// The live segments (the active one included).
+    pub fn segments_count(&self) -> usize {
+        self.segments.len()
+    }
+
     /// The global offset just past the last acknowledged record (where the next record goes).
     pub fn end_offset(&self) -> u64 {
         self.continue_at.unwrap_or(self.segment.base + self.len)

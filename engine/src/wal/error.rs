@@ -147,6 +147,27 @@ pub enum WalError {
 }
 
 impl WalError {
+    /// The error's kind in metrics (`wal_errors_total{kind}`): one per variant.
+    pub fn kind_label(&self) -> &'static str {
+        match self {
+            WalError::Locked { .. } => "locked",
+            WalError::RecordTooLarge { .. } => "record_too_large",
+            WalError::StorageFull { .. } => "storage_full",
+            WalError::FailedClosed { .. } => "failed_closed",
+            WalError::FlushInterrupted => "flush_interrupted",
+            WalError::Io { .. } => "io",
+            WalError::Corrupt { .. } => "corrupt",
+            WalError::UnstableReads { .. } => "unstable_reads",
+            WalError::Truncated { .. } => "truncated",
+            WalError::QuarantineCorrupt { .. } => "quarantine_corrupt",
+            WalError::UnsupportedFormat { .. } => "unsupported_format",
+            WalError::DuplicateSegment { .. } => "duplicate_segment",
+            WalError::SegmentBaseOutOfRange { .. } => "segment_base_out_of_range",
+            WalError::Entropy { .. } => "entropy",
+            WalError::InvalidOptions(_) => "invalid_options",
+        }
+    }
+
     pub(crate) fn io(op: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         WalError::Io {
             op,

@@ -24,6 +24,7 @@ use super::record::{self, RECORD_ALIGN_BYTES, RECORD_HEADER_BYTES, RECORD_PAYLOA
 use super::recovery::{recover, RecoveryReport};
 use super::salt::SaltSource;
 use crate::io::{Vfs, VfsLock};
+use crate::metrics::Metrics;
 
 /// Name of the lock file in the WAL directory.
 pub const LOCK_FILE_NAME: &str = "LOCK";
@@ -93,6 +94,9 @@ pub struct Wal {
     active: AsyncMutex<ActiveLog>,
     durable: watch::Sender<u64>,
     report: RecoveryReport,
+    /// Appends, bytes, errors and group-commit batch sizes; a registry of its own unless the
+    /// engine hands it one (`with_metrics`).
+    metrics: Arc<Metrics>,
     _lock: Box<dyn VfsLock>,
 }
 
@@ -140,8 +144,20 @@ impl Wal {
             active: AsyncMutex::new(active),
             durable,
             report,
+            metrics: Metrics::shared(),
             _lock: lock,
         })
+    }
+
+    /// Counts this writer's appends into `metrics` (the engine's registry).
+    pub fn with_metrics(mut self, metrics: Arc<Metrics>) -> Wal {
+        self.metrics = metrics;
+        self
+    }
+
+    /// How many segments are live (the active one included).
+    pub async fn segments_count(&self) -> usize {
+        self.active.lock().await.segments_count()
     }
 
     /// What recovery found when this WAL was opened.
@@ -173,23 +189,32 @@ impl Wal {
     /// write and one `sync_data`.
     #[tracing::instrument(skip_all, fields(payload_len = payload.len(), offset = tracing::field::Empty))]
     pub async fn append(&self, payload: &[u8]) -> Result<u64, WalError> {
+        let result = self.append_counted(payload).await;
+        match &result {
+            Ok(offset) => {
+                tracing::Span::current().record("offset", offset);
+                self.metrics.wal_appends.inc();
+                self.metrics.wal_append_bytes.inc_by(payload.len() as u64);
+            }
+            Err(err) => self.metrics.wal_error(err.kind_label()),
+        }
+        result
+    }
+
+    async fn append_counted(&self, payload: &[u8]) -> Result<u64, WalError> {
         if payload.len() > RECORD_PAYLOAD_BYTES_MAX as usize {
             return Err(WalError::RecordTooLarge {
                 payload_len: payload.len(),
                 max_bytes: RECORD_PAYLOAD_BYTES_MAX,
             });
         }
-        let result = match self.queue.enqueue(payload.to_vec())? {
+        match self.queue.enqueue(payload.to_vec())? {
             Role::Leader => self.lead().await,
             Role::Follower(rx) => match FollowerTicket::new(&self.queue, rx).wait().await {
                 Wake::Done(result) => result,
                 Wake::Lead => self.lead().await,
             },
-        };
-        if let Ok(offset) = &result {
-            tracing::Span::current().record("offset", offset);
         }
-        result
     }
 
     /// Flushes one batch led by the caller, whose record is first in the queue.
@@ -264,6 +289,9 @@ impl Wal {
                     "every acknowledged offset lies inside the synced bytes"
                 );
                 self.durable.send_replace(end);
+                self.metrics
+                    .wal_group_commit_records
+                    .observe(batch.len() as f64);
                 starts.iter().map(|rel| Ok(start + rel)).collect()
             }
             Err(FlushError::Failed(err)) => vec![Err(err); batch.len()],
