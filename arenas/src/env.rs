@@ -81,6 +81,14 @@ pub struct Shared {
     /// Per boot, the highest audit sequence number stored when it started (see
     /// `oracle::audit`).
     pub audit_floors: std::collections::BTreeMap<u32, Option<u64>>,
+    /// The engine's metrics registry, one for the run: every boot's engine counts into it, so
+    /// its totals can be held to the harness's own (`check::metrics`).
+    pub engine_metrics: Arc<stemedb::metrics::Metrics>,
+    /// Engine opens attempted, failed ones included, and those that returned an engine.
+    pub engine_opens: u32,
+    pub engines_opened: u32,
+    /// WAL errors the engine answered a submit with, by kind (`WalError::kind_label`).
+    pub wal_refusals: std::collections::BTreeMap<&'static str, u64>,
     /// Print every event to stderr as it happens (`STEMEDB_SIM_TRACE=1`), for diagnosing a seed.
     pub trace: bool,
 }
@@ -112,6 +120,13 @@ impl Shared {
     /// Asks the driver for `request` (see [`HostRequest`]).
     pub fn request(&mut self, request: HostRequest) {
         self.requests.insert(request);
+    }
+
+    /// Counts a submit's answer that was a WAL error (the truth of `wal_errors_total`).
+    pub fn wal_refused(&mut self, err: &stemedb::EngineError) {
+        if let stemedb::EngineError::Wal(e) = err {
+            *self.wal_refusals.entry(e.kind_label()).or_default() += 1;
+        }
     }
 
     /// The first failure wins; later ones are consequences.

@@ -115,6 +115,10 @@ pub fn run_seed(config: &RunConfig) -> SeedResult {
         view_installs: Default::default(),
         cancelled_boots: Default::default(),
         audit_floors: Default::default(),
+        engine_metrics: stemedb::metrics::Metrics::shared(),
+        engine_opens: 0,
+        engines_opened: 0,
+        wal_refusals: Default::default(),
         trace: trace_requested(),
     }));
     let env = Env {

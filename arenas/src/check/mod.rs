@@ -7,7 +7,8 @@
 //! - once faults stop (`kv`, `reasons`, `audit`, `idle`, `topics` and each arena's own end
 //!   checks): new writes succeed, ingest drains to the durable end by itself, the KV equals a
 //!   replay of the durable log with exactly the invalid or damaged records dead-lettered, the
-//!   audit trail holds every answer, the engine falls idle;
+//!   audit trail holds every answer, the engine falls idle, its metrics (`metrics`) agree with
+//!   what the harness saw;
 //! - in a run without failing calls (`counters`, `clean_stop`): the engine's own counters equal
 //!   the replay, and a clean stop loses nothing.
 
@@ -20,6 +21,7 @@ pub mod idle;
 pub mod kv;
 pub mod log;
 pub mod losses;
+pub mod metrics;
 pub mod physics;
 pub mod queries;
 pub mod reasons;
@@ -225,5 +227,6 @@ pub async fn converge(env: &Env, engine: &Rc<Engine>) -> Result<(), Failure> {
     check_audit_api(env, engine).await?;
     idle::check(env, engine).await?;
     segments::reclaimed(env, "once the liveness phase had drained and gone idle").await?;
+    metrics::check(env, engine).await?;
     Ok(())
 }

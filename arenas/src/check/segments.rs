@@ -29,7 +29,7 @@ use crate::outcome::Failure;
 /// their directory sync are a few simulated calls, each a few ms at most.
 const RECLAIM_SETTLE_SIM_MS_MAX: u64 = 5_000;
 /// The damage cause of the bytes a misdirected write landed on (the simulated disk's name).
-async fn segments(env: &Env) -> Result<Vec<SegmentName>, Failure> {
+pub(crate) async fn segments(env: &Env) -> Result<Vec<SegmentName>, Failure> {
     let observer = env.disk.observer();
     Ok(segment_files(&observer, env.data_dir())
         .await

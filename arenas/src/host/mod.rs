@@ -6,6 +6,7 @@ mod stop;
 mod writer;
 
 use std::rc::{Rc, Weak};
+use std::sync::Arc;
 use std::time::Duration;
 
 use stemedb::ingest::{IngestError, IngestStopError};
@@ -121,16 +122,25 @@ pub async fn boot(env: Env) {
 async fn open(env: &Env, phase: Phase) -> Option<Engine> {
     let mut last_error = String::new();
     for attempt in 0..OPEN_ATTEMPTS_MAX {
-        match Engine::open(
+        let metrics = {
+            let mut s = env.shared.borrow_mut();
+            s.engine_opens += 1;
+            Arc::clone(&s.engine_metrics)
+        };
+        match Engine::open_with_metrics(
             env.vfs(),
             env.kv_store(),
             env.clock_arc(),
             env.data_dir(),
             engine_options(env),
+            metrics,
         )
         .await
         {
-            Ok(engine) => return Some(engine),
+            Ok(engine) => {
+                env.shared.borrow_mut().engines_opened += 1;
+                return Some(engine);
+            }
             Err(e) => {
                 last_error = e.to_string();
                 if !env.shared.borrow().excuses.failed_calls() {

@@ -11,6 +11,7 @@ fn refused(env: &Env, what: OpKind, err: &EngineError) {
     let mut s = env.shared.borrow_mut();
     s.event(at, &format!("{what} refused: {err}"));
     s.metrics.op(OpKind::Refused);
+    s.wal_refused(err);
     // Validation refusals of workload records are judged by the clock rule before this; here
     // only the disk's faults excuse a refusal, and a cancelled client: a leader dropped
     // mid-flush answers the rest of its batch with `FlushInterrupted` (`wal/commit.rs`), and in
@@ -317,6 +318,9 @@ pub(super) async fn stays_closed(env: &Env, engine: &Engine, payload: &[u8]) {
     let result = engine.submit(&record).await;
     let mut s = env.shared.borrow_mut();
     s.metrics.op(OpKind::ClosedProbe);
+    if let Err(e) = &result {
+        s.wal_refused(e);
+    }
     match result {
         // A validation refusal stores nothing too (a clock that jumped back since may make the
         // record's date too far ahead now).

@@ -53,6 +53,10 @@ pub struct LogOracle {
     /// The reference validator's verdicts by payload digest (a pure function of the bytes, asked
     /// for the same record by several checks).
     verdicts: RefCell<BTreeMap<Digest, bool>>,
+    /// Acknowledgements received, and their payload bytes: every one, repeats of an offset
+    /// included (the truth of the engine's `wal_appends_total`).
+    acks: u64,
+    acked_bytes: u64,
 }
 
 /// One record of the log as the replay sees it.
@@ -121,6 +125,8 @@ impl LogOracle {
 
     /// An acknowledgement: the engine promised `payload` is durable at `offset`.
     pub fn acked(&mut self, offset: u64, payload: &[u8]) -> Result<(), Failure> {
+        self.acks += 1;
+        self.acked_bytes += payload.len() as u64;
         if let Some(prev) = self.known.get(&offset).filter(|p| p.as_slice() != payload) {
             if !self.uncertain.contains(&offset) {
                 let what = if self.acked.contains_key(&offset) {
@@ -143,6 +149,11 @@ impl LogOracle {
     /// Acknowledged records at offsets in `range`.
     pub fn acked_in(&self, range: std::ops::Range<u64>) -> usize {
         self.acked.range(range).count()
+    }
+
+    /// Acknowledgements received so far, and their payload bytes.
+    pub fn acks(&self) -> (u64, u64) {
+        (self.acks, self.acked_bytes)
     }
 
     pub fn acked_count(&self) -> usize {

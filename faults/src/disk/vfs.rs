@@ -70,6 +70,7 @@ impl VfsFile for SimFile {
     }
 
     async fn sync_data(&self) -> io::Result<()> {
+        self.disk.count_sync_call();
         let ino = self.ino;
         self.disk
             .call(OpClass::Sync, Some(self.epoch), |s| {
