@@ -4,11 +4,16 @@
 //! A 12-record log (assertions, votes including a repeat vote and a vote that arrives before its
 //! assertion, a duplicate assertion, evidence, and one record with a bad signature) is written and
 //! synced first. Then, on a fresh copy of that world for each crash point, the engine opens and
-//! ingests with small WAL segments (so flushes truncate the log), in two shapes (`Shape`): one
-//! record per KV batch with a flush every 3, and batches of up to 5 with a flush every 6, where
-//! two votes on one assertion, a duplicate, and a vote before its assertion share a batch:
+//! ingests with small WAL segments (so flushes truncate the log), in three shapes (`Shape`): one
+//! record per KV batch with a flush every 3, batches of up to 5 with a flush every 6, where two
+//! votes on one assertion, a duplicate, and a vote before its assertion share a batch, and the
+//! whole log in one batch:
 //! - disk crash points: power fails at every disk call the clean ingest made;
 //! - KV crash points: the process dies right after every KV batch the clean ingest applied.
+//!
+//! - KV error points: one call of the store (a read while a batch is planned, the batch's commit,
+//!   a flush) fails once with an I/O error, for every call the clean ingest made; nothing
+//!   crashes, and the worker must retry its way to the same store.
 //!
 //! Both the disk and the KV then crash (each with its own outcome: keep all, drop all, or a
 //! random prefix/tearing), the engine reopens over the same disk and KV, and ingest catches up.
@@ -18,13 +23,14 @@
 mod ingest_support;
 
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 use stemedb::ingest::IngestStats;
 use stemedb::io::{Clock, Vfs};
 use stemedb::model::{Limits, Record};
-use stemedb::storage::{KvError, KvStore, WriteBatch};
+use stemedb::storage::{KvError, KvStore, PrefixVisitor, WriteBatch};
 use stemedb::wal::{Wal, WalOptions, WalRecord};
 use stemedb::{Engine, EngineOptions};
 use stemedb_faults::{ClockPlan, CrashSpec, SimClock, SimDisk, SimKv};
@@ -42,15 +48,19 @@ enum Shape {
     /// Up to 5 records per batch, a flush every 6: batches [0, 5), [5], [6, 11), [11] (a batch
     /// never carries the unflushed count past the flush cadence).
     Batched,
+    /// The whole log in one batch (up to 16 records, a flush every 16): the run ends at the end
+    /// of the log, so the read that found it is kept for after the commit (`Worker::lookahead`).
+    Whole,
 }
 
 impl Shape {
-    const ALL: [Shape; 2] = [Shape::PerRecord, Shape::Batched];
+    const ALL: [Shape; 3] = [Shape::PerRecord, Shape::Batched, Shape::Whole];
 
     fn kv_batches(self) -> u64 {
         match self {
             Shape::PerRecord => 12,
             Shape::Batched => 4,
+            Shape::Whole => 1,
         }
     }
 }
@@ -59,6 +69,7 @@ fn options(shape: Shape) -> EngineOptions {
     let (flush_every_records, ingest_batch_records_max) = match shape {
         Shape::PerRecord => (3, 1),
         Shape::Batched => (6, 5),
+        Shape::Whole => (16, 16),
     };
     EngineOptions {
         wal: WalOptions {
@@ -165,6 +176,89 @@ impl KvStore for DiesAfter {
         self.dead()?;
         self.inner.flush().await
     }
+}
+
+/// A KV store whose `fail_at`-th call (counting every call from 0) fails once with an I/O
+/// error, as a transient device error would; every other call goes through. `calls` counts them.
+#[derive(Debug)]
+struct FailsOnce {
+    inner: SimKv,
+    calls: AtomicU64,
+    fail_at: Option<u64>,
+}
+
+impl FailsOnce {
+    fn new(inner: SimKv, fail_at: Option<u64>) -> Self {
+        Self {
+            inner,
+            calls: AtomicU64::new(0),
+            fail_at,
+        }
+    }
+
+    fn call(&self, op: &'static str) -> Result<(), KvError> {
+        let n = self.calls.fetch_add(1, Ordering::Relaxed);
+        if Some(n) == self.fail_at {
+            return Err(KvError::Io {
+                op,
+                source: std::io::Error::other("a transient device error"),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl KvStore for FailsOnce {
+    async fn get(&self, key: &[u8]) -> Result<Option<Vec<u8>>, KvError> {
+        self.call("get")?;
+        self.inner.get(key).await
+    }
+    async fn scan_prefix(&self, prefix: &[u8]) -> Result<Vec<(Vec<u8>, Vec<u8>)>, KvError> {
+        self.call("scan_prefix")?;
+        self.inner.scan_prefix(prefix).await
+    }
+    async fn visit_prefix(
+        &self,
+        prefix: &[u8],
+        visit: &mut PrefixVisitor<'_>,
+    ) -> Result<(), KvError> {
+        self.call("visit_prefix")?;
+        self.inner.visit_prefix(prefix, visit).await
+    }
+    async fn apply_batch(&self, batch: WriteBatch) -> Result<(), KvError> {
+        self.call("apply_batch")?;
+        self.inner.apply_batch(batch).await
+    }
+    async fn flush(&self) -> Result<(), KvError> {
+        self.call("flush")?;
+        self.inner.flush().await
+    }
+}
+
+/// Runs ingest with the store's `fail_at`-th call failing once, until caught up (bounded), and
+/// returns how many store calls it made.
+fn run_with_kv_error(disk: &SimDisk, kv: &SimKv, fail_at: Option<u64>, shape: Shape) -> u64 {
+    let store = Arc::new(FailsOnce::new(kv.clone(), fail_at));
+    let vfs: Arc<dyn Vfs> = Arc::new(disk.clone());
+    let dyn_store: Arc<dyn KvStore> = store.clone();
+    paused_runtime().block_on(async {
+        let ctx = format!("{shape:?}: KV error at call {fail_at:?}");
+        match Engine::open(vfs, dyn_store, clock(), Path::new(DIR), options(shape)).await {
+            // Open reads the cursor and flushes: an error there fails the open, as it must.
+            Err(_) => assert!(fail_at.is_some(), "{ctx}: the clean open failed"),
+            Ok(engine) => {
+                let done = bounded(engine.wait_caught_up()).await;
+                assert!(
+                    matches!(done, Some(Ok(_))),
+                    "{ctx}: ingest never caught up after a transient KV error"
+                );
+                // Dropped, not shut down: the store is checked as this engine left it.
+                drop(engine);
+            }
+        }
+    });
+    store.calls.load(Ordering::Relaxed)
 }
 
 fn clock() -> Arc<dyn Clock> {
@@ -327,6 +421,22 @@ fn crash_at_every_disk_call_of_ingest() {
         for n in 0..=usage.disk_ops {
             let kv_crash = kv_crashes(n)[(n % 3) as usize];
             crash_and_check(CrashPoint::DiskOp(n), CrashSpec::random(n), kv_crash, shape);
+        }
+    }
+}
+
+#[test]
+fn transient_kv_error_at_every_call_of_ingest() {
+    for shape in Shape::ALL {
+        let (disk, _) = written_world();
+        let calls = run_with_kv_error(&disk, &SimKv::new(SEED), None, shape);
+        // Reads while planning, commits and flushes for 12 records: the sweep is not vacuous.
+        assert!(calls >= 2 * shape.kv_batches(), "{shape:?}: {calls} calls");
+        for n in 0..calls {
+            let (disk, log) = written_world();
+            let kv = SimKv::new(SEED);
+            run_with_kv_error(&disk, &kv, Some(n), shape);
+            check_after_crash(&disk, &kv, &log, shape, &format!("KV error at call {n}"));
         }
     }
 }
