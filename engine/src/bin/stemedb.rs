@@ -15,8 +15,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
-use stemedb::api::{self, ApiOptions, BURST_DEFAULT, RATE_PER_S_DEFAULT};
+use stemedb::api::{self, ApiOptions, AssertionDto, VoteDto, BURST_DEFAULT, RATE_PER_S_DEFAULT};
 use stemedb::io::{Clock, RealClock, RealVfs, Vfs};
+use stemedb::model::{Agent, Assertion, Hash32, Weight, HASH_BYTES};
 use stemedb::storage::{KvStore, SledKv};
 use stemedb::{Engine, EngineOptions};
 
@@ -35,6 +36,47 @@ struct Cli {
 enum Command {
     /// Serve the HTTP API over an engine in DATA_DIR (WAL in DATA_DIR/wal, sled in DATA_DIR/kv).
     Serve(ServeArgs),
+    /// Print a signed assertion as the JSON `POST /v1/assertions` takes, signed by a demo key
+    /// derived from --seed and --agent (public derivation: for trying the API, not for real use).
+    SignAssertion(SignAssertionArgs),
+    /// Print a signed vote as the JSON `POST /v1/votes` takes, by a demo key (see sign-assertion).
+    SignVote(SignVoteArgs),
+}
+
+#[derive(Args, Debug)]
+struct DemoKey {
+    /// Root seed of the demo key.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Index of the demo key under the seed.
+    #[arg(long, default_value_t = 0)]
+    agent: u64,
+}
+
+#[derive(Args, Debug)]
+struct SignAssertionArgs {
+    #[command(flatten)]
+    key: DemoKey,
+    #[arg(long)]
+    subject: String,
+    #[arg(long)]
+    predicate: String,
+    #[arg(long)]
+    object: String,
+    #[arg(long, default_value_t = 1.0)]
+    confidence: f64,
+}
+
+#[derive(Args, Debug)]
+struct SignVoteArgs {
+    #[command(flatten)]
+    key: DemoKey,
+    /// The assertion's content hash (64 hex digits).
+    #[arg(long)]
+    assertion: String,
+    /// Weight in micro-units (1 unit = 1000000).
+    #[arg(long, default_value_t = 1_000_000)]
+    weight_micros: u64,
 }
 
 #[derive(Args, Debug)]
@@ -65,7 +107,11 @@ fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    let Command::Serve(args) = cli.command;
+    let args = match cli.command {
+        Command::Serve(args) => args,
+        Command::SignAssertion(args) => return sign_assertion(&args),
+        Command::SignVote(args) => return sign_vote(&args),
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -83,6 +129,57 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn print_json(value: &impl serde::Serialize) -> ExitCode {
+    match serde_json::to_string(value) {
+        Ok(text) => {
+            println!("{text}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("stemedb: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn sign_assertion(args: &SignAssertionArgs) -> ExitCode {
+    let now_ms = RealClock::new().wall_ms();
+    let mut a = Assertion::new(
+        args.subject.clone(),
+        args.predicate.clone(),
+        args.object.clone(),
+        args.confidence,
+        now_ms,
+    );
+    Agent::derived(args.key.seed, args.key.agent).sign_assertion(&mut a);
+    print_json(&AssertionDto::from(&a))
+}
+
+fn sign_vote(args: &SignVoteArgs) -> ExitCode {
+    let Some(hash) = parse_hash(&args.assertion) else {
+        eprintln!("stemedb: --assertion must be 64 hex digits");
+        return ExitCode::from(2);
+    };
+    let now_ms = RealClock::new().wall_ms();
+    let vote = Agent::derived(args.key.seed, args.key.agent).vote(
+        hash,
+        Weight::from_micros(args.weight_micros),
+        now_ms,
+    );
+    print_json(&VoteDto::from(&vote))
+}
+
+fn parse_hash(text: &str) -> Option<Hash32> {
+    if text.len() != 2 * HASH_BYTES || !text.is_ascii() {
+        return None;
+    }
+    let mut bytes = [0u8; HASH_BYTES];
+    for (i, byte) in bytes.iter_mut().enumerate() {
+        *byte = u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok()?;
+    }
+    Some(Hash32(bytes))
 }
 
 async fn open(data_dir: &Path) -> Result<Engine, String> {
