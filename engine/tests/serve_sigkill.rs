@@ -98,8 +98,12 @@ struct Acks {
     assertions: BTreeMap<String, BTreeSet<Hash32>>,
     /// Distinct acknowledged vote hashes per assertion.
     votes: BTreeMap<Hash32, BTreeSet<Hash32>>,
-    /// 2xx answers in all (retried duplicates included).
+    /// 2xx answers in all.
     answers: u64,
+    /// Of those, answers `"duplicate": true` (a retry of a record already durable).
+    duplicate_answers: u64,
+    /// Sends that got no answer (the server died under them) and were retried.
+    retries: u64,
     /// Greatest offset answered.
     offset_max: u64,
 }
@@ -109,7 +113,12 @@ struct Acks {
     clippy::disallowed_methods,
     reason = "waiting for a restarted server's address, bounded in real time"
 )]
-async fn until_acked(addr: &mut watch::Receiver<SocketAddr>, path: &str, body: &Value) -> Value {
+async fn until_acked(
+    addr: &mut watch::Receiver<SocketAddr>,
+    path: &str,
+    body: &Value,
+    acks: &Mutex<Acks>,
+) -> Value {
     loop {
         let client = HttpClient::new(*addr.borrow_and_update());
         if let Some(answer) = client
@@ -131,6 +140,7 @@ async fn until_acked(addr: &mut watch::Receiver<SocketAddr>, path: &str, body: &
                 return answer.json();
             }
         }
+        acks.lock().expect("acks").retries += 1;
         // The server is down (or refusing): wait for the next one, or try again shortly.
         let _ = tokio::time::timeout(REDIAL_WAIT, addr.changed()).await;
     }
@@ -151,7 +161,7 @@ async fn client(
         let mut a = Assertion::new(subject.clone(), "seq", format!("{k}"), 0.5, now_ms);
         author.sign_assertion(&mut a);
         let hash = a.identity_hash();
-        let answer = until_acked(&mut addr, "/v1/assertions", &assertion_json(&a)).await;
+        let answer = until_acked(&mut addr, "/v1/assertions", &assertion_json(&a), &acks).await;
         record(&acks, &answer, |acks| {
             acks.assertions
                 .entry(subject.clone())
@@ -163,7 +173,7 @@ async fn client(
                 break;
             }
             let v = voter.vote(hash, Weight::from_units(1), now_ms + k);
-            let answer = until_acked(&mut addr, "/v1/votes", &vote_json(&v)).await;
+            let answer = until_acked(&mut addr, "/v1/votes", &vote_json(&v), &acks).await;
             let vote_hash = v.identity_hash();
             record(&acks, &answer, |acks| {
                 acks.votes.entry(hash).or_default().insert(vote_hash);
@@ -176,6 +186,9 @@ async fn client(
 fn record(acks: &Mutex<Acks>, answer: &Value, add: impl FnOnce(&mut Acks)) {
     let mut acks = acks.lock().expect("acks");
     acks.answers += 1;
+    if answer["duplicate"] == Value::Bool(true) {
+        acks.duplicate_answers += 1;
+    }
     if let Some(offset) = answer["offset"].as_u64() {
         acks.offset_max = acks.offset_max.max(offset);
     }
@@ -274,9 +287,11 @@ async fn sigkilled_server_keeps_every_acknowledged_record_exactly_once() {
     child.wait().expect("reap");
     let wall = clock.monotonic().saturating_sub(began);
     println!(
-        "sigkill: seed {seed} kills {rounds} acknowledged {} (assertions {assertions}, votes {votes}, 2xx answers {}) lost {lost} duplicates {duplicates} wall {:.1} s",
+        "sigkill: seed {seed} kills {rounds} acknowledged {} (assertions {assertions}, votes {votes}; 2xx answers {}, of them duplicate answers {}; sends retried {}) lost {lost} duplicates {duplicates} wall {:.1} s",
         assertions + votes,
         acks.answers,
+        acks.duplicate_answers,
+        acks.retries,
         wall.as_secs_f64()
     );
     assert!(assertions > 0, "the clients wrote something");
