@@ -6,18 +6,17 @@
 
 mod api_support;
 
-use std::io;
 use std::path::Path;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use api_support::{
-    assertion_json, evidence_json, http_count, parse_metrics, vote_json, HttpClient,
+    assertion_json, evidence_json, http_count, parse_metrics, vote_json, FailingSync, HttpClient,
 };
 use hyper::{Method, StatusCode};
 use serde_json::{json, Value};
 use stemedb::api::{self, ApiOptions, BODY_BYTES_MAX, METRICS_CONTENT_TYPE};
-use stemedb::io::{Clock, OpenMode, RealClock, RealVfs, Vfs, VfsFile, VfsLock};
+use stemedb::io::{Clock, RealClock, RealVfs, Vfs};
 use stemedb::model::{Agent, Assertion, Weight};
 use stemedb::storage::{keys, KvStore, SledKv};
 use stemedb::{Engine, EngineOptions};
@@ -460,74 +459,6 @@ async fn metrics_agree_with_what_was_done() {
     assert_eq!(metrics["stemedb_wal_appends_total"], writes as f64);
     let durations = "stemedb_http_request_duration_seconds_count{route=\"/v1/assertions\"}";
     assert_eq!(metrics[durations], (writes + 1) as f64);
-}
-
-/// RealVfs whose files fail `sync_data` once `failing` is set: the WAL then fails closed.
-#[derive(Debug)]
-struct FailingSync {
-    failing: Arc<AtomicBool>,
-}
-
-#[derive(Debug)]
-struct FailingFile {
-    inner: Box<dyn VfsFile>,
-    failing: Arc<AtomicBool>,
-}
-
-#[async_trait::async_trait]
-impl Vfs for FailingSync {
-    async fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VfsFile>> {
-        Ok(Box::new(FailingFile {
-            inner: RealVfs.open(path, mode).await?,
-            failing: Arc::clone(&self.failing),
-        }))
-    }
-    async fn create_dir_all(&self, path: &Path) -> io::Result<()> {
-        RealVfs.create_dir_all(path).await
-    }
-    async fn sync_dir(&self, path: &Path) -> io::Result<()> {
-        RealVfs.sync_dir(path).await
-    }
-    async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
-        RealVfs.rename(from, to).await
-    }
-    async fn remove(&self, path: &Path) -> io::Result<()> {
-        RealVfs.remove(path).await
-    }
-    async fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
-        RealVfs.list(dir).await
-    }
-    async fn lock(&self, path: &Path) -> io::Result<Box<dyn VfsLock>> {
-        RealVfs.lock(path).await
-    }
-}
-
-#[async_trait::async_trait]
-impl VfsFile for FailingFile {
-    async fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
-        self.inner.read_at(offset, buf).await
-    }
-    async fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
-        self.inner.write_at(offset, data).await
-    }
-    async fn append(&self, data: &[u8]) -> io::Result<u64> {
-        self.inner.append(data).await
-    }
-    async fn sync_data(&self) -> io::Result<()> {
-        if self.failing.load(Ordering::SeqCst) {
-            return Err(io::Error::other("injected fsync failure"));
-        }
-        self.inner.sync_data().await
-    }
-    async fn set_len(&self, len: u64) -> io::Result<()> {
-        self.inner.set_len(len).await
-    }
-    async fn len(&self) -> io::Result<u64> {
-        self.inner.len().await
-    }
-    async fn evict_cache(&self) -> io::Result<()> {
-        self.inner.evict_cache().await
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

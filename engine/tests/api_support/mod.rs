@@ -4,7 +4,11 @@
 #![allow(dead_code)]
 
 use std::collections::BTreeMap;
+use std::io;
 use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use http_body_util::{BodyExt, Full};
@@ -15,6 +19,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use serde_json::Value;
 use stemedb::api::{AssertionDto, EvidenceDto, VoteDto};
+use stemedb::io::{OpenMode, RealVfs, Vfs, VfsFile, VfsLock};
 use stemedb::model::{Assertion, Evidence, Vote};
 
 /// Bound on one request, and on any other wait of these tests (real time).
@@ -148,4 +153,72 @@ pub fn parse_metrics(text: &str) -> BTreeMap<String, f64> {
 pub fn http_count(metrics: &BTreeMap<String, f64>, route: &str, status: u16) -> u64 {
     let key = format!("stemedb_http_requests_total{{route=\"{route}\",status=\"{status}\"}}");
     metrics.get(&key).copied().unwrap_or(0.0) as u64
+}
+
+/// RealVfs whose files fail `sync_data` once `failing` is set: the WAL then fails closed.
+#[derive(Debug)]
+pub struct FailingSync {
+    pub failing: Arc<AtomicBool>,
+}
+
+#[derive(Debug)]
+struct FailingFile {
+    inner: Box<dyn VfsFile>,
+    failing: Arc<AtomicBool>,
+}
+
+#[async_trait::async_trait]
+impl Vfs for FailingSync {
+    async fn open(&self, path: &Path, mode: OpenMode) -> io::Result<Box<dyn VfsFile>> {
+        Ok(Box::new(FailingFile {
+            inner: RealVfs.open(path, mode).await?,
+            failing: Arc::clone(&self.failing),
+        }))
+    }
+    async fn create_dir_all(&self, path: &Path) -> io::Result<()> {
+        RealVfs.create_dir_all(path).await
+    }
+    async fn sync_dir(&self, path: &Path) -> io::Result<()> {
+        RealVfs.sync_dir(path).await
+    }
+    async fn rename(&self, from: &Path, to: &Path) -> io::Result<()> {
+        RealVfs.rename(from, to).await
+    }
+    async fn remove(&self, path: &Path) -> io::Result<()> {
+        RealVfs.remove(path).await
+    }
+    async fn list(&self, dir: &Path) -> io::Result<Vec<String>> {
+        RealVfs.list(dir).await
+    }
+    async fn lock(&self, path: &Path) -> io::Result<Box<dyn VfsLock>> {
+        RealVfs.lock(path).await
+    }
+}
+
+#[async_trait::async_trait]
+impl VfsFile for FailingFile {
+    async fn read_at(&self, offset: u64, buf: &mut [u8]) -> io::Result<usize> {
+        self.inner.read_at(offset, buf).await
+    }
+    async fn write_at(&self, offset: u64, data: &[u8]) -> io::Result<()> {
+        self.inner.write_at(offset, data).await
+    }
+    async fn append(&self, data: &[u8]) -> io::Result<u64> {
+        self.inner.append(data).await
+    }
+    async fn sync_data(&self) -> io::Result<()> {
+        if self.failing.load(Ordering::SeqCst) {
+            return Err(io::Error::other("injected fsync failure"));
+        }
+        self.inner.sync_data().await
+    }
+    async fn set_len(&self, len: u64) -> io::Result<()> {
+        self.inner.set_len(len).await
+    }
+    async fn len(&self) -> io::Result<u64> {
+        self.inner.len().await
+    }
+    async fn evict_cache(&self) -> io::Result<()> {
+        self.inner.evict_cache().await
+    }
 }
