@@ -5,6 +5,8 @@
 //! runs on the real file system and system clock in production and on a simulated disk and virtual
 //! clock inside the deterministic simulator (crate `stemedb-faults` / `stemedb-arenas`).
 
+#[cfg(all(feature = "http", not(madsim)))]
+pub mod api;
 pub mod engine;
 pub mod ingest;
 pub mod io;
